@@ -1,0 +1,46 @@
+"""minivae: a from-scratch, educational Variational Autoencoder library.
+
+NumPy layers with hand-written backward passes, Numba kernels for the elementwise hot loops, every gradient checked
+against finite differences. Start with::
+
+    from minivae import VAE, Adam
+    vae = VAE(784, latent_dim=2)
+    opt = Adam(lr=1e-3)
+    terms = vae.loss_and_gradients(x_batch, rng)   # negative ELBO, fills vae.grads
+    opt.step(vae.params, vae.grads)
+
+The modules, one idea each: layers, losses, reparam, likelihoods, models, optim, gradcheck, kernels (Numba),
+datasets, training, checkpoint, plots, cli.
+"""
+__version__ = "0.1.0"
+
+
+def _check_versions():
+    """Fail early, with a message a student can act on, if numpy and numba do not fit together."""
+    import numpy
+
+    try:
+        import numba
+    except ImportError as err:  # numba refuses to import with a numpy it does not support
+        raise ImportError(
+            f"minivae needs numba, which failed to import with numpy {numpy.__version__}: {err}\n"
+            "Install the known-good versions with:  pip install -r requirements.txt"
+        ) from err
+    np_major = int(numpy.__version__.split(".")[0])
+    nb_minor = tuple(int(p) for p in numba.__version__.split(".")[:2])
+    if np_major < 2 or nb_minor < (0, 60):
+        raise ImportError(
+            f"minivae needs numpy >= 2 and numba >= 0.60, found numpy {numpy.__version__} and numba "
+            f"{numba.__version__}. Install the known-good versions with:  pip install -r requirements.txt"
+        )
+
+
+_check_versions()
+
+from minivae.layers import MLP, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Softplus, Tanh  # noqa: E402
+from minivae.likelihoods import Bernoulli, Gaussian, GaussianLearnedVariance, make_likelihood  # noqa: E402
+from minivae.losses import bernoulli_nll, gaussian_nll, gaussian_nll_learned_variance, kl_standard_normal  # noqa: E402
+from minivae.models import VAE, Autoencoder, ELBOTerms, LossTerms, build_model  # noqa: E402
+from minivae.optim import SGD, Adagrad, Adam, AdamW, RMSProp, clip_grad_norm, make_optimizer  # noqa: E402
+from minivae.reparam import reparameterize, reparameterize_backward  # noqa: E402
+from minivae.gradcheck import check_layer, check_model, numerical_gradient, rel_error  # noqa: E402

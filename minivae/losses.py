@@ -1,0 +1,118 @@
+"""Loss functions of the VAE, each returning its value and its gradient.
+
+Reductions, the same everywhere in minivae: **sum over the data (or latent) dimensions, mean over the batch, in nats.**
+Each function returns
+
+* the per-example value, shape (N,), so that an ELBO can be reported example by example, and
+* the gradient of the *batch mean* ``per_example.mean()`` with respect to each input, shape (N, D) (hence the 1/N).
+
+References: Kingma & Welling (2013), "Auto-Encoding Variational Bayes", eq. 10 and appendices B and C.
+"""
+import numpy as np
+
+from minivae import kernels
+
+LOG_2PI = float(np.log(2 * np.pi))
+
+
+def bernoulli_nll(logits, x):
+    """Negative log-likelihood of x under independent Bernoullis with p = sigmoid(logits).
+
+        nll_n = -sum_d [ x log p + (1 - x) log(1 - p) ] = sum_d [ softplus(l) - x l ]
+        d mean_n(nll_n) / d l = (sigmoid(l) - x) / N
+
+    Computed from logits with max(l, 0) - x l + log1p(exp(-|l|)): stable for logits of +/-1000 (no log(0), no
+    overflow). x may be binary or grey values in [0, 1] (as in the PyTorch VAE example; then the minimum of the
+    loss is the entropy of x, not 0).
+
+    Parameters
+    ----------
+    logits : (N, D) float array
+    x : (N, D) targets in [0, 1], same dtype
+
+    Returns
+    -------
+    nll : (N,)   dlogits : (N, D)
+    """
+    n = logits.shape[0]
+    nll = np.empty(n, dtype=logits.dtype)
+    dlogits = np.empty_like(logits)
+    kernels.bernoulli_nll(logits, x, logits.dtype.type(1.0 / n), nll, dlogits)
+    return nll, dlogits
+
+
+def gaussian_nll(mean, x, variance=1.0):
+    """Negative log-likelihood of x under N(mean, variance * I) with a fixed variance.
+
+        nll_n = 0.5 * sum_d [ (x - m)^2 / s2 + log(2 pi s2) ]
+        d mean_n(nll_n) / d m = (m - x) / (s2 N)
+
+    Parameters
+    ----------
+    mean, x : (N, D)    variance : positive float s2
+
+    Returns
+    -------
+    nll : (N,)   dmean : (N, D)
+    """
+    if not variance > 0:
+        raise ValueError(f"variance must be positive, got {variance}")
+    n, d = mean.shape
+    diff = mean - x
+    nll = 0.5 * ((diff * diff).sum(axis=1) / variance + d * (LOG_2PI + np.log(variance)))
+    return nll.astype(mean.dtype), diff / (variance * n)
+
+
+def gaussian_nll_learned_variance(mean, logvar, x):
+    """Negative log-likelihood of x under N(mean, diag(exp(logvar))), both predicted by the decoder.
+
+        nll_n = 0.5 * sum_d [ (x - m)^2 exp(-lv) + lv + log(2 pi) ]
+        d mean_n(nll_n) / d m  = (m - x) exp(-lv) / N
+        d mean_n(nll_n) / d lv = 0.5 * (1 - (x - m)^2 exp(-lv)) / N
+
+    Parameters
+    ----------
+    mean, logvar, x : (N, D)
+
+    Returns
+    -------
+    nll : (N,)   dmean : (N, D)   dlogvar : (N, D)
+    """
+    n, d = mean.shape
+    diff = mean - x
+    inv_var = np.exp(-logvar)
+    sq = diff * diff * inv_var
+    nll = 0.5 * (sq + logvar).sum(axis=1) + 0.5 * d * LOG_2PI
+    return nll.astype(mean.dtype), diff * inv_var / n, 0.5 * (1 - sq) / n
+
+
+def kl_standard_normal(mu, logvar):
+    """KL( N(mu, diag(exp(logvar))) || N(0, I) ) in closed form (Kingma & Welling 2013, appendix B).
+
+        kl_n = 0.5 * sum_j [ mu_j^2 + exp(lv_j) - 1 - lv_j ]
+        d mean_n(kl_n) / d mu = mu / N
+        d mean_n(kl_n) / d lv = 0.5 * (exp(lv) - 1) / N
+
+    ``logvar`` is the log of the *variance* sigma^2 (not of sigma); the sampler in ``minivae.reparam`` uses the same
+    convention, sigma = exp(0.5 * logvar), and a test holds the two together.
+
+    Parameters
+    ----------
+    mu, logvar : (N, L)
+
+    Returns
+    -------
+    kl : (N,)   dmu : (N, L)   dlogvar : (N, L)
+    """
+    n = mu.shape[0]
+    var = np.exp(logvar)
+    kl = 0.5 * (mu * mu + var - 1 - logvar).sum(axis=1)
+    return kl, mu / n, 0.5 * (var - 1) / n
+
+
+def kl_per_dimension(mu, logvar):
+    """The KL of each latent dimension, averaged over the batch: (L,). Sums to kl_standard_normal(...)[0].mean().
+
+    Used for "free bits" and to see which latent units the model uses (a collapsed unit has KL near 0).
+    """
+    return (0.5 * (mu * mu + np.exp(logvar) - 1 - logvar)).mean(axis=0)
