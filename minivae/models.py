@@ -15,6 +15,7 @@ import numpy as np
 from minivae import kernels
 from minivae.layers import MLP
 from minivae.likelihoods import make_likelihood
+from minivae.losses import kl_per_dimension
 from minivae.reparam import sample_eps
 from minivae.validation import as_float_array, check_dtype, check_positive_int
 
@@ -254,7 +255,7 @@ class VAE(_Model):
         nll = self.likelihood.nll(out, x)[0]
         return ELBOTerms(elbo=-(nll + kl), reconstruction=nll, kl=kl)
 
-    def loss_and_gradients(self, x, rng=None, eps=None, beta=1.0, target=None):
+    def loss_and_gradients(self, x, rng=None, eps=None, beta=1.0, target=None, free_bits=0.0):
         """Negative ELBO of a batch (with KL weight beta) and every gradient written to ``self.grads``.
 
         Forward:  h = enc(x); mu, logvar = split(h); z = mu + exp(lv/2) eps; out = dec(z)
@@ -262,6 +263,11 @@ class VAE(_Model):
         Backward: dout = d loss / d out (the likelihood);  dz = dec.backward(dout)
                   dmu = dz + beta mu / N;  dlv = dz eps exp(lv/2) / 2 + beta (exp(lv) - 1) / (2N)   (kernels)
                   dh = [dmu | dlv * inside];  enc.backward(dh)
+
+        Free bits (Kingma et al. 2016, "Improved variational inference with inverse autoregressive flow"), with
+        free_bits = lambda > 0: the KL term becomes sum_j max(lambda, KL_j), KL_j the batch-mean KL of latent
+        dimension j. A dimension below its floor then gets no KL gradient, so the encoder is not pushed to switch
+        it off (a remedy for posterior collapse). ``LossTerms.kl`` still reports the true KL.
 
         x : (N, D);  rng : Generator for eps, or eps (N, L) itself;  target : default x (denoising: the clean x).
         Returns LossTerms (batch means).
@@ -275,12 +281,20 @@ class VAE(_Model):
 
         dz = self.decoder.backward(dout)  # (N, L)
         dmu, dlogvar = np.empty_like(mu), np.empty_like(mu)
-        kernels.reparam_kl_backward(dz, mu, logvar, eps, self.dtype.type(beta / n), dmu, dlogvar)
+        kl_scale = 0.0 if free_bits > 0 else beta / n  # with free bits, the KL gradient is added below, per dimension
+        kernels.reparam_kl_backward(dz, mu, logvar, eps, self.dtype.type(kl_scale), dmu, dlogvar)
+        kl_term = float(kl.mean())
+        if free_bits > 0:
+            kl_dim = kl_per_dimension(mu, logvar)  # (L,)
+            above = kl_dim > free_bits  # dimensions whose KL is above the floor keep their gradient
+            kl_term = float(np.maximum(kl_dim, free_bits).sum())
+            dmu += (beta / n) * above * mu
+            dlogvar += (beta / n) * above * 0.5 * (np.exp(logvar) - 1)
         dlogvar *= inside
         self.encoder.backward(np.concatenate([dmu, dlogvar], axis=1))  # (N, 2L)
 
-        rec, kl_mean = float(nll.mean()), float(kl.mean())
-        return LossTerms(loss=rec + beta * kl_mean, reconstruction=rec, kl=kl_mean)
+        rec = float(nll.mean())
+        return LossTerms(loss=rec + beta * kl_term, reconstruction=rec, kl=float(kl.mean()))
 
 
 def build_model(config):
