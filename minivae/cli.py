@@ -1,0 +1,371 @@
+"""The command line: ``python -m minivae COMMAND --help``.
+
+    train        the main job: train a VAE (default: 2-D latent, bundled MNIST) and write checkpoint, history, figures
+    evaluate     test ELBO and its parts (and the importance-weighted bound) of a checkpoint
+    sample       images sampled from the prior
+    reconstruct  test images and their reconstructions
+    manifold     the decoder on a grid of latent codes (Kingma & Welling 2013, Fig. 4)
+    interpolate  decode the path between two test images (linear and spherical)
+    traverse     vary one latent dimension at a time
+    gradcheck    finite-difference check of every layer and of whole models: a table of relative errors
+
+Every command that reads a checkpoint takes its path as first argument; figures go to --out (a PNG path).
+"""
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_OUT = "runs/mnist-vae-2d"
+
+
+# -- helpers ---------------------------------------------------------------------------------------------------------
+
+
+def _hidden(text):
+    """'512' or '400,200' -> (512,) or (400, 200)."""
+    try:
+        sizes = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"hidden sizes must be integers separated by commas, got {text!r}")
+    return sizes
+
+
+def _load_data(name, args):
+    from minivae.datasets import load_dataset
+
+    return load_dataset(name, cache_dir=getattr(args, "cache_dir", None), download=not getattr(args, "no_download",
+                        False), rescale=getattr(args, "rescale", False))
+
+
+def _data_of_checkpoint(ckpt, args):
+    name = args.data or ckpt.extra.get("dataset", "mnist-test-10k")
+    return _load_data(name, args)
+
+
+def _image_shape(ckpt, data=None):
+    shape = ckpt.extra.get("image_shape") or (data.image_shape if data is not None else None)
+    if shape is None:
+        raise SystemExit("this checkpoint's data are not images; the image commands do not apply to it")
+    return tuple(shape)
+
+
+def _save(fig, path):
+    from minivae.plots import save_figure
+
+    save_figure(fig, path)
+    print(f"wrote {path}")
+
+
+def _load(path):
+    from minivae.checkpoint import load_checkpoint
+
+    return load_checkpoint(path)
+
+
+# -- train -----------------------------------------------------------------------------------------------------------
+
+
+def build_model_from_args(args, data):
+    """The model that the train options describe."""
+    from minivae.models import VAE, Autoencoder
+
+    common = dict(latent_dim=args.latent, hidden=args.hidden, likelihood=args.likelihood,
+                  activation=args.activation, seed=args.seed)
+    d = data.x_train.shape[1]
+    if args.model == "vae":
+        return VAE(d, **common)
+    if args.model == "ae":
+        return Autoencoder(d, **common)
+    if args.model == "conv":
+        from minivae.conv_vae import ConvVAE
+
+        if data.image_shape is None:
+            raise SystemExit("--model conv needs image data (N, H, W)")
+        return ConvVAE(d, latent_dim=args.latent, likelihood=args.likelihood, seed=args.seed,
+                       image_shape=tuple(data.image_shape))
+    if args.model == "cvae":
+        from minivae.cvae import ConditionalVAE
+
+        if data.y_train is None:
+            raise SystemExit("--model cvae needs labelled data")
+        return ConditionalVAE(d, n_classes=int(data.y_train.max()) + 1, **common)
+    raise SystemExit(f"unknown model {args.model!r}")
+
+
+def write_figures(model, data, history, folder, seed=0):
+    """The default run's figures, as PNG files in ``folder``; returns the paths."""
+    from minivae import plots
+
+    folder = Path(folder)
+    rng = np.random.default_rng(seed)
+    shape = data.image_shape
+    x, y = data.x_test, data.y_test
+    figures = {"history.png": plots.plot_history(history)}
+    if shape is not None and not getattr(model, "conditional", False):
+        figures["reconstructions.png"] = plots.plot_reconstructions(model, x, n=10, image_shape=shape)
+        if hasattr(model, "sample"):
+            figures["samples.png"] = plots.plot_samples(model, rng, n=64, image_shape=shape)
+            figures["manifold.png"] = plots.plot_latent_manifold(model, n=20, image_shape=shape)
+            figures["interpolation.png"] = plots.plot_interpolation(model, x[0], x[1], n=10, image_shape=shape)
+            figures["traversal.png"] = plots.plot_traversal(model, x[0], image_shape=shape)
+    if hasattr(model, "encode") and not getattr(model, "conditional", False):
+        figures["latent_scatter.png"] = plots.plot_latent_scatter(model, x, y)
+    paths = []
+    for name, fig in figures.items():
+        plots.save_figure(fig, folder / name)
+        paths.append(folder / name)
+    return paths
+
+
+def cmd_train(args):
+    from minivae.training import TrainConfig, Trainer, TrainingDiverged
+
+    out = Path(args.out)
+    checkpoint = out / "checkpoint.npz"
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+                         beta=args.beta, warmup_steps=args.warmup, free_bits=args.free_bits, binarize=args.binarize,
+                         corruption=args.corruption, clip_norm=args.clip_norm, seed=args.seed, quiet=args.quiet)
+    if args.resume:
+        trainer = Trainer.from_checkpoint(args.resume, config)
+        data = _load_data(trainer.extra.get("dataset", args.data), args)
+        print(f"resuming {args.resume} at epoch {trainer.epoch}")
+    else:
+        data = _load_data(args.data, args)
+        trainer = Trainer(build_model_from_args(args, data), config)
+        trainer.extra = {"dataset": args.data, "image_shape": list(data.image_shape) if data.image_shape else None}
+    print(f"{trainer.model}\ndata: {data.name}, {len(data.x_train)} train / {len(data.x_test)} test examples")
+    t0 = time.perf_counter()
+    try:
+        history = trainer.fit(data.x_train, data.x_test, data.y_train, data.y_test, checkpoint_path=checkpoint)
+    except TrainingDiverged as err:
+        raise SystemExit(f"error: {err}")
+    except KeyboardInterrupt:
+        raise SystemExit(130)
+    seconds = time.perf_counter() - t0
+    _write_json(out / "history.json", history)
+    _write_json(out / "config.json", {"model": trainer.model.config(), "train": asdict(config),
+                                      "dataset": trainer.extra.get("dataset")})
+    if not args.no_figures:
+        write_figures(trainer.model, data, history, args.figures_dir or out / "figures", seed=args.seed)
+    last = history["val_loss"][-1] if history["val_loss"] else None
+    print(f"done in {seconds:.0f} s: test negative ELBO {last:.2f} nats" if last is not None else "done")
+    print(f"outputs in {out}/ (checkpoint.npz, history.json, config.json, figures/)")
+
+
+def _write_json(path, obj):
+    from minivae.checkpoint import atomic_write_bytes
+
+    atomic_write_bytes(path, (json.dumps(obj, indent=1) + "\n").encode())
+
+
+# -- commands that read a checkpoint ---------------------------------------------------------------------------------
+
+
+def cmd_evaluate(args):
+    ckpt = _load(args.checkpoint)
+    data = _data_of_checkpoint(ckpt, args)
+    model, x = ckpt.model, data.x_test
+    rng = np.random.default_rng(args.seed)
+    if not hasattr(model, "elbo"):
+        rec = model.reconstruction_error(x)
+        print(f"{data.name} test set ({len(x)} examples): reconstruction loss {rec.mean():.2f} nats")
+        return
+    kwargs = {"y": data.y_test} if getattr(model, "conditional", False) else {}
+    terms = model.elbo(x, rng=rng, **kwargs)
+    d = x.shape[1]
+    print(f"{data.name} test set ({len(x)} examples), nats per example:")
+    print(f"  negative ELBO   {-terms.elbo.mean():9.2f}   ({-terms.elbo.mean() / (d * np.log(2)):.4f} bits/dim)")
+    print(f"  reconstruction  {terms.reconstruction.mean():9.2f}")
+    print(f"  KL              {terms.kl.mean():9.2f}")
+    if args.k > 0 and not kwargs:
+        from minivae.evaluation import importance_weighted_bound
+
+        iw = importance_weighted_bound(model, x, k=args.k, rng=rng)
+        print(f"  -log p(x) <= {-iw.mean():.2f}   (importance-weighted bound, K = {args.k})")
+
+
+def cmd_sample(args):
+    from minivae import plots
+
+    ckpt = _load(args.checkpoint)
+    _save(plots.plot_samples(ckpt.model, np.random.default_rng(args.seed), n=args.n,
+                             image_shape=_image_shape(ckpt)), args.out)
+
+
+def cmd_reconstruct(args):
+    from minivae import plots
+
+    ckpt = _load(args.checkpoint)
+    data = _data_of_checkpoint(ckpt, args)
+    _save(plots.plot_reconstructions(ckpt.model, data.x_test, n=args.n, image_shape=_image_shape(ckpt, data)),
+          args.out)
+
+
+def cmd_manifold(args):
+    from minivae import plots
+
+    ckpt = _load(args.checkpoint)
+    _save(plots.plot_latent_manifold(ckpt.model, n=args.n, dims=tuple(args.dims), image_shape=_image_shape(ckpt)),
+          args.out)
+
+
+def cmd_interpolate(args):
+    from minivae import plots
+
+    ckpt = _load(args.checkpoint)
+    data = _data_of_checkpoint(ckpt, args)
+    x = data.x_test
+    _save(plots.plot_interpolation(ckpt.model, x[args.a], x[args.b], n=args.n,
+                                   image_shape=_image_shape(ckpt, data)), args.out)
+
+
+def cmd_traverse(args):
+    from minivae import plots
+
+    ckpt = _load(args.checkpoint)
+    data = _data_of_checkpoint(ckpt, args)
+    values = np.linspace(-args.range, args.range, args.n)
+    _save(plots.plot_traversal(ckpt.model, data.x_test[args.index], values=values,
+                               image_shape=_image_shape(ckpt, data)), args.out)
+
+
+# -- gradcheck ---------------------------------------------------------------------------------------------------------
+
+
+def gradcheck_table(seed=0):
+    """Rows (what, parameter, relative error) of finite-difference checks of every layer and of whole models."""
+    from minivae import gradcheck, layers
+    from minivae.models import VAE, Autoencoder
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    x = rng.standard_normal((4, 6))
+    layer_cases = [("Linear(6, 5)", layers.Linear(6, 5, rng=rng, dtype=np.float64)), ("ReLU", layers.ReLU()),
+                   ("LeakyReLU", layers.LeakyReLU(0.1)), ("Tanh", layers.Tanh()), ("Sigmoid", layers.Sigmoid()),
+                   ("Softplus", layers.Softplus()), ("MLP(6-5-3, tanh)", layers.MLP([6, 5, 3], "tanh", rng,
+                                                                                   np.float64))]
+    for name, layer in layer_cases:
+        for param, err in gradcheck.check_layer(layer, x, rng).items():
+            rows.append((name, param, err))
+    xd = rng.random((5, 8))
+    for likelihood in ("bernoulli", "gaussian", "gaussian_learned"):
+        vae = VAE(8, 3, (6,), likelihood=likelihood, seed=seed, dtype=np.float64)
+        eps = rng.standard_normal((5, 3))
+        errs = gradcheck.check_model(vae, lambda: vae.loss_and_gradients(xd, eps=eps).loss)
+        rows += [(f"VAE 8-6-3 ({likelihood})", k, e) for k, e in errs.items()]
+    ae = Autoencoder(8, 3, (6,), seed=seed, dtype=np.float64)
+    rows += [("Autoencoder 8-6-3", k, e)
+             for k, e in gradcheck.check_model(ae, lambda: ae.loss_and_gradients(xd).loss).items()]
+    return rows
+
+
+def cmd_gradcheck(args):
+    rows = gradcheck_table(args.seed)
+    width = max(len(r[0]) for r in rows)
+    print(f"{'what':<{width}}  {'w.r.t.':<14} {'rel. error':>10}  ok (< {args.tol:g})")
+    for what, param, err in rows:
+        print(f"{what:<{width}}  {param:<14} {err:10.2e}  {'yes' if err < args.tol else 'NO'}")
+    worst = max(r[2] for r in rows)
+    print(f"\n{len(rows)} gradients checked, worst relative error {worst:.2e}")
+    if worst >= args.tol:
+        raise SystemExit(1)
+
+
+# -- the parser ------------------------------------------------------------------------------------------------------
+
+
+def _add_data_options(p, default=None):
+    p.add_argument("--data", default=default, help="bundled 'mnist-test-10k', 'mnist', 'fashion-mnist' (downloaded) "
+                   "or a path to .npy/.npz/.csv" + ("" if default else " (default: the checkpoint's dataset)"))
+    p.add_argument("--cache-dir", default=None, help="download folder (default $MINIVAE_CACHE_DIR or ~/.cache/minivae)")
+    p.add_argument("--no-download", action="store_true", help="never download; fail if the files are not cached")
+    p.add_argument("--rescale", action="store_true", help="min-max rescale your own data to [0, 1]")
+
+
+def make_parser():
+    parser = argparse.ArgumentParser(prog="python -m minivae", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train a model (default: 2-D VAE on the bundled MNIST) and write figures",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    _add_data_options(p, "mnist-test-10k")
+    p.add_argument("--model", default="vae", choices=["vae", "ae", "conv", "cvae"],
+                   help="VAE, plain autoencoder, convolutional VAE or conditional VAE")
+    p.add_argument("--latent", type=int, default=2, help="latent size")
+    p.add_argument("--hidden", type=_hidden, default=(512,), help="hidden sizes, e.g. 512 or 400,200")
+    p.add_argument("--likelihood", default="bernoulli", choices=["bernoulli", "gaussian", "gaussian_learned"])
+    p.add_argument("--activation", default="relu", choices=["relu", "leaky_relu", "tanh", "sigmoid", "softplus"])
+    p.add_argument("--beta", type=float, default=1.0, help="KL weight (beta-VAE)")
+    p.add_argument("--warmup", type=int, default=0, help="KL warm-up steps (beta grows linearly from 0)")
+    p.add_argument("--free-bits", type=float, default=0.0, help="KL floor per latent dimension, nats")
+    p.add_argument("--epochs", type=int, default=50)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--optimizer", default="adam", choices=["sgd", "adagrad", "rmsprop", "adam", "adamw"])
+    p.add_argument("--binarize", default="none", choices=["none", "static", "dynamic"])
+    p.add_argument("--corruption", type=float, default=0.0, help="denoising: fraction of input pixels zeroed")
+    p.add_argument("--clip-norm", type=float, default=0.0, help="clip the gradient norm (0: off)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=DEFAULT_OUT, help="output folder")
+    p.add_argument("--figures-dir", default=None, help="where the PNGs go (default OUT/figures)")
+    p.add_argument("--no-figures", action="store_true")
+    p.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue from a checkpoint up to --epochs")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    def checkpoint_command(name, func, help_text, out_name=None):
+        q = sub.add_parser(name, help=help_text, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        q.add_argument("checkpoint", help="a checkpoint.npz written by train")
+        if out_name:
+            q.add_argument("--out", default=out_name, help="PNG file to write")
+        q.add_argument("--seed", type=int, default=0)
+        q.set_defaults(func=func)
+        return q
+
+    q = checkpoint_command("evaluate", cmd_evaluate, "test ELBO, its parts, and the importance-weighted bound")
+    _add_data_options(q)
+    q.add_argument("-k", type=int, default=0, help="importance samples for the IW bound (0: skip)")
+    q = checkpoint_command("sample", cmd_sample, "samples from the prior", "samples.png")
+    q.add_argument("-n", type=int, default=64, help="number of samples")
+    q = checkpoint_command("reconstruct", cmd_reconstruct, "test images and reconstructions", "reconstructions.png")
+    _add_data_options(q)
+    q.add_argument("-n", type=int, default=10, help="number of images")
+    q = checkpoint_command("manifold", cmd_manifold, "decoder outputs on a latent grid", "manifold.png")
+    q.add_argument("-n", type=int, default=20, help="grid size")
+    q.add_argument("--dims", type=int, nargs=2, default=[0, 1], help="the two latent dimensions of the slice")
+    q = checkpoint_command("interpolate", cmd_interpolate, "path between two test images", "interpolation.png")
+    _add_data_options(q)
+    q.add_argument("-a", type=int, default=0, help="index of the first test image")
+    q.add_argument("-b", type=int, default=1, help="index of the second test image")
+    q.add_argument("-n", type=int, default=10, help="steps")
+    q = checkpoint_command("traverse", cmd_traverse, "vary one latent dimension at a time", "traversal.png")
+    _add_data_options(q)
+    q.add_argument("--index", type=int, default=0, help="test image whose code is the base")
+    q.add_argument("--range", type=float, default=3.0, help="values from -RANGE to RANGE")
+    q.add_argument("-n", type=int, default=9, help="values per dimension")
+
+    q = sub.add_parser("gradcheck", help="finite-difference check of every layer and whole models",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--tol", type=float, default=1e-6, help="largest relative error that passes")
+    q.set_defaults(func=cmd_gradcheck)
+    return parser
+
+
+def main(argv=None):
+    args = make_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, OSError) as err:  # bad input, corrupt or missing files: a message, not a traceback
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
