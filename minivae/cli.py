@@ -8,6 +8,8 @@
     interpolate  decode the path between two test images (linear and spherical)
     traverse     vary one latent dimension at a time
     gradcheck    finite-difference check of every layer and of whole models: a table of relative errors
+    make-assignment  write the student version of the exercises (solutions replaced by TODOs)
+    grade        grade a student's exercises file: per-exercise pass/fail, relative error, hints, score
 
 Every command that reads a checkpoint takes its path as first argument; figures go to --out (a PNG path).
 """
@@ -355,10 +357,23 @@ def make_parser():
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--tol", type=float, default=1e-6, help="largest relative error that passes")
     q.set_defaults(func=cmd_gradcheck)
+
+    # These two have their own parsers (minivae/assignments.py); listed here so that --help shows them.
+    sub.add_parser("make-assignment", help="write the student version of the exercises", add_help=False)
+    sub.add_parser("grade", help="grade a student's exercises file", add_help=False)
     return parser
 
 
+def _delegated_commands():
+    from minivae import assignments
+
+    return {"grade": assignments.main_grade, "make-assignment": assignments.main_make_student}
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in ("grade", "make-assignment"):
+        return _delegated_commands()[argv[0]](argv[1:])
     args = make_parser().parse_args(argv)
     try:
         return args.func(args)
