@@ -1,0 +1,82 @@
+"""The command line: the main job on the bundled data (shortened), every checkpoint command, gradcheck, errors."""
+import json
+
+import pytest
+
+from minivae.cli import main, make_parser
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+COMMANDS = ["train", "evaluate", "sample", "reconstruct", "manifold", "interpolate", "traverse", "gradcheck",
+            "make-assignment", "grade"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """One short run of `train` on the bundled MNIST: 1 epoch, a small hidden layer."""
+    out = tmp_path_factory.mktemp("run")
+    assert main(["train", "--epochs", "1", "--hidden", "32", "--out", str(out), "--quiet"]) is None
+    return out
+
+
+def test_train_writes_checkpoint_history_config_and_figures(run):
+    assert (run / "checkpoint.npz").is_file()
+    history = json.loads((run / "history.json").read_text())
+    assert history["epoch"] == [1] and history["val_loss"][0] < 543  # better than the untrained ~784 ln 2 nats
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"]["latent_dim"] == 2 and config["dataset"] == "mnist-test-10k"
+    figures = sorted(p.name for p in (run / "figures").iterdir())
+    assert figures == ["history.png", "interpolation.png", "latent_scatter.png", "manifold.png",
+                       "reconstructions.png", "samples.png", "traversal.png"]
+    assert all((run / "figures" / f).read_bytes().startswith(PNG_MAGIC) for f in figures)
+
+
+def test_resume_continues_to_more_epochs(run, tmp_path, capsys):
+    out = tmp_path / "resumed"
+    main(["train", "--resume", str(run / "checkpoint.npz"), "--epochs", "2", "--out", str(out), "--quiet",
+          "--no-figures"])
+    assert "resuming" in capsys.readouterr().out
+    assert json.loads((out / "history.json").read_text())["epoch"] == [1, 2]
+
+
+@pytest.mark.parametrize("command", ["sample", "reconstruct", "manifold", "interpolate", "traverse"])
+def test_figure_commands(run, tmp_path, command):
+    target = tmp_path / f"{command}.png"
+    main([command, str(run / "checkpoint.npz"), "--out", str(target)])
+    assert target.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_evaluate_prints_the_elbo_and_its_parts(run, capsys):
+    main(["evaluate", str(run / "checkpoint.npz"), "-k", "5"])
+    text = capsys.readouterr().out
+    for word in ("negative ELBO", "bits/dim", "reconstruction", "KL", "importance-weighted bound"):
+        assert word in text
+
+
+def test_gradcheck_prints_a_table_and_passes(capsys):
+    assert main(["gradcheck"]) is None
+    text = capsys.readouterr().out
+    assert "Linear(6, 5)" in text and "VAE 8-6-3 (bernoulli)" in text and " NO" not in text
+    assert "worst relative error" in text
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path / "nope.npz")]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_unknown_dataset_is_a_clear_error(tmp_path, capsys):
+    assert main(["train", "--data", "no-such-data", "--out", str(tmp_path), "--quiet"]) == 2
+    assert "mnist-test-10k" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage" in capsys.readouterr().out
+
+
+def test_top_level_help_lists_every_command():
+    text = make_parser().format_help()
+    assert all(c in text for c in COMMANDS)
