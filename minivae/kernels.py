@@ -39,14 +39,16 @@ def relu_backward_reference(x, dout):
 @njit(cache=True)
 def relu_forward(x, out):
     for i in range(x.size):
-        out[i] = x[i] if x[i] > 0 else 0
+        # "0 if x <= 0 else x", not "x if x > 0 else 0": a NaN input must give NaN (as np.maximum does), not 0
+        out[i] = 0 if x[i] <= 0 else x[i]
     return out
 
 
 @njit(cache=True)
 def relu_backward(x, dout, dx):
     for i in range(x.size):
-        dx[i] = dout[i] if x[i] > 0 else 0
+        # 0 * dout rather than 0: a NaN or infinite upstream gradient stays visible, as in dout * (x > 0)
+        dx[i] = dout[i] if x[i] > 0 else 0 * dout[i]
     return dx
 
 
@@ -249,9 +251,9 @@ def reparam_kl_forward(mu, logvar, eps, z, kl):
         acc = 0.0
         for j in range(m):
             lv = logvar[i, j]
-            var = np.exp(lv)
-            z[i, j] = mu[i, j] + np.sqrt(var) * eps[i, j]
-            acc += mu[i, j] * mu[i, j] + var - 1 - lv
+            sigma = np.exp(0.5 * lv)  # not sqrt(exp(lv)): that overflows for lv > 709 where sigma is still finite
+            z[i, j] = mu[i, j] + sigma * eps[i, j]
+            acc += mu[i, j] * mu[i, j] + sigma * sigma - 1 - lv
         kl[i] = 0.5 * acc
     return z, kl
 

@@ -229,6 +229,7 @@ def MLP(sizes, activation="relu", rng=None, dtype=np.float32):
     sizes = [check_positive_int(s, "layer size") for s in sizes]
     if len(sizes) < 2:
         raise ValueError(f"an MLP needs at least an input and an output size, got {sizes}")
+    make_activation(activation)  # an unknown name fails here, even when there is no hidden layer to use it
     rng = np.random.default_rng(0) if rng is None else rng
     init = "he" if activation in ("relu", "leaky_relu") else "glorot"
     layers = []

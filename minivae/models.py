@@ -63,6 +63,15 @@ class _Model:
         self.likelihood.check_target(x, name)
         return x
 
+    def _check_target(self, target, x):
+        """What to reconstruct: x itself (target None), or an array of x's shape (denoising: the clean x)."""
+        if target is None:
+            return x
+        target = self._check_x(target, "target")
+        if target.shape != x.shape:  # the loss kernels index target by x's rows: a mismatch would read out of bounds
+            raise ValueError(f"target must have the shape of x, {x.shape}, got {target.shape}")
+        return target
+
     def _check_z(self, z):
         return as_float_array(z, "z", self.dtype, width=self.latent_dim)
 
@@ -138,7 +147,7 @@ class Autoencoder(_Model):
         x here and a corrupted x as input). rng and beta are accepted so that the trainer can treat both models alike.
         """
         x = self._check_x(x)
-        target = x if target is None else self._check_x(target, "target")
+        target = self._check_target(target, x)
         out = self.decoder.forward(self.encoder.forward(x))  # (N, n_out)
         nll, dout = self.likelihood.nll(out, target)  # (N,), (N, n_out)
         self.encoder.backward(self.decoder.backward(dout))
@@ -232,7 +241,10 @@ class VAE(_Model):
             if rng is None:
                 raise ValueError("pass rng (a numpy Generator) to draw the noise eps, or eps itself")
             return sample_eps(rng, (n, self.latent_dim), self.dtype)
-        return as_float_array(eps, "eps", self.dtype, width=self.latent_dim)
+        eps = as_float_array(eps, "eps", self.dtype, width=self.latent_dim)
+        if len(eps) != n:  # the kernels index eps by the batch's rows: a mismatch would read out of bounds
+            raise ValueError(f"eps must have one row per example, shape ({n}, {self.latent_dim}), got {eps.shape}")
+        return eps
 
     def _forward(self, x, eps):
         mu, logvar, inside = self._split(self.encoder.forward(x))
@@ -273,7 +285,7 @@ class VAE(_Model):
         Returns LossTerms (batch means).
         """
         x = self._check_x(x)
-        target = x if target is None else self._check_x(target, "target")
+        target = self._check_target(target, x)
         n = len(x)
         eps = self._noise(n, rng, eps)
         mu, logvar, inside, kl, out = self._forward(x, eps)

@@ -42,6 +42,10 @@ class Optimizer:
                                  f"but the parameter has {p.shape} and {p.dtype}")
             if key not in self.state:
                 self.state[key] = {slot: np.zeros_like(p) for slot in self.slots}
+            for slot, arr in self.state[key].items():
+                if arr.shape != p.shape:  # a state loaded from another model; the kernels would read out of bounds
+                    raise ValueError(f"optimizer state {key}/{slot} has shape {arr.shape}, but the parameter has "
+                                     f"{p.shape}; load a state saved for this model, or start a fresh optimizer")
             self._update(p, g, self.state[key])
 
     def _update(self, p, g, state):
@@ -206,6 +210,8 @@ def clip_grad_norm(grads, max_norm):
 
         norm = sqrt(sum_k ||g_k||^2);   if norm > max_norm:  g_k <- g_k * max_norm / norm
     """
+    if not max_norm > 0:  # a negative max_norm would flip every gradient: ascent instead of descent
+        raise ValueError(f"max_norm must be positive, got {max_norm}")
     norm = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
     if norm > max_norm:
         scale = max_norm / norm

@@ -1,0 +1,445 @@
+"""Every Numba kernel of minivae.kernels against its NumPy reference twin ("two paths, one truth").
+
+Each kernel runs on the same inputs as its reference, in float32 and float64, and the two must agree:
+
+* on random inputs of ordinary size, and
+* on corner cases: zeros, huge values (+/-1000, +/-1e30), the extremes of the dtype (largest, smallest normal,
+  subnormal), a single element or a single row, and NaN.
+
+A NaN in the input must come out as NaN (not as a silent 0 or 1): the divergence guard of the trainer can only see
+what the kernels let through. That is why ``fastmath`` is banned from the kernels, and why a kernel written
+``x if x > 0 else 0`` (which turns NaN into 0) fails here.
+
+Tolerances. In float64 the kernel and its reference do the same arithmetic, sometimes in another order or form
+(sqrt(exp(lv)) vs exp(lv / 2), a loop sum vs NumPy's pairwise sum), so they agree to a few units in the last place:
+rtol = 1e-12. In float32 a kernel may keep some intermediates in float64 where NumPy stays in float32; they agree to
+a few float32 ulps (1 ulp = 1.2e-7 relative): rtol = 1e-5. The absolute floor atol only matters for results that are
+exactly or nearly 0.
+
+The last test runs this file again in a fresh interpreter with NUMBA_DISABLE_JIT=1, where every kernel is the plain
+Python loop it is written as: the debugging mode must give the same answers.
+"""
+import inspect
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numba
+import numpy as np
+import pytest
+
+from minivae import kernels as K
+from minivae import losses
+
+DTYPES = [np.float32, np.float64]
+TOL = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-13)}
+ALPHA = 0.1  # LeakyReLU slope in the tests (larger than the default 0.01, so a wrong slope shows)
+
+
+def assert_agree(got, want, dtype, overflow=False):
+    """Same shape and dtype, equal within the dtype's tolerance, NaN and infinities at the same places.
+
+    overflow=True: where the reference overflowed (inf, or NaN from inf - inf), the kernel only has to be non-finite
+    too; whether it is inf or NaN there depends on whether an intermediate was float32 or float64.
+    """
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape
+    assert got.dtype == want.dtype == np.dtype(dtype), (got.dtype, want.dtype)
+    if overflow:
+        bad = ~np.isfinite(want)
+        np.testing.assert_array_equal(np.isfinite(got), ~bad, err_msg="non-finite at different places")
+        got, want = got[~bad], want[~bad]
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg="NaN at different places")
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(want), err_msg="infinity at different places")
+    np.testing.assert_allclose(got, want, equal_nan=True, **TOL[dtype])
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# The kernels and their references, as pairs of functions of the same inputs.
+# ----------------------------------------------------------------------------------------------------------------------
+
+# Elementwise kernels: run(x, dout) for a flat x and upstream gradient dout. Backward kernels that read the cached
+# *output* (tanh, sigmoid) get the reference forward output, as the layers give them.
+ELEMENTWISE = {
+    "relu_forward": (lambda x, d: K.relu_forward(x, np.empty_like(x)),
+                     lambda x, d: K.relu_forward_reference(x)),
+    "relu_backward": (lambda x, d: K.relu_backward(x, d, np.empty_like(x)),
+                      lambda x, d: K.relu_backward_reference(x, d)),
+    "leaky_relu_forward": (lambda x, d: K.leaky_relu_forward(x, x.dtype.type(ALPHA), np.empty_like(x)),
+                           lambda x, d: K.leaky_relu_forward_reference(x, x.dtype.type(ALPHA))),
+    "leaky_relu_backward": (lambda x, d: K.leaky_relu_backward(x, d, x.dtype.type(ALPHA), np.empty_like(x)),
+                            lambda x, d: K.leaky_relu_backward_reference(x, d, x.dtype.type(ALPHA))),
+    "tanh_forward": (lambda x, d: K.tanh_forward(x, np.empty_like(x)),
+                     lambda x, d: K.tanh_forward_reference(x)),
+    "tanh_backward": (lambda x, d: K.tanh_backward(np.tanh(x), d, np.empty_like(x)),
+                      lambda x, d: K.tanh_backward_reference(np.tanh(x), d)),
+    "sigmoid_forward": (lambda x, d: K.sigmoid_forward(x, np.empty_like(x)),
+                        lambda x, d: K.sigmoid_reference(x)),
+    "sigmoid_backward": (lambda x, d: K.sigmoid_backward(K.sigmoid_reference(x), d, np.empty_like(x)),
+                         lambda x, d: K.sigmoid_backward_reference(K.sigmoid_reference(x), d)),
+    "softplus_forward": (lambda x, d: K.softplus_forward(x, np.empty_like(x)),
+                         lambda x, d: K.softplus_reference(x)),
+    "softplus_backward": (lambda x, d: K.softplus_backward(x, d, np.empty_like(x)),
+                          lambda x, d: K.softplus_backward_reference(x, d)),
+}
+# The other kernels have tests of their own below.
+OTHER_KERNELS = {"column_sum", "bernoulli_nll", "reparam_kl_forward", "reparam_kl_backward", "adam_update"}
+
+
+def kernel_names():
+    """The public kernels defined in minivae.kernels: its functions that are not ``*_reference`` twins."""
+    names = set()
+    for name, obj in vars(K).items():
+        func = getattr(obj, "py_func", obj)  # a Numba dispatcher wraps the Python function
+        if not name.startswith("_") and not name.endswith("_reference") and inspect.isfunction(func) \
+                and func.__module__ == K.__name__:
+            names.add(name)
+    return names
+
+
+def test_every_kernel_is_tested_here():
+    """A kernel added to minivae.kernels without a test in this file fails here, instead of going untested."""
+    assert kernel_names() == set(ELEMENTWISE) | OTHER_KERNELS
+
+
+def test_kernels_are_cached_and_never_fastmath():
+    """@njit(cache=True) everywhere (a later process reuses the compiled code); fastmath nowhere (NaN must show)."""
+    if numba.config.DISABLE_JIT:
+        pytest.skip("with NUMBA_DISABLE_JIT=1 the kernels are plain Python functions")
+    for name in kernel_names():
+        kernel = getattr(K, name)
+        assert not isinstance(kernel._cache, numba.core.caching.NullCache), f"{name} is not cache=True"
+        assert not kernel.targetoptions.get("fastmath"), f"{name} uses fastmath"
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Inputs: random and corner cases. Each maker returns (x, dout) as flat arrays of the dtype.
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+def extremes(dtype):
+    """Both signs of: the largest finite value, the smallest normal, the smallest subnormal, and 0."""
+    fi = np.finfo(dtype)
+    sub = np.nextafter(dtype(0), dtype(1))
+    return np.array([fi.max, -fi.max, fi.tiny, -fi.tiny, sub, -sub, 0.0, -0.0], dtype=dtype)
+
+
+def input_random(rng, dtype):
+    return 3 * rng.standard_normal(64).astype(dtype), rng.standard_normal(64).astype(dtype)
+
+
+def input_zeros(rng, dtype):
+    return np.zeros(16, dtype), rng.standard_normal(16).astype(dtype)
+
+
+def input_huge(rng, dtype):
+    x = np.array([1000, -1000, 1e30, -1e30, 88.0, -88.0, 710.0, -710.0], dtype=dtype)
+    return x, rng.standard_normal(x.size).astype(dtype)
+
+
+def input_extremes(rng, dtype):
+    x = extremes(dtype)
+    return x, rng.permutation(x)  # extreme upstream gradients too, paired with other extremes
+
+
+def input_one_element(rng, dtype):
+    return np.array([0.7], dtype), np.array([-1.3], dtype)
+
+
+def input_nan(rng, dtype):
+    x = rng.standard_normal(8).astype(dtype)
+    x[2] = np.nan
+    dout = rng.standard_normal(8).astype(dtype)
+    dout[5] = np.nan
+    x[5] = -1.0  # a NaN upstream gradient at a point where relu is flat must still come out NaN
+    return x, dout
+
+
+INPUTS = {"random": input_random, "zeros": input_zeros, "huge": input_huge, "extremes": input_extremes,
+          "one_element": input_one_element, "nan": input_nan}
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("inputs", INPUTS)
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_elementwise_kernel_equals_reference(name, inputs, dtype):
+    kernel, reference = ELEMENTWISE[name]
+    x, dout = INPUTS[inputs](np.random.default_rng(0), dtype)
+    with np.errstate(all="ignore"):  # the references overflow on purpose in the corner cases (exp(1000))
+        want = reference(x.copy(), dout.copy())
+        got = kernel(x.copy(), dout.copy())
+    assert_agree(got, want, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_elementwise_kernel_propagates_nan(name, dtype):
+    """NaN in the forward input gives NaN out; NaN in the upstream gradient gives NaN in dx (not a silent 0)."""
+    kernel, _ = ELEMENTWISE[name]
+    x = np.array([-1.0, 0.5, 2.0], dtype)
+    dout = np.ones(3, dtype)
+    if name.endswith("_forward"):
+        x[0] = np.nan
+        assert np.isnan(kernel(x, dout)[0])
+    else:
+        dout[0] = np.nan  # x = -1 there: even where the derivative is 0 the NaN must come through
+        assert np.isnan(kernel(x, dout)[0])
+    assert np.isfinite(kernel(x, dout)[1:]).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+def test_elementwise_kernels_keep_huge_values_finite(dtype):
+    """The overflow-free forms: sigmoid and softplus at +/-1000 and +/-1e30 give the exact limits, no inf or NaN."""
+    x = np.array([1000, -1000, 1e30, -1e30], dtype)
+    np.testing.assert_array_equal(K.sigmoid_forward(x, np.empty_like(x)), np.array([1, 0, 1, 0], dtype))
+    np.testing.assert_array_equal(K.softplus_forward(x, np.empty_like(x)), np.array([1000, 0, 1e30, 0], dtype))
+    np.testing.assert_array_equal(K.softplus_backward(x, np.ones_like(x), np.empty_like(x)), [1, 0, 1, 0])
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# column_sum: the bias gradient.
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+def matrix_cases(rng, dtype):
+    """(N, M) arrays: random, zeros, one row, one element, huge, extremes (one per row), NaN."""
+    huge = np.array([[1000, -1000, 1e30], [-1e30, 1000, 1e30], [1.0, -1000, -1e30]], dtype)
+    nan = rng.standard_normal((4, 3)).astype(dtype)
+    nan[2, 1] = np.nan
+    return {
+        "random": rng.standard_normal((13, 5)).astype(dtype),
+        "zeros": np.zeros((4, 3), dtype),
+        "one_row": rng.standard_normal((1, 6)).astype(dtype),
+        "one_element": np.array([[-2.5]], dtype),
+        "huge": huge,
+        "extremes": extremes(dtype).reshape(-1, 1) * np.ones((1, 2), dtype),
+        "nan": nan,
+    }
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+def test_column_sum_equals_reference(dtype):
+    for case, dout in matrix_cases(np.random.default_rng(1), dtype).items():
+        out = np.full(dout.shape[1], 123.0, dtype)  # garbage first: the kernel must overwrite, not accumulate
+        with np.errstate(all="ignore"):
+            want = K.column_sum_reference(dout)
+        K.column_sum(dout, out)
+        assert_agree(out, want, dtype)
+        if case == "nan":
+            assert np.isnan(out[1]) and np.isfinite(out[[0, 2]]).all()
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Bernoulli negative log-likelihood from logits.
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+def bernoulli_both(logits, x):
+    """(kernel (nll, dlogits), reference (nll, dlogits)) with scale = 1/N."""
+    scale = logits.dtype.type(1.0 / len(logits))
+    nll, dlogits = np.empty(len(logits), logits.dtype), np.empty_like(logits)
+    with np.errstate(all="ignore"):
+        want = K.bernoulli_nll_reference(logits, x, scale)
+        K.bernoulli_nll(logits, x, scale, nll, dlogits)
+    return (nll, dlogits), want
+
+
+def bernoulli_cases(rng, dtype):
+    """(logits, x) pairs: random with grey and binary x, zero logits, huge and extreme logits, tiny sizes."""
+    big = np.array([[1000, -1000, 1000, -1000, 1e30, -1e30, 1e30]], dtype)
+    fi = np.finfo(dtype)
+    return {
+        "random_grey": (4 * rng.standard_normal((6, 9)).astype(dtype), rng.random((6, 9)).astype(dtype)),
+        "random_binary": (4 * rng.standard_normal((6, 9)).astype(dtype),
+                          (rng.random((6, 9)) < 0.3).astype(dtype)),
+        "zero_logits": (np.zeros((3, 5), dtype), rng.random((3, 5)).astype(dtype)),
+        "huge": (np.repeat(big, 3, axis=0), np.array([[0, 1, 1, 0, 0, 1, 0.5]] * 2 + [[0.5] * 7], dtype)),
+        "extremes": (np.array([[fi.max, -fi.max, fi.tiny, -fi.tiny]], dtype), np.array([[1, 0, 1, 0]], dtype)),
+        "one_element": (np.array([[0.3]], dtype), np.array([[1.0]], dtype)),
+        "one_row": (rng.standard_normal((1, 9)).astype(dtype), rng.random((1, 9)).astype(dtype)),
+    }
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("case", ["random_grey", "random_binary", "zero_logits", "huge", "extremes", "one_element",
+                                  "one_row"])
+def test_bernoulli_nll_equals_reference(case, dtype):
+    logits, x = bernoulli_cases(np.random.default_rng(2), dtype)[case]
+    (nll, dlogits), (nll_ref, dlogits_ref) = bernoulli_both(logits, x)
+    assert_agree(nll, nll_ref, dtype)
+    assert_agree(dlogits, dlogits_ref, dtype)
+    if case != "extremes":  # fi.max minus x * fi.max is finite, but the row sum of two of them may overflow
+        assert np.isfinite(nll).all() and np.isfinite(dlogits).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+def test_bernoulli_nll_is_exact_at_logits_of_1000(dtype):
+    """softplus(l) - x l at l = +/-1000 is exactly 1000 (confidently wrong) or 0 (confidently right), per entry.
+
+    A naive -x log(sigmoid(l)) - (1 - x) log(1 - sigmoid(l)) gives inf or NaN here (log(0), and 0 * inf).
+    """
+    d = 5
+    wrong = (np.array([[1000.0] * d, [-1000.0] * d], dtype), np.array([[0.0] * d, [1.0] * d], dtype))
+    right = (np.array([[1000.0] * d, [-1000.0] * d], dtype), np.array([[1.0] * d, [0.0] * d], dtype))
+    for (logits, x), nats, grad in [(wrong, 1000.0 * d, [1.0, -1.0]), (right, 0.0, [0.0, 0.0])]:
+        (nll, dlogits), (nll_ref, dlogits_ref) = bernoulli_both(logits, x)
+        for n_, g_ in [(nll, dlogits), (nll_ref, dlogits_ref), losses.bernoulli_nll(logits, x)]:
+            np.testing.assert_array_equal(n_, np.array([nats, nats], dtype))
+            # gradient of the batch mean: (sigmoid(l) - x) / N with N = 2 rows
+            np.testing.assert_array_equal(g_, np.array(grad, dtype)[:, None] / 2 * np.ones((1, d), dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+def test_bernoulli_nll_propagates_nan(dtype):
+    """A NaN logit or target makes that example's loss NaN and leaves the other examples alone."""
+    rng = np.random.default_rng(3)
+    for where in ("logits", "x"):
+        logits, x = rng.standard_normal((3, 4)).astype(dtype), rng.random((3, 4)).astype(dtype)
+        (logits if where == "logits" else x)[1, 2] = np.nan
+        (nll, dlogits), (nll_ref, dlogits_ref) = bernoulli_both(logits, x)
+        assert_agree(nll, nll_ref, dtype)
+        assert_agree(dlogits, dlogits_ref, dtype)
+        assert np.isnan(nll[1]) and np.isfinite(nll[[0, 2]]).all()
+        assert np.isnan(dlogits[1, 2]) and np.isnan(dlogits).sum() == 1
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Reparameterization fused with the KL term.
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+def reparam_cases(rng, dtype):
+    """(mu, logvar, eps, dz) tuples of shape (N, L)."""
+    def r(*shape, scale=1.0):
+        return (scale * rng.standard_normal(shape)).astype(dtype)
+
+    nan = [r(3, 4), r(3, 4, scale=2), r(3, 4), r(3, 4)]
+    nan[0][0, 1] = np.nan  # NaN mu in row 0
+    nan[1][2, 3] = np.nan  # NaN logvar in row 2
+    big = np.array([[1000, -1000, 1e30, -1e30]], dtype)
+    return {
+        "random": (r(7, 3), r(7, 3, scale=2), r(7, 3), r(7, 3)),
+        "zeros": (np.zeros((2, 3), dtype), np.zeros((2, 3), dtype), r(2, 3), r(2, 3)),
+        "clamp_bounds": (r(2, 2), np.array([[-30, 20], [20, -30]], dtype), r(2, 2), r(2, 2)),
+        "huge_mu": (big, np.zeros((1, 4), dtype), r(1, 4), r(1, 4)),
+        "huge_logvar": (r(1, 4), big, r(1, 4), r(1, 4)),
+        "one_element": (np.array([[0.4]], dtype), np.array([[-0.7]], dtype), np.array([[1.1]], dtype),
+                        np.array([[0.3]], dtype)),
+        "nan": tuple(nan),
+    }
+
+
+REPARAM_CASES = ["random", "zeros", "clamp_bounds", "huge_mu", "huge_logvar", "one_element", "nan"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("case", REPARAM_CASES)
+def test_reparam_kl_forward_equals_reference(case, dtype):
+    mu, logvar, eps, _ = reparam_cases(np.random.default_rng(4), dtype)[case]
+    z, kl = np.empty_like(mu), np.empty(len(mu), dtype)
+    with np.errstate(all="ignore"):
+        z_ref, kl_ref = K.reparam_kl_forward_reference(mu, logvar, eps)
+        K.reparam_kl_forward(mu, logvar, eps, z, kl)
+    assert_agree(z, z_ref, dtype)
+    assert_agree(kl, kl_ref, dtype)
+    if case == "zeros":  # q = N(0, 1) = p: KL exactly 0 and z = eps
+        np.testing.assert_array_equal(kl, 0)
+        np.testing.assert_array_equal(z, eps)
+    if case == "nan":
+        assert np.isnan(kl[[0, 2]]).all() and np.isfinite(kl[1])
+        assert np.isnan(z[0, 1]) and np.isnan(z[2, 3]) and np.isnan(z).sum() == 2
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("case", REPARAM_CASES)
+def test_reparam_kl_backward_equals_reference(case, dtype):
+    mu, logvar, eps, dz = reparam_cases(np.random.default_rng(5), dtype)[case]
+    kl_scale = dtype(0.7 / len(mu))
+    dmu, dlogvar = np.empty_like(mu), np.empty_like(mu)
+    with np.errstate(all="ignore"):
+        dmu_ref, dlogvar_ref = K.reparam_kl_backward_reference(dz, mu, logvar, eps, kl_scale)
+        K.reparam_kl_backward(dz, mu, logvar, eps, kl_scale, dmu, dlogvar)
+    assert_agree(dmu, dmu_ref, dtype)
+    # At logvar = 1000, sigma = exp(500) overflows float32 in the reference but not in the kernel's float64
+    # intermediate: dz eps sigma / 2 + (sigma^2 - 1) / 2 is then -inf + inf = NaN in one and +inf in the other.
+    assert_agree(dlogvar, dlogvar_ref, dtype, overflow=case == "huge_logvar")
+    if case == "nan":
+        assert np.isnan(dmu[0, 1]) and np.isnan(dlogvar[2, 3])
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Adam update.
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+def adam_both(p, grads, lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    """Run the kernel and the reference for len(grads) steps from the same p; return both (p, m, v)."""
+    f = p.dtype.type
+    kp, km, kv = p.copy(), np.zeros_like(p), np.zeros_like(p)
+    rp, rm, rv = p.copy(), np.zeros_like(p), np.zeros_like(p)
+    with np.errstate(all="ignore"):
+        for t, g in enumerate(grads, start=1):
+            bc1, bc2 = 1 - beta1**t, 1 - beta2**t
+            K.adam_update(kp, g, km, kv, f(beta1), f(1 - beta1), f(beta2), f(1 - beta2), f(lr / bc1),
+                          f(1 / np.sqrt(bc2)), f(eps), f(1 - lr * weight_decay))
+            K.adam_update_reference(rp, g, rm, rv, lr, beta1, beta2, eps, t, weight_decay)
+    return (kp, km, kv), (rp, rm, rv)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_adam_update_equals_reference_over_several_steps(dtype, weight_decay):
+    rng = np.random.default_rng(6)
+    p = rng.standard_normal(50).astype(dtype)
+    grads = [rng.standard_normal(50).astype(dtype) * s for s in (1.0, 0.1, 3.0, 1e-3, 1.0)]
+    got, want = adam_both(p, grads, weight_decay=weight_decay)
+    for a, b in zip(got, want):
+        assert_agree(a, b, dtype)
+    assert not np.array_equal(got[0], p)  # it did move
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+def test_adam_update_corner_cases(dtype):
+    fi = np.finfo(dtype)
+    p = np.array([0.5, -2.0, 3.0, 1.0, 0.0, 7.0], dtype)
+    # Zero, huge, tiny and subnormal gradients, and one so large that (1 - b2) g^2 overflows (v = inf: step 0).
+    # Not fi.max or sqrt(fi.max): near the top of the range the reference's m / (1 - b1^t) or v / (1 - b2^t) can
+    # overflow where the kernel's rearranged form does not, and then they disagree without either being wrong.
+    overflowing = 1e200 if dtype is np.float64 else 1e35
+    g = np.array([0.0, 1e30, -1e30, overflowing, fi.tiny, np.nextafter(dtype(0), dtype(1))], dtype)
+    got, want = adam_both(p, [g, g, g])
+    for a, b in zip(got, want):
+        assert_agree(a, b, dtype)
+    assert got[0][0] == p[0]  # a zero gradient leaves the parameter exactly where it was
+    # one element
+    got, want = adam_both(np.array([1.5], dtype), [np.array([-0.2], dtype)] * 2)
+    for a, b in zip(got, want):
+        assert_agree(a, b, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+def test_adam_update_propagates_nan(dtype):
+    p = np.array([1.0, 2.0, 3.0], dtype)
+    g = np.array([0.1, np.nan, -0.2], dtype)
+    (kp, km, kv), (rp, rm, rv) = adam_both(p, [g])
+    for a, b in [(kp, rp), (km, rm), (kv, rv)]:
+        assert_agree(a, b, dtype)
+        assert np.isnan(a[1]) and np.isfinite(a[[0, 2]]).all()
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# The debugging mode: NUMBA_DISABLE_JIT=1 turns the kernels into Python loops; they must still agree.
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+def test_disable_jit_mode_passes_this_file():
+    if numba.config.DISABLE_JIT:
+        pytest.skip("already running without the JIT")
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    cmd = [sys.executable, "-m", "pytest", str(Path(__file__).resolve()), "-q", "-x", "-p", "no:cacheprovider",
+           "-k", "not disable_jit"]
+    result = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert " passed" in result.stdout and "failed" not in result.stdout
