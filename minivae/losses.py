@@ -116,3 +116,60 @@ def kl_per_dimension(mu, logvar):
     Used for "free bits" and to see which latent units the model uses (a collapsed unit has KL near 0).
     """
     return (0.5 * (mu * mu + np.exp(logvar) - 1 - logvar)).mean(axis=0)
+
+
+def log_softmax_blocks(logits, block_size):
+    """Log-softmax over consecutive blocks of ``block_size`` columns: (N, P*K) -> (N, P, K), K = block_size.
+
+        log softmax(l)_k = l_k - log sum_j exp(l_j) = (l_k - m) - log sum_j exp(l_j - m),   m = max_j l_j
+
+    Subtracting the block maximum m first (the "max shift") changes nothing mathematically, but then the largest
+    exponent is exp(0) = 1: no overflow for logits of +1000 and no log(0) for logits of -1000.
+
+    Parameters
+    ----------
+    logits : (N, P*K) float array, P blocks of K logits side by side
+    block_size : K, the number of categories of each block
+
+    Returns
+    -------
+    log_p : (N, P, K), each block's log-probabilities (exp(log_p) sums to 1 over the last axis)
+    """
+    n, width = logits.shape
+    if block_size < 1 or width % block_size:
+        raise ValueError(f"logits have {width} columns, not a multiple of the block size {block_size}; "
+                         f"a categorical likelihood over K categories needs P*K columns (P blocks of K)")
+    blocks = logits.reshape(n, width // block_size, block_size)  # (N, P, K)
+    shifted = blocks - blocks.max(axis=2, keepdims=True)  # max shift: every entry <= 0
+    return shifted - np.log(np.exp(shifted).sum(axis=2, keepdims=True))
+
+
+def categorical_nll(logits, x, block_size):
+    """Negative log-likelihood of one-hot blocks x under a softmax over each block of logits (the cross-entropy).
+
+    With K = block_size, x and the logits l hold P blocks of K columns side by side: x[n, p*K + k] = x_{n,p,k}.
+
+        nll_n = -sum_p sum_k x_{n,p,k} log softmax(l_{n,p})_k
+        d mean_n(nll_n) / d l_{n,p,k} = (softmax(l_{n,p})_k - x_{n,p,k}) / N
+
+    The gradient uses sum_k x_{n,p,k} = 1 (a one-hot block, or any probability vector): the exact derivative is
+    (softmax_k * sum_j x_j - x_k) / N, and that is what is computed, so it stays exact even then. The log-softmax is
+    the stable one of ``log_softmax_blocks``: logits of +/-1000 give finite values.
+
+    Parameters
+    ----------
+    logits : (N, P*K) float array
+    x : (N, P*K) targets, each block one-hot or a probability vector (``likelihoods.Categorical.check_target``
+        enforces it; this function does not check)
+    block_size : K
+
+    Returns
+    -------
+    nll : (N,)   dlogits : (N, P*K)
+    """
+    n = logits.shape[0]
+    log_p = log_softmax_blocks(logits, block_size)  # (N, P, K)
+    xb = x.reshape(log_p.shape)
+    nll = -(xb * log_p).sum(axis=(1, 2))
+    dlogits = (np.exp(log_p) * xb.sum(axis=2, keepdims=True) - xb) / n
+    return nll.astype(logits.dtype), dlogits.reshape(logits.shape).astype(logits.dtype)
