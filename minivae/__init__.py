@@ -44,3 +44,6 @@ from minivae.models import VAE, Autoencoder, ELBOTerms, LossTerms, build_model  
 from minivae.optim import SGD, Adagrad, Adam, AdamW, RMSProp, clip_grad_norm, make_optimizer  # noqa: E402
 from minivae.reparam import reparameterize, reparameterize_backward  # noqa: E402
 from minivae.gradcheck import check_layer, check_model, numerical_gradient, rel_error  # noqa: E402
+from minivae.datasets import Dataset, load_dataset, load_mnist_test_10k  # noqa: E402
+from minivae.training import TrainConfig, Trainer, TrainingDiverged  # noqa: E402
+from minivae.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
