@@ -7,6 +7,9 @@
     manifold     the decoder on a grid of latent codes (Kingma & Welling 2013, Fig. 4)
     interpolate  decode the path between two test images (linear and spherical)
     traverse     vary one latent dimension at a time
+    anomaly      anomaly scores of test examples (negative ELBO, reconstruction error, IW bound), ROC AUC
+    impute       fill in missing pixels of test images (iterative or Metropolis-within-Gibbs) vs mean imputation
+    synthesize   write N synthetic examples (images, or table rows for a model trained with --table) to a file
     gradcheck    finite-difference check of every layer and of whole models: a table of relative errors
     make-assignment  write the student version of the exercises (solutions replaced by TODOs)
     grade        grade a student's exercises file: per-exercise pass/fail, relative error, hints, score
@@ -42,6 +45,42 @@ def _load_data(name, args):
 
     return load_dataset(name, cache_dir=getattr(args, "cache_dir", None), download=not getattr(args, "no_download",
                         False), rescale=getattr(args, "rescale", False))
+
+
+def _training_data(name, table_encoder, exclude_classes, args):
+    """The Dataset to train on: a named dataset or array file, or (table_encoder not None) a CSV table encoded with
+    a TabularEncoder (a new one fitted when table_encoder is {}); examples of exclude_classes are removed from the
+    training part (for anomaly detection: the left-out class is the anomaly)."""
+    from minivae.datasets import Dataset
+
+    if table_encoder is None:
+        data = _load_data(name, args)
+    else:
+        data = _table_dataset(name, table_encoder, args)
+    if exclude_classes:
+        if data.y_train is None:
+            raise ValueError("--exclude-classes needs labelled data")
+        keep = ~np.isin(data.y_train, exclude_classes)
+        data = Dataset(data.name, data.x_train[keep], data.y_train[keep], data.x_test, data.y_test, data.image_shape,
+                       data.description + f" (training without classes {exclude_classes})")
+    return data
+
+
+def _table_dataset(path, encoder_dict, args):
+    from minivae.datasets import Dataset
+    from minivae.tabular import TabularEncoder, read_csv_table
+
+    header, rows = read_csv_table(path)
+    if encoder_dict:
+        encoder = TabularEncoder.from_dict(encoder_dict)
+    else:
+        encoder = TabularEncoder(categorical=args.categorical).fit(header, rows)
+    x = encoder.transform(rows)
+    order = np.random.default_rng(0).permutation(len(x))  # a fixed 90/10 split, the same on resume
+    n_test = max(1, len(x) // 10)
+    data = Dataset(str(path), x[order[n_test:]], None, x[order[:n_test]], None, None, f"table {path}")
+    data.encoder = encoder
+    return data
 
 
 def _data_of_checkpoint(ckpt, args):
@@ -88,14 +127,15 @@ def build_model_from_args(args, data):
 
         if data.image_shape is None:
             raise SystemExit("--model conv needs image data (N, H, W)")
-        return ConvVAE(d, latent_dim=args.latent, likelihood=args.likelihood, seed=args.seed,
-                       image_shape=tuple(data.image_shape))
+        return ConvVAE(latent_dim=args.latent, image_shape=tuple(data.image_shape), likelihood=args.likelihood,
+                       seed=args.seed)
     if args.model == "cvae":
         from minivae.cvae import ConditionalVAE
 
         if data.y_train is None:
             raise SystemExit("--model cvae needs labelled data")
-        return ConditionalVAE(d, n_classes=int(data.y_train.max()) + 1, **common)
+        labels = [data.y_train] + ([data.y_test] if data.y_test is not None else [])
+        return ConditionalVAE(d, n_classes=int(max(y.max() for y in labels)) + 1, **common)
     raise SystemExit(f"unknown model {args.model!r}")
 
 
@@ -134,12 +174,19 @@ def cmd_train(args):
                          corruption=args.corruption, clip_norm=args.clip_norm, seed=args.seed, quiet=args.quiet)
     if args.resume:
         trainer = Trainer.from_checkpoint(args.resume, config)
-        data = _load_data(trainer.extra.get("dataset", args.data), args)
+        extra = trainer.extra
+        data = _training_data(extra.get("dataset", args.data), extra.get("table_encoder"),
+                              extra.get("exclude_classes", []), args)
         print(f"resuming {args.resume} at epoch {trainer.epoch}")
     else:
-        data = _load_data(args.data, args)
+        data = _training_data(args.table or args.data, {} if args.table else None, args.exclude_classes, args)
+        if args.table:
+            args.likelihood = {"name": "mixed", "columns": data.encoder.column_specs()}
         trainer = Trainer(build_model_from_args(args, data), config)
-        trainer.extra = {"dataset": args.data, "image_shape": list(data.image_shape) if data.image_shape else None}
+        trainer.extra = {"dataset": args.table or args.data, "exclude_classes": args.exclude_classes,
+                         "image_shape": list(data.image_shape) if data.image_shape else None}
+        if args.table:
+            trainer.extra["table_encoder"] = data.encoder.to_dict()
     print(f"{trainer.model}\ndata: {data.name}, {len(data.x_train)} train / {len(data.x_test)} test examples")
     t0 = time.perf_counter()
     try:
@@ -236,6 +283,95 @@ def cmd_traverse(args):
                                image_shape=_image_shape(ckpt, data)), args.out)
 
 
+# -- applications ------------------------------------------------------------------------------------------------------
+
+
+def cmd_anomaly(args):
+    from minivae import plots
+    from minivae.anomaly import anomaly_scores, roc_auc, roc_curve
+
+    ckpt = _load(args.checkpoint)
+    data = _data_of_checkpoint(ckpt, args)
+    scores = anomaly_scores(ckpt.model, data.x_test, method=args.method, rng=np.random.default_rng(args.seed),
+                            k=args.k)
+    top = np.argsort(-scores)[:5]
+    print(f"anomaly scores ({args.method}, nats) of {len(scores)} test examples of {data.name}: "
+          f"median {np.median(scores):.2f}, 99th percentile {np.percentile(scores, 99):.2f}")
+    print("most anomalous test examples: " + ", ".join(f"#{i} ({scores[i]:.1f})" for i in top))
+    if args.scores:
+        from minivae.synthetic import save_synthetic
+
+        save_synthetic(args.scores, scores[:, None], data.y_test)
+        print(f"wrote {args.scores}")
+    if args.anomalous_class is not None:
+        if data.y_test is None:
+            raise ValueError("--anomalous-class needs labelled test data")
+        is_anomaly = data.y_test == args.anomalous_class
+        auc = roc_auc(scores, is_anomaly)
+        print(f"class {args.anomalous_class} as the anomaly: ROC AUC {auc:.3f} "
+              f"({is_anomaly.sum()} anomalies, {len(scores) - is_anomaly.sum()} normal)")
+        fpr, tpr, _ = roc_curve(scores, is_anomaly)
+        _save(plots.plot_roc(fpr, tpr, auc), args.out)
+
+
+def missing_mask(kind, shape, image_shape, fraction, rng):
+    """Observed-entry mask (True = observed) of the given shape: "bottom" or "right" half of each image missing, or
+    "random" (each entry missing with probability fraction)."""
+    n, d = shape
+    if kind == "random":
+        return rng.random(shape) >= fraction
+    if image_shape is None:
+        raise ValueError(f"--missing {kind} needs image data; use --missing random")
+    h, w = image_shape
+    grid = np.ones((n, h, w), dtype=bool)
+    if kind == "bottom":
+        grid[:, h // 2:, :] = False
+    elif kind == "right":
+        grid[:, :, w // 2:] = False
+    else:
+        raise ValueError(f"unknown --missing {kind!r}; choose bottom, right or random")
+    return grid.reshape(n, d)
+
+
+def cmd_impute(args):
+    from minivae import plots
+    from minivae.imputation import impute, imputation_error, mean_imputation
+
+    ckpt = _load(args.checkpoint)
+    data = _data_of_checkpoint(ckpt, args)
+    rng = np.random.default_rng(args.seed)
+    x = data.x_test[:args.n]
+    mask = missing_mask(args.missing, x.shape, ckpt.extra.get("image_shape"), args.fraction, rng)
+    x_vae = impute(ckpt.model, np.where(mask, x, np.nan), mask, method=args.method, rng=rng)
+    x_mean = mean_imputation(np.where(mask, x, np.nan), mask)
+    print(f"mean squared error on the missing entries of {len(x)} test examples ({args.missing} missing):")
+    print(f"  VAE ({args.method}) {imputation_error(x, x_vae, mask):.4f}   "
+          f"mean imputation {imputation_error(x, x_mean, mask):.4f}")
+    if ckpt.extra.get("image_shape"):
+        _save(plots.plot_imputation(x, mask, x_vae, image_shape=tuple(ckpt.extra["image_shape"]),
+                                    title=f"Imputation ({args.method})"), args.out)
+
+
+def cmd_synthesize(args):
+    from minivae.synthetic import generate, save_synthetic
+
+    ckpt = _load(args.checkpoint)
+    model, rng = ckpt.model, np.random.default_rng(args.seed)
+    if ckpt.extra.get("table_encoder"):
+        from minivae.tabular import TabularEncoder, synthesize, write_csv_table
+
+        if not str(args.out).endswith(".csv"):
+            raise ValueError("a model trained on a table writes table rows: give an --out ending in .csv")
+        encoder = TabularEncoder.from_dict(ckpt.extra["table_encoder"])
+        write_csv_table(args.out, encoder.header, synthesize(model, encoder, args.n, rng))
+    elif getattr(model, "conditional", False):
+        labels = np.arange(args.n) % model.n_classes  # the classes in turn
+        save_synthetic(args.out, model.sample(args.n, rng, labels), labels)
+    else:
+        save_synthetic(args.out, generate(model, args.n, rng, binarize=args.binarize, draw=args.draw))
+    print(f"wrote {args.n} synthetic examples to {args.out}")
+
+
 # -- gradcheck ---------------------------------------------------------------------------------------------------------
 
 
@@ -297,6 +433,12 @@ def make_parser():
     p = sub.add_parser("train", help="train a model (default: 2-D VAE on the bundled MNIST) and write figures",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     _add_data_options(p, "mnist-test-10k")
+    p.add_argument("--table", default=None, metavar="CSV", help="train on a CSV table (numeric and categorical "
+                   "columns, a header row) with the mixed likelihood; synthesize then writes new rows")
+    p.add_argument("--categorical", type=lambda t: [c for c in t.split(",") if c], default=[],
+                   help="with --table: columns to treat as categories even if they hold numbers, e.g. 'group,year'")
+    p.add_argument("--exclude-classes", type=lambda t: [int(c) for c in t.split(",") if c], default=[],
+                   metavar="C1,C2", help="leave these labels out of training (they become the anomalies)")
     p.add_argument("--model", default="vae", choices=["vae", "ae", "conv", "cvae"],
                    help="VAE, plain autoencoder, convolutional VAE or conditional VAE")
     p.add_argument("--latent", type=int, default=2, help="latent size")
@@ -351,6 +493,24 @@ def make_parser():
     q.add_argument("--index", type=int, default=0, help="test image whose code is the base")
     q.add_argument("--range", type=float, default=3.0, help="values from -RANGE to RANGE")
     q.add_argument("-n", type=int, default=9, help="values per dimension")
+
+    q = checkpoint_command("anomaly", cmd_anomaly, "anomaly scores of the test set, and ROC AUC for one class",
+                           "roc.png")
+    _add_data_options(q)
+    q.add_argument("--method", default="elbo", choices=["elbo", "reconstruction", "iwae"])
+    q.add_argument("-k", type=int, default=100, help="importance samples for --method iwae")
+    q.add_argument("--anomalous-class", type=int, default=None, help="score this label against the rest (AUC, ROC)")
+    q.add_argument("--scores", default=None, help="also write the scores (and labels) to this .npz/.npy/.csv")
+    q = checkpoint_command("impute", cmd_impute, "fill in missing pixels of test images", "imputation.png")
+    _add_data_options(q)
+    q.add_argument("--missing", default="bottom", choices=["bottom", "right", "random"])
+    q.add_argument("--fraction", type=float, default=0.5, help="with --missing random: fraction missing")
+    q.add_argument("--method", default="iterative", choices=["iterative", "mcmc"])
+    q.add_argument("-n", type=int, default=100, help="number of test images")
+    q = checkpoint_command("synthesize", cmd_synthesize, "write synthetic examples to a file", "synthetic.npz")
+    q.add_argument("-n", type=int, default=1000, help="number of examples")
+    q.add_argument("--draw", action="store_true", help="draw x ~ p(x|z) instead of the decoder mean")
+    q.add_argument("--binarize", action="store_true", help="threshold the images at 0.5")
 
     q = sub.add_parser("gradcheck", help="finite-difference check of every layer and whole models",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)

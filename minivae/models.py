@@ -310,8 +310,11 @@ class VAE(_Model):
 
 
 def build_model(config):
-    """An untrained Autoencoder or VAE from a ``model.config()`` dict."""
-    kinds = {"VAE": VAE, "Autoencoder": Autoencoder}
+    """An untrained model (Autoencoder, VAE, ConvVAE or ConditionalVAE) from a ``model.config()`` dict."""
+    from minivae.conv_vae import ConvVAE  # imported here: these modules import this one
+    from minivae.cvae import ConditionalVAE
+
+    kinds = {"VAE": VAE, "Autoencoder": Autoencoder, "ConvVAE": ConvVAE, "ConditionalVAE": ConditionalVAE}
     kind = config.get("model")
     if kind not in kinds:
         raise ValueError(f"unknown model kind {kind!r} in config; expected one of {sorted(kinds)}")

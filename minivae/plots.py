@@ -240,6 +240,24 @@ def plot_reconstructions(model, x, n=10, image_shape=MNIST_SHAPE):
     return fig
 
 
+def plot_imputation(x_true, mask, x_imputed, n=10, image_shape=MNIST_SHAPE, title="Imputation"):
+    """Three rows for the first n examples: the originals, what was observed (missing pixels shown mid-grey), and
+    the imputed images.
+
+    x_true, x_imputed : (N, D)    mask : (N, D) bool, True where observed. Returns a Figure with one axes.
+    """
+    x_true, x_imputed, mask = np.asarray(x_true)[:n], np.asarray(x_imputed)[:n], np.asarray(mask, dtype=bool)[:n]
+    if not (x_true.shape == x_imputed.shape == mask.shape) or x_true.ndim != 2:
+        raise ValueError(f"x_true, mask and x_imputed must have one shape (N, D), got {x_true.shape}, {mask.shape} "
+                         f"and {x_imputed.shape}")
+    h, w = _check_image_shape(image_shape, x_true.shape[1])
+    observed = np.where(mask, x_true, 0.5)
+    picture = tile_images(np.concatenate([x_true, observed, x_imputed]), 3, len(x_true), (h, w))
+    fig, ax = _grid_figure(picture, title, extra=(1.1, 0.5))
+    _row_labels(ax, ["original", "observed", "imputed"], h, 1)
+    return fig
+
+
 def plot_samples(model, rng, n=64, image_shape=MNIST_SHAPE):
     """n new images from the generative model: z ~ N(0, I), shown as the decoder mean of p(x | z), in a grid.
 

@@ -6,8 +6,8 @@ import pytest
 from minivae.cli import main, make_parser
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-COMMANDS = ["train", "evaluate", "sample", "reconstruct", "manifold", "interpolate", "traverse", "gradcheck",
-            "make-assignment", "grade"]
+COMMANDS = ["train", "evaluate", "sample", "reconstruct", "manifold", "interpolate", "traverse", "anomaly", "impute",
+            "synthesize", "gradcheck", "make-assignment", "grade"]
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +50,62 @@ def test_evaluate_prints_the_elbo_and_its_parts(run, capsys):
     text = capsys.readouterr().out
     for word in ("negative ELBO", "bits/dim", "reconstruction", "KL", "importance-weighted bound"):
         assert word in text
+
+
+def test_anomaly_with_a_held_out_class(run, tmp_path, capsys):
+    main(["anomaly", str(run / "checkpoint.npz"), "--anomalous-class", "1", "--out", str(tmp_path / "roc.png"),
+          "--scores", str(tmp_path / "scores.csv")])
+    text = capsys.readouterr().out
+    assert "ROC AUC" in text and (tmp_path / "roc.png").read_bytes().startswith(PNG_MAGIC)
+    assert len((tmp_path / "scores.csv").read_text().splitlines()) >= 1000
+
+
+@pytest.mark.parametrize("missing, method", [("bottom", "iterative"), ("random", "mcmc")])
+def test_impute_compares_with_mean_imputation(run, tmp_path, capsys, missing, method):
+    main(["impute", str(run / "checkpoint.npz"), "--missing", missing, "--method", method, "-n", "10",
+          "--out", str(tmp_path / "imp.png")])
+    assert "mean imputation" in capsys.readouterr().out
+    assert (tmp_path / "imp.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_synthesize_images(run, tmp_path):
+    import numpy as np
+
+    main(["synthesize", str(run / "checkpoint.npz"), "-n", "7", "--out", str(tmp_path / "s.npy")])
+    samples = np.load(tmp_path / "s.npy", allow_pickle=False)
+    assert samples.shape == (7, 784) and np.all((samples >= 0) & (samples <= 1))
+
+
+def test_table_training_and_synthetic_rows(tmp_path):
+    import csv
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    with open(tmp_path / "t.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["height", "colour"])
+        for _ in range(100):
+            h = rng.normal(170, 10)
+            writer.writerow([f"{h:.1f}", "red" if h > 170 else "blue"])
+    main(["train", "--table", str(tmp_path / "t.csv"), "--epochs", "2", "--hidden", "8", "--out",
+          str(tmp_path / "run"), "--quiet", "--no-figures"])
+    main(["synthesize", str(tmp_path / "run" / "checkpoint.npz"), "-n", "5", "--out", str(tmp_path / "rows.csv")])
+    lines = (tmp_path / "rows.csv").read_text().splitlines()
+    assert lines[0] == "height,colour" and len(lines) == 6
+    assert all(line.split(",")[1] in ("red", "blue") for line in lines[1:])
+
+
+@pytest.mark.parametrize("model", ["conv", "cvae", "ae"])
+def test_other_models_train_from_the_command_line(model, tmp_path):
+    args = ["train", "--model", model, "--epochs", "1", "--out", str(tmp_path), "--quiet", "--no-figures",
+            "--exclude-classes", "2,3,4,5,6,7,8,9"]  # digits 0 and 1 only: a short run
+    if model == "conv":
+        args += ["--latent", "2"]
+    else:
+        args += ["--hidden", "16"]
+    main(args)
+    assert (tmp_path / "checkpoint.npz").is_file()
 
 
 def test_gradcheck_prints_a_table_and_passes(capsys):
