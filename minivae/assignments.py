@@ -33,9 +33,7 @@ import argparse
 import copy
 import importlib.machinery
 import importlib.util
-import os
 import sys
-import tempfile
 import textwrap
 import uuid
 from dataclasses import dataclass, field
@@ -44,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from minivae import kernels, losses, reparam
+from minivae.fileio import atomic_write
 from minivae.gradcheck import numerical_gradient, numerical_vjp, rel_error
 from minivae.layers import Linear
 from minivae.models import VAE
@@ -152,16 +151,8 @@ def make_student_version(source_path=None, dest_path=None, overwrite=False):
         if not overwrite:
             raise FileExistsError(f"{dest} already exists; the work in it would be lost. Choose another path, or "
                                   "overwrite it on purpose (overwrite=True, or --force on the command line)")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(student)
-        os.replace(tmp, dest)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(dest, "w", encoding="utf-8") as f:
+        f.write(student)
     return dest
 
 

@@ -13,8 +13,6 @@ Ctrl-C while saving never leaves a half-written checkpoint behind.
 """
 import io
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 import minivae
+from minivae.fileio import atomic_write_bytes
 from minivae.optim import make_optimizer
 
 FORMAT_VERSION = 1
@@ -42,31 +41,6 @@ class Checkpoint:
     epoch: int = 0
     history: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
-
-
-def atomic_write_bytes(path, data):
-    """Write bytes to path atomically (temporary file in the same folder, fsync, then os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes the file private; give it the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
-
-
-def _current_umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def save_checkpoint(path, model, optimizer=None, rng=None, epoch=0, history=None, extra=None):

@@ -207,7 +207,7 @@ def cmd_train(args):
 
 
 def _write_json(path, obj):
-    from minivae.checkpoint import atomic_write_bytes
+    from minivae.fileio import atomic_write_bytes
 
     atomic_write_bytes(path, (json.dumps(obj, indent=1) + "\n").encode())
 

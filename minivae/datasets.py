@@ -38,13 +38,14 @@ import pathlib
 import shutil
 import struct
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
 from dataclasses import dataclass
 
 import numpy as np
+
+from minivae.fileio import atomic_write
 
 _DATA_DIR = pathlib.Path(__file__).resolve().parent / "data"
 
@@ -252,23 +253,17 @@ def download_file(url, dest, sha256=None, md5=None, timeout=30) -> pathlib.Path:
     dest = pathlib.Path(dest)
     if dest.exists() and _checksum_problem(dest, sha256, md5) is None:
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    tmp = pathlib.Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                with urllib.request.urlopen(url, timeout=timeout) as response:
-                    shutil.copyfileobj(response, out)
-            except (OSError, http.client.HTTPException) as err:  # URLError and timeouts are OSErrors
-                raise DownloadError(_download_advice(dest.name, url, _reason(err), dest.parent)) from err
-        problem = _checksum_problem(tmp, sha256, md5)
+    with atomic_write(dest, "wb") as out:  # on any error the partial download is deleted
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                shutil.copyfileobj(response, out)
+        except (OSError, http.client.HTTPException) as err:  # URLError and timeouts are OSErrors
+            raise DownloadError(_download_advice(dest.name, url, _reason(err), dest.parent)) from err
+        out.flush()
+        problem = _checksum_problem(pathlib.Path(out.name), sha256, md5)
         if problem:
             raise ValueError(f"downloaded {dest.name} from {url}, but {problem}; the server sent a different or "
                              f"damaged file, so it was not kept")
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)  # after a successful os.replace there is nothing left to remove
     return dest
 
 

@@ -13,7 +13,7 @@ drawn as ONE picture, tiled by ``tile_images`` with thin separating lines.
 """
 import math
 import os
-import uuid
+from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from minivae import latent
+from minivae.fileio import atomic_write
 from minivae.validation import check_positive_int
 
 MNIST_SHAPE = (28, 28)
@@ -449,18 +450,8 @@ def save_figure(fig, path, dpi=100):
     """
     if not isinstance(fig, Figure):
         raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
-    path = os.fspath(path)
-    folder, name = os.path.split(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    suffix = os.path.splitext(name)[1]
+    suffix = os.path.splitext(os.fspath(path))[1]
     fmt = suffix[1:].lower() if suffix else "png"
-    # open(..., "xb") creates a new file with the usual permissions (tempfile.mkstemp would make it private)
-    tmp = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            fig.savefig(f, format=fmt, dpi=dpi)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):  # only after an error: os.replace has moved it otherwise
-            os.remove(tmp)
-    return path
+    with atomic_write(path, "wb") as f:
+        fig.savefig(f, format=fmt, dpi=dpi)
+    return Path(path)

@@ -14,13 +14,12 @@ Example
 >>> x_new = generate(vae, 1000, np.random.default_rng(0))          # (1000, 784), values in [0, 1]
 >>> save_synthetic("synthetic_digits.npz", x_new)
 """
-import os
 import pathlib
-import tempfile
 
 import numpy as np
 
 from minivae.datasets import binarize_static
+from minivae.fileio import atomic_write
 from minivae.validation import check_positive_int
 
 FORMATS = (".npy", ".npz", ".csv")
@@ -95,14 +94,6 @@ def save_synthetic(path, samples, labels=None):
         labels = _check_labels(samples, labels)
         if path.suffix.lower() == ".npy":
             raise ValueError("a .npy file holds one array, so the labels would be lost; save to .npz or .csv")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            _write(path, samples, labels, file)
-        os.replace(tmp_name, path)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.remove(tmp_name)
-        raise
+    with atomic_write(path, "wb") as file:
+        _write(path, samples, labels, file)
     return path

@@ -30,12 +30,11 @@ Typical use::
 """
 import csv
 import math
-import os
 import pathlib
-import tempfile
 
 import numpy as np
 
+from minivae.fileio import atomic_write
 from minivae.validation import check_positive_int
 
 
@@ -99,18 +98,10 @@ def write_csv_table(path, header, rows):
     for i, row in enumerate(rows):
         if len(row) != len(header):
             raise ValueError(f"row {i} has {len(row)} values, but the header has {len(header)} columns {header}")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(header)
-            writer.writerows(rows)
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private (0o600); a table is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
     return path
 
 

@@ -195,7 +195,7 @@ def test_roc_curve():
 def test_save_figure_writes_a_png_and_leaves_no_temporary_file(tmp_path):
     fig = plot_roc([0.0, 1.0], [0.0, 1.0])
     path = tmp_path / "figures" / "roc.png"
-    assert save_figure(fig, path, dpi=40) == str(path)
+    assert save_figure(fig, path, dpi=40) == path
     assert path.read_bytes()[:8] == PNG_MAGIC
     assert os.listdir(path.parent) == ["roc.png"]
     save_figure(fig, path, dpi=40)  # overwriting works too
