@@ -38,12 +38,44 @@ def _check_versions():
 _check_versions()
 
 from minivae.layers import MLP, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Softplus, Tanh  # noqa: E402
-from minivae.likelihoods import Bernoulli, Gaussian, GaussianLearnedVariance, make_likelihood  # noqa: E402
-from minivae.losses import bernoulli_nll, gaussian_nll, gaussian_nll_learned_variance, kl_standard_normal  # noqa: E402
-from minivae.models import VAE, Autoencoder, ELBOTerms, LossTerms, build_model  # noqa: E402
-from minivae.optim import SGD, Adagrad, Adam, AdamW, RMSProp, clip_grad_norm, make_optimizer  # noqa: E402
+from minivae.conv import Conv2D, ConvTranspose2D, Flatten, Unflatten  # noqa: E402
+from minivae.losses import (bernoulli_nll, categorical_nll, gaussian_nll, gaussian_nll_learned_variance,  # noqa: E402
+                            kl_standard_normal)
+from minivae.likelihoods import (Bernoulli, Categorical, Gaussian, GaussianLearnedVariance, Mixed,  # noqa: E402
+                                 make_likelihood)
 from minivae.reparam import reparameterize, reparameterize_backward  # noqa: E402
+from minivae.models import VAE, Autoencoder, ELBOTerms, LossTerms, build_model  # noqa: E402
+from minivae.conv_vae import ConvVAE  # noqa: E402
+from minivae.cvae import ConditionalVAE  # noqa: E402
+from minivae.optim import SGD, Adagrad, Adam, AdamW, RMSProp, clip_grad_norm, make_optimizer  # noqa: E402
 from minivae.gradcheck import check_layer, check_model, numerical_gradient, rel_error  # noqa: E402
 from minivae.datasets import Dataset, load_dataset, load_mnist_test_10k  # noqa: E402
 from minivae.training import TrainConfig, Trainer, TrainingDiverged  # noqa: E402
 from minivae.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from minivae.evaluation import bits_per_dim, importance_weighted_bound  # noqa: E402
+from minivae.anomaly import anomaly_scores, roc_auc, roc_curve  # noqa: E402
+from minivae.imputation import impute, mean_imputation  # noqa: E402
+from minivae.synthetic import generate, save_synthetic  # noqa: E402
+from minivae.tabular import TabularEncoder, read_csv_table, write_csv_table  # noqa: E402
+
+# The figures live in minivae.plots (import it yourself: it loads matplotlib, which the rest does not need).
+__all__ = [
+    # layers
+    "Linear", "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Softplus", "Sequential", "MLP",
+    "Conv2D", "ConvTranspose2D", "Flatten", "Unflatten",
+    # losses, likelihoods, the reparameterization
+    "bernoulli_nll", "categorical_nll", "gaussian_nll", "gaussian_nll_learned_variance", "kl_standard_normal",
+    "Bernoulli", "Categorical", "Gaussian", "GaussianLearnedVariance", "Mixed", "make_likelihood",
+    "reparameterize", "reparameterize_backward",
+    # models
+    "VAE", "Autoencoder", "ConvVAE", "ConditionalVAE", "ELBOTerms", "LossTerms", "build_model",
+    # optimizers and gradient checks
+    "SGD", "Adagrad", "RMSProp", "Adam", "AdamW", "clip_grad_norm", "make_optimizer",
+    "check_layer", "check_model", "numerical_gradient", "rel_error",
+    # data, training, checkpoints
+    "Dataset", "load_dataset", "load_mnist_test_10k", "TrainConfig", "Trainer", "TrainingDiverged",
+    "load_checkpoint", "save_checkpoint",
+    # evaluation and applications
+    "bits_per_dim", "importance_weighted_bound", "anomaly_scores", "roc_auc", "roc_curve", "impute",
+    "mean_imputation", "generate", "save_synthetic", "TabularEncoder", "read_csv_table", "write_csv_table",
+]
