@@ -32,6 +32,13 @@ class Layer:
     def backward(self, dout):
         raise NotImplementedError
 
+    def backward_params(self, dout):
+        """Only the parameter gradients (``layer.grads``), for when dL/dx is not needed (the input is the data).
+
+        This default runs the whole backward pass and drops dx; Linear overrides it to skip the product dout @ W^T.
+        """
+        self.backward(dout)
+
     def __call__(self, x):
         return self.forward(x)
 
@@ -88,9 +95,12 @@ class Linear(Layer):
         return out
 
     def backward(self, dout):
+        self.backward_params(dout)
+        return dout @ self.params["W"].T  # (N, in_dim)
+
+    def backward_params(self, dout):
         np.matmul(self.x.T, dout, out=self.grads["W"])  # (in_dim, out_dim)
         kernels.column_sum(dout, self.grads["b"])  # (out_dim,)
-        return dout @ self.params["W"].T  # (N, in_dim)
 
     def __repr__(self):
         return f"Linear({self.in_dim}, {self.out_dim}, init={self.init!r})"
@@ -204,10 +214,23 @@ class Sequential(Layer):
             x = layer.forward(x)
         return x
 
-    def backward(self, dout):
-        for layer in reversed(self.layers):
+    def backward(self, dout, input_grad=True):
+        """Backward through the layers in reverse order; returns dL/dx for the input x of ``forward``.
+
+        input_grad=False when dL/dx is not needed (the input is the data): the layers before the first one with
+        parameters are skipped, that one only fills its grads (``backward_params``), and None is returned. For an
+        MLP encoder this saves dout @ W^T of the first layer, the largest product of the backward pass.
+        """
+        if input_grad:
+            for layer in reversed(self.layers):
+                dout = layer.backward(dout)
+            return dout
+        first = next((i for i, layer in enumerate(self.layers) if layer.params), len(self.layers))
+        for layer in reversed(self.layers[first + 1:]):
             dout = layer.backward(dout)
-        return dout
+        if first < len(self.layers):
+            self.layers[first].backward_params(dout)
+        return None
 
     def __repr__(self):
         inner = ",\n  ".join(repr(layer) for layer in self.layers)

@@ -65,7 +65,7 @@ class _Model:
 
     def _check_target(self, target, x):
         """What to reconstruct: x itself (target None), or an array of x's shape (denoising: the clean x)."""
-        if target is None:
+        if target is None or target is x:  # the trainer passes the batch twice when it does not corrupt it
             return x
         target = self._check_x(target, "target")
         if target.shape != x.shape:  # the loss kernels index target by x's rows: a mismatch would read out of bounds
@@ -150,7 +150,7 @@ class Autoencoder(_Model):
         target = self._check_target(target, x)
         out = self.decoder.forward(self.encoder.forward(x))  # (N, n_out)
         nll, dout = self.likelihood.nll(out, target)  # (N,), (N, n_out)
-        self.encoder.backward(self.decoder.backward(dout))
+        self.encoder.backward(self.decoder.backward(dout), input_grad=False)  # x is data: no dL/dx needed
         rec = float(nll.mean())
         return LossTerms(loss=rec, reconstruction=rec, kl=0.0)
 
@@ -286,11 +286,16 @@ class VAE(_Model):
         """
         x = self._check_x(x)
         target = self._check_target(target, x)
-        n = len(x)
-        eps = self._noise(n, rng, eps)
-        mu, logvar, inside, kl, out = self._forward(x, eps)
-        nll, dout = self.likelihood.nll(out, target)
+        eps = self._noise(len(x), rng, eps)
+        mu, logvar, inside, kl, out = self._forward(x, eps)  # forward
+        nll, dout = self.likelihood.nll(out, target)  # loss: (N,) and d loss / d out (N, n_out)
+        kl_term = self._backward(dout, mu, logvar, inside, eps, kl, beta, free_bits)  # backward: fills self.grads
+        rec = float(nll.mean())
+        return LossTerms(loss=rec + beta * kl_term, reconstruction=rec, kl=float(kl.mean()))
 
+    def _backward(self, dout, mu, logvar, inside, eps, kl, beta, free_bits):
+        """The backward pass of loss_and_gradients, from dout = d loss / d out; returns the loss's KL term."""
+        n = len(dout)
         dz = self.decoder.backward(dout)  # (N, L)
         dmu, dlogvar = np.empty_like(mu), np.empty_like(mu)
         kl_scale = 0.0 if free_bits > 0 else beta / n  # with free bits, the KL gradient is added below, per dimension
@@ -303,10 +308,8 @@ class VAE(_Model):
             dmu += (beta / n) * above * mu
             dlogvar += (beta / n) * above * 0.5 * (np.exp(logvar) - 1)
         dlogvar *= inside
-        self.encoder.backward(np.concatenate([dmu, dlogvar], axis=1))  # (N, 2L)
-
-        rec = float(nll.mean())
-        return LossTerms(loss=rec + beta * kl_term, reconstruction=rec, kl=float(kl.mean()))
+        self.encoder.backward(np.concatenate([dmu, dlogvar], axis=1), input_grad=False)  # (N, 2L); x needs no grad
+        return kl_term
 
 
 def build_model(config):

@@ -162,7 +162,7 @@ class Adam(Optimizer):
         m_hat = m / (1 - b1^t);      v_hat = v / (1 - b2^t)        (bias correction: m, v start at 0)
         p <- p - lr * m_hat / (sqrt(v_hat) + eps)
 
-    The update of each array runs in one fused, parallel Numba loop (``kernels.adam_update``), with
+    The update of each array runs in one fused, vectorised Numba loop (``kernels.adam_update``), with
     ``kernels.adam_update_reference`` as its readable twin.
     """
 

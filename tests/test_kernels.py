@@ -84,7 +84,8 @@ ELEMENTWISE = {
                           lambda x, d: K.softplus_backward_reference(x, d)),
 }
 # The other kernels have tests of their own below.
-OTHER_KERNELS = {"column_sum", "bernoulli_nll", "reparam_kl_forward", "reparam_kl_backward", "adam_update"}
+OTHER_KERNELS = {"column_sum", "bernoulli_nll", "bernoulli_nll_parts", "reparam_kl_forward", "reparam_kl_backward",
+                 "adam_update"}
 
 
 def kernel_names():
@@ -302,6 +303,33 @@ def test_bernoulli_nll_propagates_nan(dtype):
         assert_agree(dlogits, dlogits_ref, dtype)
         assert np.isnan(nll[1]) and np.isfinite(nll[[0, 2]]).all()
         assert np.isnan(dlogits[1, 2]) and np.isnan(dlogits).sum() == 1
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("case", ["random_grey", "random_binary", "zero_logits", "huge", "extremes", "one_element",
+                                  "one_row", "nan"])
+def test_bernoulli_nll_parts_equals_reference(case, dtype):
+    """The fast path's kernel: given e = exp(-|l|) and log1p(e) from NumPy, the per-entry loss and the gradient."""
+    rng = np.random.default_rng(7)
+    if case == "nan":
+        logits, x = rng.standard_normal((3, 4)).astype(dtype), rng.random((3, 4)).astype(dtype)
+        logits[1, 2], x[2, 0] = np.nan, np.nan
+    else:
+        logits, x = bernoulli_cases(rng, dtype)[case]
+    scale = dtype(1.0 / len(logits))
+    with np.errstate(all="ignore"):
+        e = np.exp(-np.abs(logits))
+        log1p_e = np.log1p(e)
+        want = K.bernoulli_nll_parts_reference(logits, x, e, log1p_e, scale)
+        got = np.empty_like(logits), np.empty_like(logits)
+        K.bernoulli_nll_parts(logits.reshape(-1), x.reshape(-1), e.reshape(-1), log1p_e.reshape(-1), scale,
+                              got[0].reshape(-1), got[1].reshape(-1))
+        # and the parts add up to the one-pass loss
+        nll_ref, dlogits_ref = K.bernoulli_nll_reference(logits, x, scale)
+    for a, b in zip(got, want):
+        assert_agree(a, b, dtype)
+    assert_agree(got[0].sum(axis=1), nll_ref, dtype, overflow=case == "extremes")
+    assert_agree(got[1], dlogits_ref, dtype)
 
 
 # ----------------------------------------------------------------------------------------------------------------------
