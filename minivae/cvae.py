@@ -21,9 +21,8 @@ its inputs; the last C columns belong to the one-hot label, which is data, not a
 import numpy as np
 
 from minivae import kernels
-from minivae.layers import MLP
 from minivae.likelihoods import to_one_hot
-from minivae.models import ELBOTerms, LossTerms, VAE
+from minivae.models import VAE, ELBOTerms, LossTerms, _Model
 from minivae.reparam import sample_eps
 from minivae.validation import check_positive_int
 
@@ -49,18 +48,13 @@ class ConditionalVAE(VAE):
     def __init__(self, input_dim, latent_dim=20, hidden=(400,), likelihood="bernoulli", activation="relu", seed=0,
                  dtype=np.float32, *, n_classes):
         self.n_classes = check_positive_int(n_classes, "n_classes")
-        super().__init__(input_dim, latent_dim, hidden, likelihood, activation, seed, dtype)
-        # The parent built the networks for inputs x (D) and z (L); rebuild both with C more input columns.
-        rng = np.random.default_rng(seed)
-        n_out = self.likelihood.n_outputs(self.input_dim)
-        self.encoder = MLP([self.input_dim + self.n_classes, *self.hidden, 2 * self.latent_dim], activation, rng,
-                           self.dtype)
-        self.decoder = MLP([self.latent_dim + self.n_classes, *reversed(self.hidden), n_out], activation, rng,
-                           self.dtype)
-        self._gather_params()
+        # The shared model constructor, with encoder input [x | onehot(y)] (D + C) and decoder input
+        # [z | onehot(y)] (L + C). (VAE.__init__ itself takes no condition, so it is skipped.)
+        _Model.__init__(self, input_dim, latent_dim, hidden, likelihood, activation, seed, dtype,
+                        condition_size=self.n_classes)
 
     def config(self):
-        return {**super().config(), "model": "ConditionalVAE", "n_classes": self.n_classes}
+        return {**super().config(), "n_classes": self.n_classes}
 
     def __repr__(self):
         base = super().__repr__()  # "ConditionalVAE(input_dim=..., dtype=float32)"

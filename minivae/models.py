@@ -43,7 +43,32 @@ class ELBOTerms:
 
 
 class _Model:
-    """What both models share: parameter bookkeeping and input checks."""
+    """What both models share: building the two MLPs, parameter bookkeeping, config and input checks.
+
+    encoder: [x | c] (D + C) -> hidden -> encoder_heads * L;   decoder: [z | c] (L + C) -> reversed hidden -> outputs
+    c is an optional condition of size C = condition_size (the one-hot label of a ConditionalVAE; 0 otherwise).
+    """
+
+    encoder_heads = 1  # numbers the encoder outputs per latent dimension (the Autoencoder: the code itself)
+
+    def __init__(self, input_dim, latent_dim, hidden, likelihood, activation, seed, dtype, condition_size=0):
+        self.input_dim = check_positive_int(input_dim, "input_dim")
+        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
+        self.hidden = tuple(check_positive_int(h, "hidden size") for h in hidden)
+        self.likelihood = make_likelihood(likelihood)
+        self.activation, self.seed, self.dtype = activation, seed, check_dtype(dtype)
+        rng = np.random.default_rng(seed)
+        c = condition_size
+        self.encoder = MLP([input_dim + c, *self.hidden, self.encoder_heads * latent_dim], activation, rng, dtype)
+        n_out = self.likelihood.n_outputs(input_dim)
+        self.decoder = MLP([latent_dim + c, *reversed(self.hidden), n_out], activation, rng, dtype)
+        self._gather_params()
+
+    def config(self):
+        """The constructor's arguments as a JSON-able dict, plus "model": the class name (see build_model)."""
+        return {"model": type(self).__name__, "input_dim": self.input_dim, "latent_dim": self.latent_dim,
+                "hidden": list(self.hidden), "likelihood": self.likelihood.config(),
+                "activation": self.activation, "seed": self.seed, "dtype": self.dtype.name}
 
     def _gather_params(self):
         self.params, self.grads = {}, {}
@@ -116,21 +141,7 @@ class Autoencoder(_Model):
 
     def __init__(self, input_dim, latent_dim=2, hidden=(400,), likelihood="bernoulli", activation="relu", seed=0,
                  dtype=np.float32):
-        self.input_dim = check_positive_int(input_dim, "input_dim")
-        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
-        self.hidden = tuple(check_positive_int(h, "hidden size") for h in hidden)
-        self.likelihood = make_likelihood(likelihood)
-        self.activation, self.seed, self.dtype = activation, seed, check_dtype(dtype)
-        rng = np.random.default_rng(seed)
-        self.encoder = MLP([input_dim, *self.hidden, latent_dim], activation, rng, dtype)
-        n_out = self.likelihood.n_outputs(input_dim)
-        self.decoder = MLP([latent_dim, *reversed(self.hidden), n_out], activation, rng, dtype)
-        self._gather_params()
-
-    def config(self):
-        return {"model": "Autoencoder", "input_dim": self.input_dim, "latent_dim": self.latent_dim,
-                "hidden": list(self.hidden), "likelihood": self.likelihood.config(),
-                "activation": self.activation, "seed": self.seed, "dtype": self.dtype.name}
+        super().__init__(input_dim, latent_dim, hidden, likelihood, activation, seed, dtype)
 
     def encode(self, x):
         """The code of each example: (N, input_dim) -> (N, latent_dim)."""
@@ -189,23 +200,11 @@ class VAE(_Model):
 
     LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0
 
+    encoder_heads = 2  # the encoder outputs mu and logvar for each latent dimension
+
     def __init__(self, input_dim, latent_dim=20, hidden=(400,), likelihood="bernoulli", activation="relu", seed=0,
                  dtype=np.float32):
-        self.input_dim = check_positive_int(input_dim, "input_dim")
-        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
-        self.hidden = tuple(check_positive_int(h, "hidden size") for h in hidden)
-        self.likelihood = make_likelihood(likelihood)
-        self.activation, self.seed, self.dtype = activation, seed, check_dtype(dtype)
-        rng = np.random.default_rng(seed)
-        self.encoder = MLP([input_dim, *self.hidden, 2 * latent_dim], activation, rng, dtype)
-        n_out = self.likelihood.n_outputs(input_dim)
-        self.decoder = MLP([latent_dim, *reversed(self.hidden), n_out], activation, rng, dtype)
-        self._gather_params()
-
-    def config(self):
-        return {"model": "VAE", "input_dim": self.input_dim, "latent_dim": self.latent_dim,
-                "hidden": list(self.hidden), "likelihood": self.likelihood.config(),
-                "activation": self.activation, "seed": self.seed, "dtype": self.dtype.name}
+        super().__init__(input_dim, latent_dim, hidden, likelihood, activation, seed, dtype)
 
     # -- the encoder's two heads ---------------------------------------------------------------------------------------
 
