@@ -518,16 +518,16 @@ def make_parser():
     q.add_argument("--tol", type=float, default=1e-6, help="largest relative error that passes")
     q.set_defaults(func=cmd_gradcheck)
 
-    # These two have their own parsers (minivae/assignments.py); listed here so that --help shows them.
+    # These two have their own parsers (minivae/assignments.py, minivae/grading.py); listed so --help shows them.
     sub.add_parser("make-assignment", help="write the student version of the exercises", add_help=False)
     sub.add_parser("grade", help="grade a student's exercises file", add_help=False)
     return parser
 
 
 def _delegated_commands():
-    from minivae import assignments
+    from minivae import assignments, grading
 
-    return {"grade": assignments.main_grade, "make-assignment": assignments.main_make_student}
+    return {"grade": grading.main_grade, "make-assignment": assignments.main_make_student}
 
 
 def main(argv=None):

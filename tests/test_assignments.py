@@ -6,9 +6,9 @@ import pytest
 from minivae import exercises as ex
 from minivae import losses, reparam
 from minivae.assignments import (
-    BEGIN_MARKER, END_MARKER, EXERCISES, PACKAGED_EXERCISES, format_report, grade, load_module, main_grade,
-    main_make_student, make_student_version, strip_solutions,
+    BEGIN_MARKER, END_MARKER, PACKAGED_EXERCISES, main_make_student, make_student_version, strip_solutions,
 )
+from minivae.grading import EXERCISES, format_report, grade, load_module, main_grade
 from minivae.gradcheck import numerical_gradient, numerical_vjp, rel_error
 
 TOL = 1e-6
