@@ -171,7 +171,8 @@ def cmd_train(args):
     checkpoint = out / "checkpoint.npz"
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
                          beta=args.beta, warmup_steps=args.warmup, free_bits=args.free_bits, binarize=args.binarize,
-                         corruption=args.corruption, clip_norm=args.clip_norm, seed=args.seed, quiet=args.quiet)
+                         corruption=args.corruption, clip_norm=args.clip_norm, iw_samples=args.iw_samples,
+                         seed=args.seed, quiet=args.quiet)
     if args.resume:
         trainer = Trainer.from_checkpoint(args.resume, config)
         extra = trainer.extra
@@ -455,6 +456,8 @@ def make_parser():
     p.add_argument("--binarize", default="none", choices=["none", "static", "dynamic"])
     p.add_argument("--corruption", type=float, default=0.0, help="denoising: fraction of input pixels zeroed")
     p.add_argument("--clip-norm", type=float, default=0.0, help="clip the gradient norm (0: off)")
+    p.add_argument("--iw-samples", type=int, default=1, help="train on the importance-weighted bound with K "
+                   "samples (IWAE; 1: the ELBO)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=DEFAULT_OUT, help="output folder")
     p.add_argument("--figures-dir", default=None, help="where the PNGs go (default OUT/figures)")

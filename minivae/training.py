@@ -12,6 +12,7 @@ One epoch, in order (the order is part of the contract, because resuming must re
         xin = corrupt(xb, rng)                       # only with corruption > 0 (denoising: the target stays xb)
         beta_t = beta * min(1, step / warmup_steps)  # KL warm-up (beta_t = beta without warm-up)
         terms = model.loss_and_gradients(xin, rng=rng, beta=beta_t, target=xb)
+                                                     # (iw_samples > 1: minivae.iwae's loss instead)
         stop if terms.loss is not finite             # divergence guard
         clip_grad_norm(grads, clip_norm)             # only if clip_norm is set
         optimizer.step(params, grads)
@@ -29,6 +30,7 @@ from tqdm.auto import tqdm
 
 from minivae.checkpoint import load_checkpoint, save_checkpoint
 from minivae.datasets import binarize_dynamic, binarize_static
+from minivae.iwae import iwae_loss_and_gradients
 from minivae.optim import clip_grad_norm, make_optimizer
 from minivae.validation import as_float_array
 
@@ -47,6 +49,7 @@ class TrainConfig:
     binarize: str = "none"        # none (grey values) | static (threshold 0.5) | dynamic (resampled every epoch)
     corruption: float = 0.0       # denoising: fraction of input entries set to 0 (the target stays clean)
     clip_norm: float = 0.0        # clip the global gradient norm to this value (0: off)
+    iw_samples: int = 1           # > 1: train on the importance-weighted bound with this many samples (IWAE)
     seed: int = 0                 # shuffling, noise and binarization all come from this seed
     quiet: bool = False           # no progress bar, no per-epoch line
 
@@ -59,6 +62,11 @@ class TrainConfig:
             raise ValueError(f"corruption must be a fraction in [0, 1), got {self.corruption}")
         if self.beta < 0 or self.warmup_steps < 0 or self.free_bits < 0 or self.clip_norm < 0:
             raise ValueError("beta, warmup_steps, free_bits and clip_norm must not be negative")
+        if self.iw_samples < 1:
+            raise ValueError(f"iw_samples must be at least 1, got {self.iw_samples}")
+        if self.iw_samples > 1 and (self.beta != 1 or self.warmup_steps or self.free_bits):
+            raise ValueError("iw_samples > 1 trains on the importance-weighted bound of log p(x), which has no KL "
+                             "weight: use it with beta = 1, no warm-up and no free bits")
 
     @classmethod
     def from_dict(cls, d):
@@ -160,7 +168,10 @@ class Trainer:
             kwargs = self._model_kwargs(y, idx)
             if c.free_bits > 0:
                 kwargs["free_bits"] = c.free_bits
-            terms = self.model.loss_and_gradients(xin, rng=self.rng, beta=beta, target=xb, **kwargs)
+            if c.iw_samples > 1:
+                terms = iwae_loss_and_gradients(self.model, xb, c.iw_samples, rng=self.rng)
+            else:
+                terms = self.model.loss_and_gradients(xin, rng=self.rng, beta=beta, target=xb, **kwargs)
             if not math.isfinite(terms.loss):
                 raise TrainingDiverged(self._divergence_message(terms))
             if c.clip_norm > 0:

@@ -3,7 +3,6 @@
 The notebooks run in their fast setting, MINIVAE_FAST=1: fewer epochs and smaller subsets, so that the whole suite
 stays within a few minutes; the asserts still check meaningful results. Students run them without it.
 """
-import os
 from pathlib import Path
 
 import nbformat
