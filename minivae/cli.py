@@ -84,8 +84,22 @@ def _table_dataset(path, encoder_dict, args):
 
 
 def _data_of_checkpoint(ckpt, args):
+    """The checkpoint's test data as its model was validated on them: binarized the same way (a model trained on
+    binarized digits is scored on binarized digits, as the trainer's validation loss was)."""
+    from minivae.datasets import Dataset, binarize_dynamic, binarize_static
+
     name = args.data or ckpt.extra.get("dataset", "mnist-test-10k")
-    return _load_data(name, args)
+    data = _load_data(name, args)
+    train_config = ckpt.extra.get("train_config", {})
+    mode = train_config.get("binarize", "none")
+    if mode == "none":
+        return data
+    if mode == "static":
+        x_test = binarize_static(data.x_test)
+    else:  # the same fixed binarization as Trainer.fit's validation set
+        x_test = binarize_dynamic(data.x_test, np.random.default_rng(train_config.get("seed", 0)))
+    return Dataset(data.name, data.x_train, data.y_train, x_test, data.y_test, data.image_shape,
+                   data.description + f" (test set binarized: {mode})")
 
 
 def _image_shape(ckpt, data=None):
