@@ -30,23 +30,25 @@ class Optimizer:
         self.state = {}
 
     def step(self, params, grads):
-        """One update of every parameter, in place."""
+        """One update of every parameter, in place. Everything is checked before anything changes, so a bad call
+        leaves the parameters, the state and the step counter as they were."""
         if params.keys() != grads.keys():
             raise ValueError(f"params and grads must have the same keys; only in one of them: "
                              f"{sorted(params.keys() ^ grads.keys())}")
-        self.t += 1
         for key, p in params.items():
             g = grads[key]
             if g.shape != p.shape or g.dtype != p.dtype:
                 raise ValueError(f"gradient of {key!r} has shape {g.shape} and dtype {g.dtype}, "
                                  f"but the parameter has {p.shape} and {p.dtype}")
-            if key not in self.state:
-                self.state[key] = {slot: np.zeros_like(p) for slot in self.slots}
-            for slot, arr in self.state[key].items():
+            for slot, arr in self.state.get(key, {}).items():
                 if arr.shape != p.shape:  # a state loaded from another model; the kernels would read out of bounds
                     raise ValueError(f"optimizer state {key}/{slot} has shape {arr.shape}, but the parameter has "
                                      f"{p.shape}; load a state saved for this model, or start a fresh optimizer")
-            self._update(p, g, self.state[key])
+        self.t += 1
+        for key, p in params.items():
+            if key not in self.state:
+                self.state[key] = {slot: np.zeros_like(p) for slot in self.slots}
+            self._update(p, grads[key], self.state[key])
 
     def _update(self, p, g, state):
         raise NotImplementedError

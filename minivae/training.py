@@ -122,12 +122,16 @@ class Trainer:
         extra = {**self.extra, "train_config": asdict(self.config), "step": self.step}
         return save_checkpoint(path, self.model, self.optimizer, self.rng, self.epoch, self.history, extra)
 
-    # -- data -----------------------------------------------------------------------------------------------------------
+    # -- data ----------------------------------------------------------------------------------------------------------
 
     def _prepare(self, x, y, name):
         x = as_float_array(x, name, self.model.dtype, width=self.model.input_dim)
         if self.config.binarize == "static":
             x = binarize_static(x)
+        has_iwae = hasattr(self.model, "elbo") and not getattr(self.model, "conditional", False)
+        if self.config.iw_samples > 1 and not has_iwae:
+            raise ValueError(f"iw_samples > 1 (the IWAE objective) works for VAE and ConvVAE, not for "
+                             f"{type(self.model).__name__}; use iw_samples=1")
         if getattr(self.model, "conditional", False):
             if y is None:
                 raise ValueError(f"{type(self.model).__name__} is conditional: pass labels for {name}")
@@ -218,7 +222,7 @@ class Trainer:
 
         return int(active_units(self.model, x[:2000])[0])
 
-    # -- the loop -------------------------------------------------------------------------------------------------------
+    # -- the loop ------------------------------------------------------------------------------------------------------
 
     def fit(self, x_train, x_val=None, y_train=None, y_val=None, checkpoint_path=None):
         """Train until ``config.epochs`` epochs are done; return the history (a dict of lists, see HISTORY_KEYS).

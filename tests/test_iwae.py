@@ -57,3 +57,10 @@ def test_trainer_with_importance_samples_tightens_the_bound():
     assert history["train_loss"][-1] < history["train_loss"][0]
     with pytest.raises(ValueError, match="iw_samples"):
         TrainConfig(iw_samples=5, beta=2.0)
+
+
+def test_trainer_refuses_iwae_for_models_without_it():
+    from minivae import Autoencoder
+
+    with pytest.raises(ValueError, match="iw_samples"):
+        Trainer(Autoencoder(20, 2, (8,)), TrainConfig(epochs=1, quiet=True, iw_samples=3)).fit(np.zeros((10, 20)))

@@ -340,3 +340,14 @@ def test_same_steps_as_pytorch(name):
         torch_opt.step()
         ours.step(params, {"w": grad.copy()})
         np.testing.assert_allclose(params["w"], w.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_a_bad_step_changes_nothing():
+    from minivae.optim import Adam
+
+    params = {"a": np.ones(3, dtype=np.float32), "b": np.ones(2, dtype=np.float32)}
+    grads = {"a": np.ones(3, dtype=np.float32), "b": np.ones(4, dtype=np.float32)}  # "b" has the wrong shape
+    opt = Adam(lr=0.1)
+    with pytest.raises(ValueError, match="shape"):
+        opt.step(params, grads)
+    assert opt.t == 0 and opt.state == {} and np.all(params["a"] == 1)
