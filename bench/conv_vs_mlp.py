@@ -13,8 +13,8 @@ import argparse
 import time
 
 from minivae import VAE, ConvVAE
-from minivae.datasets import load_mnist_test_10k
-from minivae.training import TrainConfig, Trainer
+from minivae.datasets.loading import load_mnist_test_10k
+from minivae.training.trainer import TrainConfig, Trainer
 
 
 def run(model, data, epochs, seed):

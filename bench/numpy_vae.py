@@ -20,7 +20,7 @@ LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0
 
 
 def init_params(input_dim, hidden, latent_dim, rng):
-    """He initialisation before a ReLU, Glorot for the two output layers; zero biases (as minivae.layers.MLP)."""
+    """He initialisation before a ReLU, Glorot for the two output layers; zero biases (as minivae.nn.layers.MLP)."""
     def he(n_in, n_out):
         return rng.normal(0.0, np.sqrt(2.0 / n_in), size=(n_in, n_out)).astype(np.float32)
 

@@ -16,8 +16,8 @@ import time
 import numpy as np
 
 from minivae import VAE
-from minivae.datasets import load_mnist_test_10k
-from minivae.training import TrainConfig, Trainer
+from minivae.datasets.loading import load_mnist_test_10k
+from minivae.training.trainer import TrainConfig, Trainer
 
 
 def minivae_run(data, epochs, seed):

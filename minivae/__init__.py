@@ -12,7 +12,7 @@ against finite differences. Start with::
 The modules, one idea each: layers, losses, reparam, likelihoods, models, optim, gradcheck, kernels (Numba),
 datasets, training, checkpoint, plots, cli.
 """
-__version__ = "0.1.0"
+from minivae.version import __version__  # noqa: E402,F401
 
 
 def _check_versions():
@@ -37,28 +37,28 @@ def _check_versions():
 
 _check_versions()
 
-from minivae.layers import MLP, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Softplus, Tanh  # noqa: E402
-from minivae.conv import Conv2D, ConvTranspose2D, Flatten, Unflatten  # noqa: E402
-from minivae.losses import (bernoulli_nll, categorical_nll, gaussian_nll, gaussian_nll_learned_variance,  # noqa: E402
+from minivae.nn.layers import MLP, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Softplus, Tanh  # noqa: E402
+from minivae.nn.conv import Conv2D, ConvTranspose2D, Flatten, Unflatten  # noqa: E402
+from minivae.nn.losses import (bernoulli_nll, categorical_nll, gaussian_nll, gaussian_nll_learned_variance,  # noqa: E402
                             kl_standard_normal)
-from minivae.likelihoods import (Bernoulli, Categorical, Gaussian, GaussianLearnedVariance, Mixed,  # noqa: E402
+from minivae.models.likelihoods import (Bernoulli, Categorical, Gaussian, GaussianLearnedVariance, Mixed,  # noqa: E402
                                  make_likelihood)
-from minivae.reparam import reparameterize, reparameterize_backward  # noqa: E402
+from minivae.nn.reparam import reparameterize, reparameterize_backward  # noqa: E402
 from minivae.models import VAE, Autoencoder, ELBOTerms, LossTerms, build_model  # noqa: E402
-from minivae.conv_vae import ConvVAE  # noqa: E402
-from minivae.cvae import ConditionalVAE  # noqa: E402
-from minivae.optim import SGD, Adagrad, Adam, AdamW, RMSProp, clip_grad_norm, make_optimizer  # noqa: E402
-from minivae.gradcheck import check_layer, check_model, numerical_gradient, rel_error  # noqa: E402
-from minivae.datasets import Dataset, load_dataset, load_mnist_test_10k  # noqa: E402
-from minivae.training import TrainConfig, Trainer, TrainingDiverged  # noqa: E402
-from minivae.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
-from minivae.evaluation import bits_per_dim, importance_weighted_bound  # noqa: E402
-from minivae.anomaly import anomaly_scores, roc_auc, roc_curve  # noqa: E402
-from minivae.imputation import impute, mean_imputation  # noqa: E402
-from minivae.synthetic import generate, save_synthetic  # noqa: E402
-from minivae.tabular import TabularEncoder, read_csv_table, write_csv_table  # noqa: E402
+from minivae.models.conv_vae import ConvVAE  # noqa: E402
+from minivae.models.cvae import ConditionalVAE  # noqa: E402
+from minivae.nn.optim import SGD, Adagrad, Adam, AdamW, RMSProp, clip_grad_norm, make_optimizer  # noqa: E402
+from minivae.nn.gradcheck import check_layer, check_model, numerical_gradient, rel_error  # noqa: E402
+from minivae.datasets.loading import Dataset, load_dataset, load_mnist_test_10k  # noqa: E402
+from minivae.training.trainer import TrainConfig, Trainer, TrainingDiverged  # noqa: E402
+from minivae.training.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from minivae.apps.evaluation import bits_per_dim, importance_weighted_bound  # noqa: E402
+from minivae.apps.anomaly import anomaly_scores, roc_auc, roc_curve  # noqa: E402
+from minivae.apps.imputation import impute, mean_imputation  # noqa: E402
+from minivae.apps.synthetic import generate, save_synthetic  # noqa: E402
+from minivae.datasets.tables import TabularEncoder, read_csv_table, write_csv_table  # noqa: E402
 
-# The figures live in minivae.plots (import it yourself: it loads matplotlib, which the rest does not need).
+# The figures live in minivae.plots.figures (import it yourself: it loads matplotlib, which the rest does not need).
 __all__ = [
     # layers
     "Linear", "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Softplus", "Sequential", "MLP",

@@ -1,4 +1,4 @@
-"""python -m minivae: see minivae/cli.py."""
+"""python -m minivae: see minivae/cli/."""
 import sys
 
 from minivae.cli import main

@@ -1,5 +1,5 @@
-"""Tests for the applications of a trained VAE: anomaly scores and ROC curves (minivae.anomaly), missing-value
-imputation (minivae.imputation) and synthetic data (minivae.synthetic). Known answers on small cases first, then a
+"""Tests for the applications of a trained VAE: anomaly scores and ROC curves (minivae.apps.anomaly), missing-value
+imputation (minivae.apps.imputation) and synthetic data (minivae.apps.synthetic). Known answers on small cases first, then a
 short demonstration on real digits."""
 import os
 
@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from minivae import VAE, Adam
-from minivae.anomaly import anomaly_scores, roc_auc, roc_curve
-from minivae.datasets import load_array_file, load_mnist_test_10k
-from minivae.evaluation import importance_weighted_bound
-from minivae.imputation import imputation_error, impute, mean_imputation, metropolis_within_gibbs
-from minivae.synthetic import generate, save_synthetic
+from minivae.apps.anomaly import anomaly_scores, roc_auc, roc_curve
+from minivae.datasets.loading import load_array_file, load_mnist_test_10k
+from minivae.apps.evaluation import importance_weighted_bound
+from minivae.apps.imputation import imputation_error, impute, mean_imputation, metropolis_within_gibbs
+from minivae.apps.synthetic import generate, save_synthetic
 
 
 # -------------------------------------------------------------------------------------------------------- ROC
@@ -209,7 +209,7 @@ def test_save_synthetic_is_atomic(tmp_path, monkeypatch):
         file.write(b"half a file")
         raise OSError("disk full")
 
-    monkeypatch.setattr("minivae.synthetic._write", crash)
+    monkeypatch.setattr("minivae.apps.synthetic._write", crash)
     with pytest.raises(OSError, match="disk full"):
         save_synthetic(path, np.ones((2, 2)))
     np.testing.assert_array_equal(np.load(path), np.zeros((2, 2)))  # the old file is intact

@@ -1,15 +1,15 @@
-"""Tests for the teaching assignment: the reference solutions in minivae.exercises (against finite differences and
+"""Tests for the teaching assignment: the reference solutions in minivae.teaching.exercises (against finite differences and
 the library), the student version made from them, and the grader (full marks, zero, planted mistakes, hints)."""
 import numpy as np
 import pytest
 
-from minivae import exercises as ex
-from minivae import losses, reparam
-from minivae.assignments import (
+from minivae.teaching import exercises as ex
+from minivae.nn import losses, reparam
+from minivae.teaching.assignments import (
     BEGIN_MARKER, END_MARKER, PACKAGED_EXERCISES, main_make_student, make_student_version, strip_solutions,
 )
-from minivae.grading import EXERCISES, format_report, grade, load_module, main_grade
-from minivae.gradcheck import numerical_gradient, numerical_vjp, rel_error
+from minivae.teaching.grading import EXERCISES, format_report, grade, load_module, main_grade
+from minivae.nn.gradcheck import numerical_gradient, numerical_vjp, rel_error
 
 TOL = 1e-6
 REFERENCE = PACKAGED_EXERCISES.read_text(encoding="utf-8")
@@ -84,7 +84,7 @@ def test_reference_reparameterization_matches_finite_differences_and_the_library
 
 
 def test_reference_adam_step_matches_the_library_optimizer_and_leaves_inputs_alone():
-    from minivae.optim import Adam
+    from minivae.nn.optim import Adam
 
     rng = np.random.default_rng(4)
     p0 = rng.standard_normal((3, 2))

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from minivae.cli import main, make_parser
+from minivae.cli.main import main, make_parser
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 COMMANDS = ["train", "evaluate", "sample", "reconstruct", "manifold", "interpolate", "traverse", "anomaly", "impute",
@@ -146,9 +146,9 @@ def test_commands_see_the_test_set_binarized_as_in_validation(tmp_path):
 
     import numpy as np
 
-    from minivae.checkpoint import load_checkpoint
-    from minivae.cli import _data_of_checkpoint
-    from minivae.datasets import binarize_dynamic, load_mnist_test_10k
+    from minivae.training.checkpoint import load_checkpoint
+    from minivae.cli.main import _data_of_checkpoint
+    from minivae.datasets.loading import binarize_dynamic, load_mnist_test_10k
 
     main(["train", "--epochs", "1", "--hidden", "8", "--binarize", "dynamic", "--seed", "3", "--out", str(tmp_path),
           "--quiet", "--no-figures"])

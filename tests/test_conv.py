@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from minivae import conv_kernels as ck
-from minivae.conv import Conv2D, ConvTranspose2D, Flatten, Unflatten
-from minivae.conv_vae import ConvVAE
-from minivae.gradcheck import check_layer, check_model, rel_error
+from minivae.nn import conv_kernels as ck
+from minivae.nn.conv import Conv2D, ConvTranspose2D, Flatten, Unflatten
+from minivae.models.conv_vae import ConvVAE
+from minivae.nn.gradcheck import check_layer, check_model, rel_error
 
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
 
@@ -305,7 +305,7 @@ def test_conv_vae_errors():
 
 
 def test_conv_vae_training_reduces_the_loss_and_is_deterministic():
-    from minivae.optim import Adam
+    from minivae.nn.optim import Adam
 
     def run():
         vae = ConvVAE(latent_dim=2, image_shape=(8, 8), channels=(4, 8), seed=0)

@@ -1,15 +1,15 @@
-"""Tests for minivae.cvae.ConditionalVAE: shapes, labels, every gradient, config round trip, and that it learns to
+"""Tests for minivae.models.cvae.ConditionalVAE: shapes, labels, every gradient, config round trip, and that it learns to
 generate the class it is asked for (on 2,000 bundled MNIST digits)."""
 import json
 
 import numpy as np
 import pytest
 
-from minivae.cvae import ConditionalVAE
-from minivae.datasets import load_mnist_test_10k
-from minivae.gradcheck import check_model
-from minivae.models import VAE
-from minivae.optim import Adam
+from minivae.models.cvae import ConditionalVAE
+from minivae.datasets.loading import load_mnist_test_10k
+from minivae.nn.gradcheck import check_model
+from minivae.models.vae import VAE
+from minivae.nn.optim import Adam
 
 TOL = 1e-6  # float64 gradient check bound; correct gradients reach about 1e-9
 

@@ -1,4 +1,4 @@
-"""Tests for minivae.datasets: the bundled MNIST, the IDX reader, downloads (offline, via file:// URLs),
+"""Tests for minivae.datasets.loading: the bundled MNIST, the IDX reader, downloads (offline, via file:// URLs),
 user array files and binarization. Every file a test needs is written by the test itself."""
 import gzip
 import hashlib
@@ -7,8 +7,8 @@ import struct
 import numpy as np
 import pytest
 
-from minivae import datasets
-from minivae.datasets import (
+from minivae.datasets import loading as datasets
+from minivae.datasets.loading import (
     Dataset, DownloadError, binarize_dynamic, binarize_static, check_unit_interval, default_cache_dir,
     download_file, load_array_file, load_dataset, load_fashion_mnist, load_mnist, load_mnist_test_10k, read_idx,
 )

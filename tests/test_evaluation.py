@@ -1,10 +1,10 @@
-"""Tests for minivae.evaluation: log-sum-exp, Gaussian log densities, bits per dimension, the importance-weighted
+"""Tests for minivae.apps.evaluation: log-sum-exp, Gaussian log densities, bits per dimension, the importance-weighted
 bound (with a known answer: probabilistic PCA, whose marginal likelihood is exact) and the evaluation summary."""
 import numpy as np
 import pytest
 
 from minivae import VAE
-from minivae.evaluation import (
+from minivae.apps.evaluation import (
     bits_per_dim, evaluate, importance_weighted_bound, log_importance_weights, log_normal, log_standard_normal,
     logsumexp,
 )

@@ -22,9 +22,10 @@ import numba
 import numpy as np
 import pytest
 
-from minivae import VAE, Adam, kernels, losses
-from minivae.datasets import load_mnist_test_10k
-from minivae.layers import MLP
+from minivae import Adam, VAE
+from minivae.nn import kernels, losses
+from minivae.datasets.loading import load_mnist_test_10k
+from minivae.nn.layers import MLP
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from numpy_vae import NumpyVAE  # noqa: E402

@@ -1,4 +1,4 @@
-"""Every hand-written gradient of minivae against central finite differences (see minivae.gradcheck).
+"""Every hand-written gradient of minivae against central finite differences (see minivae.nn.gradcheck).
 
 One table, CASES, lists every check: each layer (w.r.t. its input and every parameter), each loss, the
 reparameterization (plain and fused with the KL), each likelihood, and the whole VAE and Autoencoder w.r.t. every
@@ -25,11 +25,12 @@ import numba
 import numpy as np
 import pytest
 
-from minivae import kernels, layers, likelihoods, losses, models, reparam
-from minivae.gradcheck import check_layer, check_model, numerical_gradient, numerical_vjp, rel_error
-from minivae.layers import MLP, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Softplus, Tanh
-from minivae.likelihoods import Bernoulli, Categorical, Gaussian, GaussianLearnedVariance, Mixed, to_one_hot
-from minivae.models import VAE, Autoencoder
+from minivae.models import likelihoods, vae as models
+from minivae.nn import kernels, layers, losses, reparam
+from minivae.nn.gradcheck import check_layer, check_model, numerical_gradient, numerical_vjp, rel_error
+from minivae.nn.layers import MLP, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Softplus, Tanh
+from minivae.models.likelihoods import Bernoulli, Categorical, Gaussian, GaussianLearnedVariance, Mixed, to_one_hot
+from minivae.models.vae import VAE, Autoencoder
 
 TOL = 1e-6
 N, D, H, L = 4, 7, 5, 3
@@ -55,7 +56,7 @@ def rng_for(name):
 
 
 def loss_errors(fn, inputs, wrt):
-    """Check a loss of minivae.losses: fn(**inputs) -> (per_example (N,), grad_1, grad_2, ...), the gradients being
+    """Check a loss of minivae.nn.losses: fn(**inputs) -> (per_example (N,), grad_1, grad_2, ...), the gradients being
     those of per_example.mean() with respect to the inputs named in ``wrt``, in order."""
     _, *grads = fn(**inputs)
     return {name: rel_error(g, numerical_gradient(lambda: float(fn(**inputs)[0].mean()), inputs[name]))

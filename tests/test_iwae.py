@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 
 from minivae import VAE
-from minivae.evaluation import importance_weighted_bound
-from minivae.gradcheck import check_model
-from minivae.iwae import iwae_loss_and_gradients
-from minivae.training import TrainConfig, Trainer
+from minivae.apps.evaluation import importance_weighted_bound
+from minivae.nn.gradcheck import check_model
+from minivae.models.iwae import iwae_loss_and_gradients
+from minivae.training.trainer import TrainConfig, Trainer
 
 
 @pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian_learned"])

@@ -1,4 +1,4 @@
-"""Every Numba kernel of minivae.kernels against its NumPy reference twin ("two paths, one truth").
+"""Every Numba kernel of minivae.nn.kernels against its NumPy reference twin ("two paths, one truth").
 
 Each kernel runs on the same inputs as its reference, in float32 and float64, and the two must agree:
 
@@ -29,8 +29,8 @@ import numba
 import numpy as np
 import pytest
 
-from minivae import kernels as K
-from minivae import losses
+from minivae.nn import kernels as K
+from minivae.nn import losses
 
 DTYPES = [np.float32, np.float64]
 TOL = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-13)}
@@ -89,7 +89,7 @@ OTHER_KERNELS = {"column_sum", "bernoulli_nll", "bernoulli_nll_parts", "reparam_
 
 
 def kernel_names():
-    """The public kernels defined in minivae.kernels: its functions that are not ``*_reference`` twins."""
+    """The public kernels defined in minivae.nn.kernels: its functions that are not ``*_reference`` twins."""
     names = set()
     for name, obj in vars(K).items():
         func = getattr(obj, "py_func", obj)  # a Numba dispatcher wraps the Python function
@@ -100,7 +100,7 @@ def kernel_names():
 
 
 def test_every_kernel_is_tested_here():
-    """A kernel added to minivae.kernels without a test in this file fails here, instead of going untested."""
+    """A kernel added to minivae.nn.kernels without a test in this file fails here, instead of going untested."""
     assert kernel_names() == set(ELEMENTWISE) | OTHER_KERNELS
 
 

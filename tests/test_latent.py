@@ -1,11 +1,11 @@
-"""Tests for minivae.latent: interpolation, traversal, the inverse-CDF grid, latent arithmetic and active units."""
+"""Tests for minivae.apps.latent: interpolation, traversal, the inverse-CDF grid, latent arithmetic and active units."""
 from statistics import NormalDist
 
 import numpy as np
 import pytest
 
 from minivae import VAE, Autoencoder
-from minivae.latent import (
+from minivae.apps.latent import (
     active_units, attribute_vector, class_means, encoder_means, grid_codes, grid_values, interpolate, lerp, slerp,
     traverse,
 )

@@ -1,6 +1,6 @@
 """Tests for the categorical and mixed (tabular) likelihoods, and for the losses behind them.
 
-Every gradient is checked against central finite differences in float64 (see minivae.gradcheck): a correct
+Every gradient is checked against central finite differences in float64 (see minivae.nn.gradcheck): a correct
 gradient agrees to about 1e-9, a wrong one (a sign, a missing 1/N, a block at the wrong offset) is off by 1e-1.
 """
 import json
@@ -8,13 +8,13 @@ import json
 import numpy as np
 import pytest
 
-from minivae.gradcheck import check_model, numerical_gradient, rel_error
-from minivae.likelihoods import (
+from minivae.nn.gradcheck import check_model, numerical_gradient, rel_error
+from minivae.models.likelihoods import (
     LIKELIHOODS, Bernoulli, Categorical, Gaussian, GaussianLearnedVariance, Mixed, from_one_hot, make_likelihood,
     to_one_hot,
 )
-from minivae.losses import categorical_nll, gaussian_nll_learned_variance, log_softmax_blocks
-from minivae.models import VAE
+from minivae.nn.losses import categorical_nll, gaussian_nll_learned_variance, log_softmax_blocks
+from minivae.models.vae import VAE
 
 TOL = 1e-6  # the preamble's bound for a float64 gradient check; correct gradients reach about 1e-9 here
 

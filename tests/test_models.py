@@ -10,10 +10,10 @@ import numba
 import numpy as np
 import pytest
 
-from minivae import kernels, losses, reparam
-from minivae.datasets import load_mnist_test_10k
+from minivae.nn import kernels, losses, reparam
+from minivae.datasets.loading import load_mnist_test_10k
 from minivae.models import VAE, Autoencoder, ELBOTerms, LossTerms, build_model
-from minivae.optim import Adam, make_optimizer
+from minivae.nn.optim import Adam, make_optimizer
 
 LN2 = float(np.log(2))
 

@@ -1,4 +1,4 @@
-"""Tests for minivae.optim: every optimizer against two steps worked out by hand, state round trips, clipping, errors.
+"""Tests for minivae.nn.optim: every optimizer against two steps worked out by hand, state round trips, clipping, errors.
 
 The hand computations use one parameter vector p0 and two gradients g1, g2 (float64):
 
@@ -11,7 +11,7 @@ import io
 import numpy as np
 import pytest
 
-from minivae.optim import SGD, Adagrad, Adam, AdamW, RMSProp, clip_grad_norm, make_optimizer
+from minivae.nn.optim import SGD, Adagrad, Adam, AdamW, RMSProp, clip_grad_norm, make_optimizer
 
 P0 = np.array([1.0, -2.0, 0.5])
 G1 = np.array([0.5, -1.0, 2.0])
@@ -343,7 +343,7 @@ def test_same_steps_as_pytorch(name):
 
 
 def test_a_bad_step_changes_nothing():
-    from minivae.optim import Adam
+    from minivae.nn.optim import Adam
 
     params = {"a": np.ones(3, dtype=np.float32), "b": np.ones(2, dtype=np.float32)}
     grads = {"a": np.ones(3, dtype=np.float32), "b": np.ones(4, dtype=np.float32)}  # "b" has the wrong shape

@@ -1,4 +1,4 @@
-"""Tests for minivae.tabular: CSV reading and atomic writing, the TabularEncoder, and a VAE that learns a small table.
+"""Tests for minivae.datasets.tables: CSV reading and atomic writing, the TabularEncoder, and a VAE that learns a small table.
 
 Every file a test needs is written by the test itself (pytest's tmp_path)."""
 import json
@@ -7,10 +7,10 @@ import os
 import numpy as np
 import pytest
 
-from minivae.likelihoods import Mixed
-from minivae.models import VAE
-from minivae.optim import Adam
-from minivae.tabular import TabularEncoder, read_csv_table, synthesize, write_csv_table
+from minivae.models.likelihoods import Mixed
+from minivae.models.vae import VAE
+from minivae.nn.optim import Adam
+from minivae.datasets.tables import TabularEncoder, read_csv_table, synthesize, write_csv_table
 
 HEADER = ["a", "b", "kind"]
 KINDS = ["high", "low", "mid"]

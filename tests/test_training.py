@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from minivae import VAE, Autoencoder
-from minivae.checkpoint import CheckpointError, copy_params_into, load_checkpoint, read_checkpoint_file, \
+from minivae.training.checkpoint import CheckpointError, copy_params_into, load_checkpoint, read_checkpoint_file, \
     save_checkpoint
-from minivae.optim import Adam
-from minivae.training import TrainConfig, Trainer, TrainingDiverged
+from minivae.nn.optim import Adam
+from minivae.training.trainer import TrainConfig, Trainer, TrainingDiverged
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,8 @@
+"""What a trained model is for: evaluating it, reading its latent space, and the applications.
+
+    evaluation    the importance-weighted bound on log p(x), bits per dimension, the whole report of a model
+    latent        interpolation (lerp, slerp), latent grids, traversals, attribute vectors, active units
+    anomaly       anomaly scores (negative ELBO, reconstruction error, IW bound), ROC curve and AUC
+    imputation    filling in missing values: iterative and Metropolis-within-Gibbs
+    synthetic     new examples from the prior, written to .npy / .npz / .csv
+"""

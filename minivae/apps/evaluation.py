@@ -1,0 +1,233 @@
+"""How good is a trained VAE? Log-likelihood estimates, bits per dimension and active units.
+
+The ELBO is a lower bound on log p(x), and a loose one when q(z | x) is far from the true posterior p(z | x). The
+importance-weighted bound of Burda, Grosse & Salakhutdinov (2016, "Importance Weighted Autoencoders", eq. 8) is a
+tighter one that approaches log p(x) as the number of samples K grows:
+
+    L_K(x) = log (1/K) sum_{k=1..K} w_k,      w_k = p(x | z_k) p(z_k) / q(z_k | x),      z_k ~ q(z | x)
+
+    E[L_1] = ELBO  <=  E[L_K]  <=  E[L_{K+1}]  <=  log p(x),      L_K -> log p(x) as K -> infinity.
+
+The weights are tiny numbers (log w is around -100 nats for an MNIST digit), so everything is done with logarithms
+and the sum with the log-sum-exp trick. Reported numbers follow the convention of the whole library: nats per
+example, summed over the data dimensions, averaged over the examples.
+
+Example
+-------
+>>> from minivae import VAE
+>>> from minivae.datasets.loading import load_mnist_test_10k
+>>> vae = VAE(784, latent_dim=8, hidden=(64,))
+>>> x = load_mnist_test_10k().x_test[:50]
+>>> log_px = importance_weighted_bound(vae, x, k=100, rng=np.random.default_rng(0))   # (50,), nats
+>>> evaluate(vae, x, rng=np.random.default_rng(0), k=100)["neg_iw_bound"]            # mean -log p(x), nats
+"""
+import numpy as np
+
+from minivae.apps.latent import active_units
+
+LOG_2PI = float(np.log(2 * np.pi))
+
+
+# ------------------------------------------------------------------------------------------------ building blocks
+def logsumexp(a, axis=-1):
+    """log sum_i exp(a_i) along ``axis``, without overflow or underflow.
+
+        logsumexp(a) = m + log sum_i exp(a_i - m),      m = max_i a_i
+
+    After the shift the largest term is exp(0) = 1, so the sum lies in [1, n]: nothing overflows (a = +1000) and the
+    sum cannot underflow to 0 (a = -1000). A slice that is all -inf gives -inf (the log of a zero sum).
+
+    Parameters
+    ----------
+    a : array of floats    axis : the axis to reduce
+
+    Returns
+    -------
+    array of a.shape without ``axis``, float64
+
+    Example
+    -------
+    >>> logsumexp(np.array([1000.0, 1000.0]))   # log(2 e^1000) = 1000 + log 2
+    1000.6931471805599
+    """
+    a = np.asarray(a, dtype=np.float64)
+    m = np.max(a, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)  # an all -inf slice: shift by 0, the sum is 0, the log -inf
+    with np.errstate(divide="ignore"):
+        out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+    out = np.squeeze(out, axis=axis)
+    return float(out) if out.ndim == 0 else out
+
+
+def log_normal(x, mu, logvar):
+    """Log density of a diagonal Gaussian, summed over the last axis.
+
+        log N(x; mu, diag(exp(logvar))) = -0.5 * sum_j [ log(2 pi) + logvar_j + (x_j - mu_j)^2 exp(-logvar_j) ]
+
+    x, mu, logvar : (N, L) (or any shapes that broadcast)  ->  (N,) float64, in nats.
+    """
+    x, mu, logvar = (np.asarray(a, dtype=np.float64) for a in (x, mu, logvar))
+    return -0.5 * np.sum(LOG_2PI + logvar + (x - mu) ** 2 * np.exp(-logvar), axis=-1)
+
+
+def log_standard_normal(z):
+    """log N(z; 0, I) = -0.5 * sum_j [ log(2 pi) + z_j^2 ], summed over the last axis: (N, L) -> (N,) float64."""
+    z = np.asarray(z, dtype=np.float64)
+    return -0.5 * np.sum(LOG_2PI + z * z, axis=-1)
+
+
+def bits_per_dim(nats_per_example, n_dims):
+    """Convert a negative log-likelihood in nats per example to bits per data dimension.
+
+        bits/dim = nats / (D ln 2)
+
+    The usual unit to compare image models across image sizes. It is a probability (a code length) only for
+    discrete data, e.g. binarized MNIST: then it is >= 0, and 1 bit/dim means one fair coin flip per pixel. For
+    continuous data, log p(x) is a *density*, which can exceed 1, so "bits/dim" can be negative and depends on the
+    scale of the data; compare such numbers only between models of the same data.
+
+    Example
+    -------
+    >>> bits_per_dim(784 * np.log(2), 784)
+    1.0
+    """
+    if not (isinstance(n_dims, (int, np.integer)) and n_dims >= 1):
+        raise ValueError(f"n_dims must be a positive integer (the number of data dimensions D), got {n_dims!r}")
+    out = np.asarray(nats_per_example, dtype=np.float64) / (n_dims * np.log(2.0))
+    return float(out) if out.ndim == 0 else out
+
+
+# ------------------------------------------------------------------------------------------ importance weighting
+def _check_k(k):
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k (the number of importance samples) must be a positive integer, got {k!r}")
+    return int(k)
+
+
+def _check_rng(rng):
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy Generator, e.g. np.random.default_rng(0), got {type(rng).__name__}")
+    return rng
+
+
+def log_importance_weights(model, x, eps):
+    """log w_k = log p(x | z_k) + log p(z_k) - log q(z_k | x) for given noise, z_k = mu + sigma * eps_k.
+
+    Parameters
+    ----------
+    model : a VAE (anything with ``encode``, ``decoder``, ``likelihood``)
+    x : (N, D) data
+    eps : (N, K, L) standard normal noise, one row of K samples per example
+
+    Returns
+    -------
+    (N, K) float64, in nats.
+
+    Because z = mu + sigma eps, log q(z | x) = -0.5 * sum_j [ log(2 pi) + logvar_j + eps_j^2 ]: computed from eps
+    directly, with no cancellation in (z - mu) / sigma. log p(x | z) is minus the likelihood's negative
+    log-likelihood of the decoder's output, summed over the D dimensions.
+    """
+    mu, logvar = model.encode(x)  # (N, L) each
+    n, n_samples, latent = eps.shape
+    z = mu[:, None, :] + np.exp(0.5 * logvar)[:, None, :] * eps  # (N, K, L)
+    z = z.astype(mu.dtype).reshape(n * n_samples, latent)
+    x_rep = np.repeat(np.asarray(x, dtype=mu.dtype), n_samples, axis=0)  # (N K, D), row i*K + k is x_i
+    log_px_given_z = -model.likelihood.nll(model.decoder.forward(z), x_rep)[0].astype(np.float64)  # (N K,)
+    log_pz = log_standard_normal(z)  # (N K,)
+    log_qz = -0.5 * np.sum(LOG_2PI + logvar[:, None, :].astype(np.float64) + eps.astype(np.float64) ** 2, axis=-1)
+    return (log_px_given_z + log_pz).reshape(n, n_samples) - log_qz  # (N, K)
+
+
+def importance_weighted_bound(model, x, k=100, rng=None, batch_size=4096, eps=None):
+    """Per-example importance-weighted estimate of log p(x) (Burda et al. 2016), in nats.
+
+        L_K(x) = log (1/K) sum_k exp(log w_k) = logsumexp_k(log w_k) - log K,      z_k ~ q(z | x)
+
+    with log w_k from :func:`log_importance_weights`. Properties (and tests):
+
+    * K = 1: log w_1 = log p(x | z_1) - [log q(z_1 | x) - log p(z_1)], a one-sample ELBO whose KL term is estimated
+      by Monte Carlo; its expectation is the ELBO of ``model.elbo`` (which uses the closed-form KL), and it has the
+      same reconstruction term for the same noise.
+    * E[L_K] grows with K and tends to log p(x); the gap is about Var(w) / (2 K E[w]^2).
+    * If q(z | x) = p(z | x) exactly, every w_k equals p(x): L_K = log p(x) for every K, even K = 1.
+
+    Memory: the decoder sees at most ``batch_size`` rows (example, sample) at a time; only the (N, K) log-weights
+    of one block of examples are kept.
+
+    Parameters
+    ----------
+    model : a VAE      x : (N, D) data      k : number of importance samples K
+    rng : np.random.Generator for the noise (or pass ``eps``, (N, K, L), to fix it)
+    batch_size : maximum number of decoder rows per forward pass
+
+    Returns
+    -------
+    (N,) float64: estimates of log p(x_n). Average them for the dataset's log-likelihood.
+
+    The noise is drawn example by example in row order, so with K = 1 it is the same noise as
+    ``model.elbo(x, rng)`` given an identically seeded rng.
+    """
+    if eps is not None:
+        eps = np.asarray(eps)
+        n, latent = np.shape(x)[0], model.latent_dim
+        if eps.ndim != 3 or eps.shape[0] != n or eps.shape[2] != latent:
+            raise ValueError(f"eps must have shape (N, K, L) = ({n}, K, {latent}), got {eps.shape}")
+        return logsumexp(log_importance_weights(model, x, eps), axis=1) - np.log(eps.shape[1])
+    k = _check_k(k)
+    _check_rng(rng)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    x = np.asarray(x)
+    dtype = np.dtype(getattr(model, "dtype", np.float64))
+    n_block = max(1, min(len(x), batch_size // k))  # examples per block
+    n_chunk = max(1, min(k, batch_size // n_block))  # samples per decoder pass
+    out = np.empty(len(x), dtype=np.float64)
+    for start in range(0, len(x), n_block):
+        xb = x[start:start + n_block]
+        log_w = np.empty((len(xb), k))  # (B, K)
+        for s in range(0, k, n_chunk):
+            m = min(n_chunk, k - s)
+            eps_chunk = rng.standard_normal((len(xb), m, model.latent_dim), dtype=dtype)  # (B, m, L)
+            log_w[:, s:s + m] = log_importance_weights(model, xb, eps_chunk)
+        out[start:start + len(xb)] = logsumexp(log_w, axis=1) - np.log(k)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------- summaries
+def evaluate(model, x, rng, k=None, batch_size=1024):
+    """A trained VAE's scores on a dataset, as a dict of floats (nats per example unless said otherwise).
+
+    Keys
+    ----
+    "neg_elbo"          mean negative ELBO, -(1/N) sum_n ELBO(x_n) = reconstruction + kl (the training loss)
+    "reconstruction"    mean -E_q[log p(x | z)] (one sample of z per example)
+    "kl"                mean KL(q(z | x) || N(0, I)) (closed form)
+    "neg_iw_bound"      mean -L_K(x), the importance-weighted estimate of -log p(x) (only if k is given); it is
+                        <= neg_elbo on average, and the gap is how much the ELBO undersells the model
+    "bits_per_dim"      the best of the two estimates above in bits per dimension (see :func:`bits_per_dim`:
+                        a code length for discrete data, a density for continuous data)
+    "active_units"      number of latent units with Var_x(mu_j(x)) > 0.01 (Burda et al. 2016; computed by
+                        ``minivae.apps.latent.active_units``)
+    "n_examples", "k"   what the numbers were computed on
+
+    Parameters
+    ----------
+    model : a VAE    x : (N, D)    rng : np.random.Generator    k : importance samples, or None to skip the IW bound
+    batch_size : examples per forward pass
+    """
+    _check_rng(rng)
+    x = np.asarray(x)
+    rec, kl = [], []
+    for i in range(0, len(x), batch_size):
+        terms = model.elbo(x[i:i + batch_size], rng=rng)
+        rec.append(terms.reconstruction.astype(np.float64))
+        kl.append(terms.kl.astype(np.float64))
+    rec, kl = np.concatenate(rec), np.concatenate(kl)
+    result = {"neg_elbo": float(np.mean(rec + kl)), "reconstruction": float(rec.mean()), "kl": float(kl.mean())}
+    best = result["neg_elbo"]
+    if k is not None:
+        result["neg_iw_bound"] = best = float(-importance_weighted_bound(model, x, k, rng, batch_size=4096).mean())
+    result["bits_per_dim"] = bits_per_dim(best, model.input_dim)
+    result["active_units"] = active_units(model, x, batch_size=batch_size)[0]  # minivae.apps.latent
+    result["n_examples"], result["k"] = len(x), k
+    return result

@@ -1,0 +1,27 @@
+"""The models: each one an encoder, a decoder and a likelihood, with the same training contract.
+
+    vae           the Autoencoder and the VAE (Kingma & Welling 2013)
+    conv_vae      a VAE with convolutional encoder and decoder, for images
+    cvae          the conditional VAE: encoder and decoder are told the class
+    likelihoods   what the decoder's outputs mean: Bernoulli, Gaussian, categorical, mixed table columns
+    iwae          the importance-weighted bound as a training objective (Burda et al. 2016)
+
+``build_model(config)`` rebuilds any of them from ``model.config()`` (checkpoints store it). The names below are also
+importable from ``minivae.models`` itself, as in version 0.1.0.
+"""
+from minivae.models.conv_vae import ConvVAE
+from minivae.models.cvae import ConditionalVAE
+from minivae.models.vae import VAE, Autoencoder, ELBOTerms, LossTerms
+
+MODEL_KINDS = {"VAE": VAE, "Autoencoder": Autoencoder, "ConvVAE": ConvVAE, "ConditionalVAE": ConditionalVAE}
+
+
+def build_model(config):
+    """An untrained model (Autoencoder, VAE, ConvVAE or ConditionalVAE) from a ``model.config()`` dict."""
+    kind = config.get("model")
+    if kind not in MODEL_KINDS:
+        raise ValueError(f"unknown model kind {kind!r} in config; expected one of {sorted(MODEL_KINDS)}")
+    return MODEL_KINDS[kind].from_config(config)
+
+
+__all__ = ["VAE", "Autoencoder", "ConvVAE", "ConditionalVAE", "ELBOTerms", "LossTerms", "build_model"]

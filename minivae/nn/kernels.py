@@ -1,0 +1,350 @@
+"""Numba-jitted hot loops, each next to the plain NumPy reference it must equal.
+
+Why kernels at all? NumPy evaluates ``sigmoid(l) - x`` or an Adam update one operation at a time, allocating a
+temporary array for each step. A jitted loop does the same arithmetic in one pass over memory with no temporaries.
+Everything here is elementwise or a simple reduction; the matrix products stay in NumPy (BLAS is already fast).
+
+Conventions
+-----------
+* ``name_reference(...)`` is the readable NumPy version; it returns new arrays.
+* ``name(...)`` is the Numba kernel; it writes into ``out`` arrays that the caller allocates.
+* Kernels take float32 or float64 arrays; scalar arguments must be passed with the array's dtype
+  (``x.dtype.type(0.9)``), because mixing float64 scalars into a float32 loop makes Numba promote and slows it.
+* ``cache=True`` everywhere (a later process loads the compiled code from disk); ``fastmath`` nowhere, because
+  NaN and infinity must propagate and be seen by the divergence guard.
+* ``error_model="numpy"`` everywhere: a division by zero gives inf or NaN, as in NumPy, instead of raising
+  ZeroDivisionError. Raising needs a test and a branch before every division, and that branch is what stops LLVM
+  from vectorising a loop (computing 8 or 16 entries per instruction): with it, the Adam loop below runs on one
+  entry at a time, about 12x slower. The results are the same IEEE arithmetic; only the error handling differs.
+* Every loop is serial. A ``prange`` loop would start Numba's thread pool, which then competes for the cores with
+  the BLAS threads of the matrix products; the serial loops are vectorised, bit-reproducible and fast enough.
+* ``NUMBA_DISABLE_JIT=1`` turns every kernel into the plain Python loop it is written as: slow, but it runs, and the
+  tests check that it gives the same answers.
+* What Numba cannot vectorise are calls to exp and log: it has no vector versions of them (without Intel's SVML
+  library), so each one costs a scalar library call. Where a hot loop needs them for every entry (the Bernoulli
+  loss of the decoder output), the caller computes them with NumPy's ufuncs, which are vectorised, and hands them
+  to the kernel (see ``bernoulli_nll_parts``).
+
+Check what LLVM made of a kernel with ``kernel.inspect_asm()``: vector instructions on packed floats (``vsqrtps``,
+``vdivps``, ``ymm``/``zmm`` registers) mean the loop is vectorised, scalar ones (``vsqrtss``) mean it is not.
+
+The tests in ``tests/test_kernels.py`` hold each pair equal on random and corner-case inputs.
+"""
+import numpy as np
+from numba import njit
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Activations. Forward kernels read x (flat, contiguous) and write out; backward kernels read what the forward pass
+# cached (x or out) and the upstream gradient dout, and write dx.
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+def relu_forward_reference(x):
+    """relu(x) = max(x, 0)."""
+    return np.maximum(x, 0)
+
+
+def relu_backward_reference(x, dout):
+    """d relu / dx = 1 where x > 0, else 0 (we take 0 at the kink)."""
+    return dout * (x > 0)
+
+
+@njit(cache=True, error_model="numpy")
+def relu_forward(x, out):
+    for i in range(x.size):
+        # "0 if x <= 0 else x", not "x if x > 0 else 0": a NaN input must give NaN (as np.maximum does), not 0
+        out[i] = 0 if x[i] <= 0 else x[i]
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def relu_backward(x, dout, dx):
+    for i in range(x.size):
+        # 0 * dout rather than 0: a NaN or infinite upstream gradient stays visible, as in dout * (x > 0)
+        dx[i] = dout[i] if x[i] > 0 else 0 * dout[i]
+    return dx
+
+
+def leaky_relu_forward_reference(x, alpha):
+    """leaky_relu(x) = x if x > 0 else alpha * x."""
+    return np.where(x > 0, x, alpha * x)
+
+
+def leaky_relu_backward_reference(x, dout, alpha):
+    """d leaky_relu / dx = 1 if x > 0 else alpha."""
+    return np.where(x > 0, dout, alpha * dout)
+
+
+@njit(cache=True, error_model="numpy")
+def leaky_relu_forward(x, alpha, out):
+    for i in range(x.size):
+        out[i] = x[i] if x[i] > 0 else alpha * x[i]
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def leaky_relu_backward(x, dout, alpha, dx):
+    for i in range(x.size):
+        dx[i] = dout[i] if x[i] > 0 else alpha * dout[i]
+    return dx
+
+
+def tanh_forward_reference(x):
+    return np.tanh(x)
+
+
+def tanh_backward_reference(out, dout):
+    """d tanh / dx = 1 - tanh(x)^2, written with the cached output."""
+    return dout * (1 - out * out)
+
+
+@njit(cache=True, error_model="numpy")
+def tanh_forward(x, out):
+    for i in range(x.size):
+        out[i] = np.tanh(x[i])
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def tanh_backward(out, dout, dx):
+    for i in range(out.size):
+        dx[i] = dout[i] * (1 - out[i] * out[i])
+    return dx
+
+
+def sigmoid_reference(x):
+    """sigma(x) = 1 / (1 + exp(-x)), evaluated without overflow for large |x|.
+
+    For x >= 0 use 1 / (1 + exp(-x)); for x < 0 use exp(x) / (1 + exp(x)). Both only ever exponentiate a
+    non-positive number, so exp never overflows.
+    """
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def sigmoid_backward_reference(out, dout):
+    """d sigma / dx = sigma(x) (1 - sigma(x)), written with the cached output."""
+    return dout * out * (1 - out)
+
+
+@njit(cache=True, error_model="numpy")
+def _sigmoid_scalar(v):
+    if v >= 0:
+        return 1 / (1 + np.exp(-v))
+    e = np.exp(v)
+    return e / (1 + e)
+
+
+@njit(cache=True, error_model="numpy")
+def sigmoid_forward(x, out):
+    for i in range(x.size):
+        out[i] = _sigmoid_scalar(x[i])
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def sigmoid_backward(out, dout, dx):
+    for i in range(out.size):
+        dx[i] = dout[i] * out[i] * (1 - out[i])
+    return dx
+
+
+def softplus_reference(x):
+    """softplus(x) = log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)) (the second form never overflows)."""
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def softplus_backward_reference(x, dout):
+    """d softplus / dx = sigma(x)."""
+    return dout * sigmoid_reference(x)
+
+
+@njit(cache=True, error_model="numpy")
+def _softplus_scalar(v):
+    return max(v, 0) + np.log1p(np.exp(-abs(v)))
+
+
+@njit(cache=True, error_model="numpy")
+def softplus_forward(x, out):
+    for i in range(x.size):
+        out[i] = _softplus_scalar(x[i])
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def softplus_backward(x, dout, dx):
+    for i in range(x.size):
+        dx[i] = dout[i] * _sigmoid_scalar(x[i])
+    return dx
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Bias gradient: the column sums of the upstream gradient, db_j = sum_n dout[n, j].
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+def column_sum_reference(dout):
+    """(N, M) -> (M,): sum over the batch axis."""
+    return dout.sum(axis=0)
+
+
+@njit(cache=True, error_model="numpy")
+def column_sum(dout, out):
+    """Row by row, so memory is read in order; out must be (M,) and is overwritten."""
+    n, m = dout.shape
+    for j in range(m):
+        out[j] = 0
+    for i in range(n):
+        for j in range(m):
+            out[j] += dout[i, j]
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Bernoulli negative log-likelihood from logits, fused with its gradient.
+#   nll_n = sum_d [ softplus(l_nd) - x_nd * l_nd ]           (= -log Bernoulli(x | sigma(l)), also for grey x in [0, 1])
+#   d nll_n / d l_nd = sigma(l_nd) - x_nd
+# softplus(l) - x l is written max(l, 0) - x l + log1p(exp(-|l|)): no log(0), no overflow, even at l = +/-1000.
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+def bernoulli_nll_reference(logits, x, scale):
+    """Returns (nll per example (N,), scale * (sigma(logits) - x) (N, D))."""
+    nll = (np.maximum(logits, 0) - x * logits + np.log1p(np.exp(-np.abs(logits)))).sum(axis=1)
+    dlogits = scale * (sigmoid_reference(logits) - x)
+    return nll, dlogits
+
+
+@njit(cache=True, error_model="numpy")
+def bernoulli_nll(logits, x, scale, nll, dlogits):
+    """One pass over (N, D): writes nll (N,) and dlogits (N, D).
+
+    The readable one-pass form. Its exp and log1p are scalar calls (see the module docstring), so the training path
+    (``minivae.nn.losses.bernoulli_nll``) uses ``bernoulli_nll_parts`` instead, which gives the same numbers faster.
+    """
+    n, d = logits.shape
+    for i in range(n):
+        acc = 0.0
+        for j in range(d):
+            l = logits[i, j]
+            e = np.exp(-abs(l))
+            acc += max(l, 0) - x[i, j] * l + np.log1p(e)
+            s = 1 / (1 + e) if l >= 0 else e / (1 + e)
+            dlogits[i, j] = scale * (s - x[i, j])
+        nll[i] = acc
+    return nll, dlogits
+
+
+# The same loss in parts, for speed. NumPy computes the two transcendental functions of every entry with vectorised
+# ufuncs, e = exp(-|l|) and log1p(e); the kernel does all the rest in one pass, and the row sums (the per-example
+# nll) are NumPy's pairwise sums of the per-entry terms:
+#   nll_nd   = max(l, 0) - x l + log1p(e)          (= softplus(l) - x l)
+#   dlogits  = scale * (sigma(l) - x),   sigma(l) = 1 / (1 + e) if l >= 0 else e / (1 + e)
+
+
+def bernoulli_nll_parts_reference(logits, x, e, log1p_e, scale):
+    """Returns (per-entry nll (N, D), scale * (sigma(logits) - x) (N, D)), given e = exp(-|logits|) and log1p(e)."""
+    nll_entries = np.maximum(logits, 0) - x * logits + log1p_e
+    sigma = np.where(logits >= 0, 1, e) / (1 + e)
+    return nll_entries, scale * (sigma - x)
+
+
+@njit(cache=True, error_model="numpy")
+def bernoulli_nll_parts(logits, x, e, log1p_e, scale, nll_entries, dlogits):
+    """Flat arrays of one size and dtype: writes nll_entries and dlogits. Vectorised (no exp or log inside)."""
+    zero, one = logits.dtype.type(0), logits.dtype.type(1)  # a bare 1 is an int64: float32 math would become float64
+    for i in range(logits.size):
+        l = logits[i]
+        nll_entries[i] = max(l, zero) - x[i] * l + log1p_e[i]
+        sigma = (one if l >= 0 else e[i]) / (one + e[i])
+        dlogits[i] = scale * (sigma - x[i])
+    return nll_entries, dlogits
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Reparameterization fused with the closed-form KL to N(0, I) (Kingma & Welling 2013, eq. 10 and appendix B).
+#   sigma = exp(0.5 * logvar),   z = mu + sigma * eps
+#   kl_n  = 0.5 * sum_j [ mu_j^2 + exp(logvar_j) - 1 - logvar_j ]
+# Backward, with upstream dz and a weight kl_scale on the KL (beta / N for a batch mean):
+#   dmu     = dz + kl_scale * mu
+#   dlogvar = dz * eps * 0.5 * sigma + kl_scale * 0.5 * (exp(logvar) - 1)
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+def reparam_kl_forward_reference(mu, logvar, eps):
+    """Returns (z (N, L), kl per example (N,))."""
+    z = mu + np.exp(0.5 * logvar) * eps
+    kl = 0.5 * (mu**2 + np.exp(logvar) - 1 - logvar).sum(axis=1)
+    return z, kl
+
+
+def reparam_kl_backward_reference(dz, mu, logvar, eps, kl_scale):
+    """Returns (dmu, dlogvar), each (N, L)."""
+    sigma = np.exp(0.5 * logvar)
+    dmu = dz + kl_scale * mu
+    dlogvar = dz * eps * 0.5 * sigma + kl_scale * 0.5 * (sigma * sigma - 1)
+    return dmu, dlogvar
+
+
+@njit(cache=True, error_model="numpy")
+def reparam_kl_forward(mu, logvar, eps, z, kl):
+    n, m = mu.shape
+    for i in range(n):
+        acc = 0.0
+        for j in range(m):
+            lv = logvar[i, j]
+            sigma = np.exp(0.5 * lv)  # not sqrt(exp(lv)): that overflows for lv > 709 where sigma is still finite
+            z[i, j] = mu[i, j] + sigma * eps[i, j]
+            acc += mu[i, j] * mu[i, j] + sigma * sigma - 1 - lv
+        kl[i] = 0.5 * acc
+    return z, kl
+
+
+@njit(cache=True, error_model="numpy")
+def reparam_kl_backward(dz, mu, logvar, eps, kl_scale, dmu, dlogvar):
+    n, m = mu.shape
+    for i in range(n):
+        for j in range(m):
+            sigma = np.exp(0.5 * logvar[i, j])
+            dmu[i, j] = dz[i, j] + kl_scale * mu[i, j]
+            dlogvar[i, j] = dz[i, j] * eps[i, j] * 0.5 * sigma + kl_scale * 0.5 * (sigma * sigma - 1)
+    return dmu, dlogvar
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Adam / AdamW update of one parameter array, in place (Kingma & Ba 2015, Algorithm 1; Loshchilov & Hutter 2019).
+#   p <- p - lr * weight_decay * p                 (AdamW only: decoupled decay; decay = 1 - lr * weight_decay)
+#   m <- b1 m + (1 - b1) g
+#   v <- b2 v + (1 - b2) g^2
+#   p <- p - lr * (m / bc1) / (sqrt(v / bc2) + eps),    bc1 = 1 - b1^t,  bc2 = 1 - b2^t
+# The kernel uses the same update rearranged as PyTorch does, so that the bias corrections are two scalars:
+#   p <- p * decay - step_size * m / (sqrt(v) * inv_sqrt_bc2 + eps),   step_size = lr / bc1,  inv_sqrt_bc2 = 1/sqrt(bc2)
+# One serial loop over the flat arrays; error_model="numpy" lets LLVM vectorise its sqrt and division (see the module
+# docstring: with the default error model the same loop is about 12x slower).
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+def adam_update_reference(p, g, m, v, lr, beta1, beta2, eps, t, weight_decay=0.0):
+    """Adam step t (t = 1, 2, ...) as in the paper; updates p, m, v (arrays of one shape) in place, returns them."""
+    p -= lr * weight_decay * p
+    m *= beta1
+    m += (1 - beta1) * g
+    v *= beta2
+    v += (1 - beta2) * g * g
+    m_hat = m / (1 - beta1**t)
+    v_hat = v / (1 - beta2**t)
+    p -= lr * m_hat / (np.sqrt(v_hat) + eps)
+    return p, m, v
+
+
+@njit(cache=True, error_model="numpy")
+def adam_update(p, g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, step_size, inv_sqrt_bc2, eps, decay):
+    """Flat arrays p, g, m, v of one dtype; every scalar must already have that dtype (see the module docstring)."""
+    for i in range(p.size):
+        gi = g[i]
+        mi = beta1 * m[i] + one_minus_beta1 * gi
+        vi = beta2 * v[i] + one_minus_beta2 * gi * gi
+        m[i] = mi
+        v[i] = vi
+        p[i] = p[i] * decay - step_size * mi / (np.sqrt(vi) * inv_sqrt_bc2 + eps)
+    return p, m, v

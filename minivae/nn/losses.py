@@ -1,0 +1,186 @@
+"""Loss functions of the VAE, each returning its value and its gradient.
+
+Reductions, the same everywhere in minivae: **sum over the data (or latent) dimensions, mean over the batch, in nats.**
+Each function returns
+
+* the per-example value, shape (N,), so that an ELBO can be reported example by example, and
+* the gradient of the *batch mean* ``per_example.mean()`` with respect to each input, shape (N, D) (hence the 1/N).
+
+References: Kingma & Welling (2013), "Auto-Encoding Variational Bayes", eq. 10 and appendices B and C.
+"""
+import numpy as np
+
+from minivae.nn import kernels
+
+LOG_2PI = float(np.log(2 * np.pi))
+
+
+def bernoulli_nll(logits, x):
+    """Negative log-likelihood of x under independent Bernoullis with p = sigmoid(logits).
+
+        nll_n = -sum_d [ x log p + (1 - x) log(1 - p) ] = sum_d [ softplus(l) - x l ]
+        d mean_n(nll_n) / d l = (sigmoid(l) - x) / N
+
+    Computed from logits with max(l, 0) - x l + log1p(exp(-|l|)): stable for logits of +/-1000 (no log(0), no
+    overflow). x may be binary or grey values in [0, 1] (as in the PyTorch VAE example; then the minimum of the
+    loss is the entropy of x, not 0).
+
+    Parameters
+    ----------
+    logits : (N, D) float array
+    x : (N, D) targets in [0, 1], same dtype
+
+    Returns
+    -------
+    nll : (N,)   dlogits : (N, D)
+
+    Speed: exp and log1p of every entry run in NumPy's vectorised ufuncs, everything else in one pass of
+    ``kernels.bernoulli_nll_parts``; the sum over d is NumPy's (pairwise). ``kernels.bernoulli_nll`` computes the same
+    in one loop, and ``kernels.bernoulli_nll_reference`` in plain NumPy.
+    """
+    logits, x = np.ascontiguousarray(logits), np.ascontiguousarray(x)
+    if x.shape != logits.shape:
+        raise ValueError(f"x must have the shape of the logits, {logits.shape}, got {x.shape}")
+    n = logits.shape[0]
+    e = np.abs(logits)
+    np.negative(e, out=e)
+    np.exp(e, out=e)  # e = exp(-|l|), in [0, 1]: it cannot overflow
+    log1p_e = np.log1p(e)
+    nll_entries, dlogits = np.empty_like(logits), np.empty_like(logits)  # (N, D) each
+    kernels.bernoulli_nll_parts(logits.reshape(-1), x.reshape(-1), e.reshape(-1), log1p_e.reshape(-1),
+                                logits.dtype.type(1.0 / n), nll_entries.reshape(-1), dlogits.reshape(-1))
+    return nll_entries.sum(axis=1), dlogits  # (N,), (N, D)
+
+
+def gaussian_nll(mean, x, variance=1.0):
+    """Negative log-likelihood of x under N(mean, variance * I) with a fixed variance.
+
+        nll_n = 0.5 * sum_d [ (x - m)^2 / s2 + log(2 pi s2) ]
+        d mean_n(nll_n) / d m = (m - x) / (s2 N)
+
+    Parameters
+    ----------
+    mean, x : (N, D)    variance : positive float s2
+
+    Returns
+    -------
+    nll : (N,)   dmean : (N, D)
+    """
+    if not variance > 0:
+        raise ValueError(f"variance must be positive, got {variance}")
+    n, d = mean.shape
+    diff = mean - x
+    nll = 0.5 * ((diff * diff).sum(axis=1) / variance + d * (LOG_2PI + np.log(variance)))
+    return nll.astype(mean.dtype), diff / (variance * n)
+
+
+def gaussian_nll_learned_variance(mean, logvar, x):
+    """Negative log-likelihood of x under N(mean, diag(exp(logvar))), both predicted by the decoder.
+
+        nll_n = 0.5 * sum_d [ (x - m)^2 exp(-lv) + lv + log(2 pi) ]
+        d mean_n(nll_n) / d m  = (m - x) exp(-lv) / N
+        d mean_n(nll_n) / d lv = 0.5 * (1 - (x - m)^2 exp(-lv)) / N
+
+    Parameters
+    ----------
+    mean, logvar, x : (N, D)
+
+    Returns
+    -------
+    nll : (N,)   dmean : (N, D)   dlogvar : (N, D)
+    """
+    n, d = mean.shape
+    diff = mean - x
+    inv_var = np.exp(-logvar)
+    sq = diff * diff * inv_var
+    nll = 0.5 * (sq + logvar).sum(axis=1) + 0.5 * d * LOG_2PI
+    return nll.astype(mean.dtype), diff * inv_var / n, 0.5 * (1 - sq) / n
+
+
+def kl_standard_normal(mu, logvar):
+    """KL( N(mu, diag(exp(logvar))) || N(0, I) ) in closed form (Kingma & Welling 2013, appendix B).
+
+        kl_n = 0.5 * sum_j [ mu_j^2 + exp(lv_j) - 1 - lv_j ]
+        d mean_n(kl_n) / d mu = mu / N
+        d mean_n(kl_n) / d lv = 0.5 * (exp(lv) - 1) / N
+
+    ``logvar`` is the log of the *variance* sigma^2 (not of sigma); the sampler in ``minivae.nn.reparam`` uses the same
+    convention, sigma = exp(0.5 * logvar), and a test holds the two together.
+
+    Parameters
+    ----------
+    mu, logvar : (N, L)
+
+    Returns
+    -------
+    kl : (N,)   dmu : (N, L)   dlogvar : (N, L)
+    """
+    n = mu.shape[0]
+    var = np.exp(logvar)
+    kl = 0.5 * (mu * mu + var - 1 - logvar).sum(axis=1)
+    return kl, mu / n, 0.5 * (var - 1) / n
+
+
+def kl_per_dimension(mu, logvar):
+    """The KL of each latent dimension, averaged over the batch: (L,). Sums to kl_standard_normal(...)[0].mean().
+
+    Used for "free bits" and to see which latent units the model uses (a collapsed unit has KL near 0).
+    """
+    return (0.5 * (mu * mu + np.exp(logvar) - 1 - logvar)).mean(axis=0)
+
+
+def log_softmax_blocks(logits, block_size):
+    """Log-softmax over consecutive blocks of ``block_size`` columns: (N, P*K) -> (N, P, K), K = block_size.
+
+        log softmax(l)_k = l_k - log sum_j exp(l_j) = (l_k - m) - log sum_j exp(l_j - m),   m = max_j l_j
+
+    Subtracting the block maximum m first (the "max shift") changes nothing mathematically, but then the largest
+    exponent is exp(0) = 1: no overflow for logits of +1000 and no log(0) for logits of -1000.
+
+    Parameters
+    ----------
+    logits : (N, P*K) float array, P blocks of K logits side by side
+    block_size : K, the number of categories of each block
+
+    Returns
+    -------
+    log_p : (N, P, K), each block's log-probabilities (exp(log_p) sums to 1 over the last axis)
+    """
+    n, width = logits.shape
+    if block_size < 1 or width % block_size:
+        raise ValueError(f"logits have {width} columns, not a multiple of the block size {block_size}; "
+                         f"a categorical likelihood over K categories needs P*K columns (P blocks of K)")
+    blocks = logits.reshape(n, width // block_size, block_size)  # (N, P, K)
+    shifted = blocks - blocks.max(axis=2, keepdims=True)  # max shift: every entry <= 0
+    return shifted - np.log(np.exp(shifted).sum(axis=2, keepdims=True))
+
+
+def categorical_nll(logits, x, block_size):
+    """Negative log-likelihood of one-hot blocks x under a softmax over each block of logits (the cross-entropy).
+
+    With K = block_size, x and the logits l hold P blocks of K columns side by side: x[n, p*K + k] = x_{n,p,k}.
+
+        nll_n = -sum_p sum_k x_{n,p,k} log softmax(l_{n,p})_k
+        d mean_n(nll_n) / d l_{n,p,k} = (softmax(l_{n,p})_k - x_{n,p,k}) / N
+
+    The gradient uses sum_k x_{n,p,k} = 1 (a one-hot block, or any probability vector): the exact derivative is
+    (softmax_k * sum_j x_j - x_k) / N, and that is what is computed, so it stays exact even then. The log-softmax is
+    the stable one of ``log_softmax_blocks``: logits of +/-1000 give finite values.
+
+    Parameters
+    ----------
+    logits : (N, P*K) float array
+    x : (N, P*K) targets, each block one-hot or a probability vector (``likelihoods.Categorical.check_target``
+        enforces it; this function does not check)
+    block_size : K
+
+    Returns
+    -------
+    nll : (N,)   dlogits : (N, P*K)
+    """
+    n = logits.shape[0]
+    log_p = log_softmax_blocks(logits, block_size)  # (N, P, K)
+    xb = x.reshape(log_p.shape)
+    nll = -(xb * log_p).sum(axis=(1, 2))
+    dlogits = (np.exp(log_p) * xb.sum(axis=2, keepdims=True) - xb) / n
+    return nll.astype(logits.dtype), dlogits.reshape(logits.shape).astype(logits.dtype)

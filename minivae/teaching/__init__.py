@@ -1,0 +1,6 @@
+"""Teaching: exercises with reference solutions, the student version generator, and the grader.
+
+    exercises     the exercises, each with its reference solution between BEGIN/END SOLUTION markers
+    assignments   ``make-assignment``: the student version, each solution replaced by a TODO
+    grading       ``grade``: checks a student's file against minivae and finite differences, with hints
+"""

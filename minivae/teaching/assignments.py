@@ -1,0 +1,151 @@
+"""Teaching assignments: the student version of ``minivae.teaching.exercises`` (solutions removed).
+
+Two commands::
+
+    python -m minivae make-assignment [--out exercises.py]   write the student version (solutions removed)
+    python -m minivae grade exercises.py                       grade a student's file, print a report and a score
+
+``grade`` exits with code 0 when every exercise passes and 1 otherwise (also when the file does not import), so a
+script or a CI job can use it.
+
+Solution regions
+----------------
+In the reference file the code a student has to write lies between two marker lines, each alone on its line at
+the indentation of the code: ``### BEGIN SOLUTION`` and ``### END SOLUTION``. The first line inside a region must be
+``### TODO: <what to write>``, so the instruction lives beside the solution. ``make_student_version`` replaces each
+region by ``raise NotImplementedError("TODO: <what to write>")``; everything outside the regions (docstrings, the
+``return`` lines that name the expected results) is copied unchanged.
+
+The grader is in ``minivae.teaching.grading``.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+from minivae.fileio import atomic_write
+
+BEGIN_MARKER = "### BEGIN SOLUTION"
+END_MARKER = "### END SOLUTION"
+TODO_PREFIX = "### TODO:"
+PACKAGED_EXERCISES = Path(__file__).with_name("exercises.py")
+
+# ======================================================================================================================
+# The student version
+# ======================================================================================================================
+
+
+def strip_solutions(source, filename="<source>"):
+    """Return ``source`` with each solution region replaced by ``raise NotImplementedError("TODO: ...")``.
+
+    A region is the lines from ``### BEGIN SOLUTION`` to ``### END SOLUTION`` (both alone on their line); its first
+    line must be ``### TODO: <text>``. The ``raise`` gets the indentation of the BEGIN line.
+
+    Raises ValueError, naming the line, for a BEGIN inside a region, an END without a BEGIN, a region that is never
+    closed or has no TODO line, a source without any region, or a result that is not valid Python.
+
+    >>> src = ("def f(x):\\n    ### BEGIN SOLUTION\\n    ### TODO: return 2 x\\n"
+    ...        "    return 2 * x\\n    ### END SOLUTION\\n")
+    >>> print(strip_solutions(src), end="")
+    def f(x):
+        raise NotImplementedError("TODO: return 2 x")
+    """
+    out = []
+    region = None  # while inside a region: {"line": number of the BEGIN line, "indent": str, "todo": str or None}
+    n_regions = 0
+    for number, line in enumerate(source.splitlines(keepends=True), start=1):
+        stripped = line.strip()
+        if stripped == BEGIN_MARKER:
+            if region is not None:
+                raise ValueError(f"{filename}, line {number}: {BEGIN_MARKER!r} inside the region opened at line "
+                                 f"{region['line']}; close that one with {END_MARKER!r} first")
+            region = {"line": number, "indent": line[: len(line) - len(line.lstrip())], "todo": None}
+        elif stripped == END_MARKER:
+            if region is None:
+                raise ValueError(f"{filename}, line {number}: {END_MARKER!r} without a {BEGIN_MARKER!r} before it")
+            if region["todo"] is None:
+                raise ValueError(f"{filename}, line {number}: the region opened at line {region['line']} is empty; "
+                                 f"its first line must be '{TODO_PREFIX} <what the student should write>'")
+            out.append(f"{region['indent']}raise NotImplementedError({_quote('TODO: ' + region['todo'])})\n")
+            region = None
+            n_regions += 1
+        elif region is not None:
+            if region["todo"] is None:  # the first line of the region
+                todo = stripped[len(TODO_PREFIX):].strip() if stripped.startswith(TODO_PREFIX) else ""
+                if not todo:
+                    raise ValueError(f"{filename}, line {number}: the first line after {BEGIN_MARKER!r} (line "
+                                     f"{region['line']}) must be '{TODO_PREFIX} <what the student should write>', "
+                                     f"got {stripped!r}")
+                region["todo"] = todo
+            # every line of the solution is dropped
+        else:
+            out.append(line)
+    if region is not None:
+        raise ValueError(f"{filename}: the region opened at line {region['line']} is never closed; "
+                         f"add a line {END_MARKER!r} after the solution")
+    if n_regions == 0:
+        raise ValueError(f"{filename} has no solution regions (lines {BEGIN_MARKER!r} ... {END_MARKER!r}); "
+                         "is it the reference file with the solutions?")
+    result = "".join(out)
+    try:
+        compile(result, filename, "exec")
+    except SyntaxError as err:
+        raise ValueError(f"{filename}: without its solutions the file is not valid Python ({err}); a region must "
+                         "hold whole statements of one block") from err
+    return result
+
+
+def _quote(text):
+    """A Python string literal for text, in double quotes when possible."""
+    return f'"{text}"' if '"' not in text and "\\" not in text else repr(text)
+
+
+def make_student_version(source_path=None, dest_path=None, overwrite=False):
+    """Write the student version of an exercise file; return the path written.
+
+    source_path : the reference file with solution regions (default: the packaged ``minivae/teaching/exercises.py``)
+    dest_path : where to write it (default: ``exercises.py`` in the current directory)
+    overwrite : replace an existing dest_path (default False: a student's work is not overwritten by accident)
+
+    The file is written atomically (to a temporary file in the same folder, then renamed), so an interrupted call
+    never leaves half a file. Raises ValueError for unbalanced markers (see ``strip_solutions``) or when dest_path is
+    the source itself, FileExistsError when dest_path exists and overwrite is False.
+
+    Example
+    -------
+    >>> path = make_student_version(dest_path="exercises.py")      # doctest: +SKIP
+    >>> report = grade(path)                                       # doctest: +SKIP
+    >>> report.score                                               # doctest: +SKIP
+    0
+    """
+    source = Path(PACKAGED_EXERCISES if source_path is None else source_path)
+    dest = Path("exercises.py" if dest_path is None else dest_path)
+    student = strip_solutions(source.read_text(encoding="utf-8"), filename=source.name)
+    if dest.exists():
+        if dest.resolve() == source.resolve():
+            raise ValueError(f"the destination {dest} is the reference file itself; choose another path")
+        if not overwrite:
+            raise FileExistsError(f"{dest} already exists; the work in it would be lost. Choose another path, or "
+                                  "overwrite it on purpose (overwrite=True, or --force on the command line)")
+    with atomic_write(dest, "w", encoding="utf-8") as f:
+        f.write(student)
+    return dest
+
+
+def main_make_student(argv=None):
+    """``python -m minivae make-assignment [--out PATH]``: write the student version; return 0, or 1 on an error."""
+    parser = argparse.ArgumentParser(
+        prog="python -m minivae make-assignment",
+        description="Write the exercises with the solutions removed (each replaced by a NotImplementedError and a "
+                    "TODO saying what to write). Grade it afterwards with: python -m minivae grade PATH")
+    parser.add_argument("--out", default="exercises.py", help="where to write it (default: exercises.py)")
+    parser.add_argument("--force", action="store_true", help="overwrite the file if it exists (its work is lost)")
+    parser.add_argument("--source", default=None,
+                        help="a reference file with ### BEGIN/END SOLUTION regions (default: minivae's exercises)")
+    args = parser.parse_args(argv)
+    try:
+        path = make_student_version(args.source, args.out, overwrite=args.force)
+    except (OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"Wrote {path}. Fill in each TODO, then grade it with:  python -m minivae grade {path}")
+    return 0

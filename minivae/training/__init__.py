@@ -1,0 +1,11 @@
+"""Training: the loop and what it saves.
+
+    trainer       TrainConfig (every setting), Trainer (epochs, validation, warm-up, the divergence guard)
+    checkpoint    one .npz file per run, no pickle, exact resume
+
+The names below are also importable from ``minivae.training`` itself, as in version 0.1.0.
+"""
+from minivae.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from minivae.training.trainer import TrainConfig, Trainer, TrainingDiverged
+
+__all__ = ["TrainConfig", "Trainer", "TrainingDiverged", "load_checkpoint", "save_checkpoint", "CheckpointError"]
