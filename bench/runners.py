@@ -11,7 +11,7 @@ then drives it over stdin/stdout, one JSON line each way:
                                                         backward, optimizer), in milliseconds
     exit   -> {"max_rss_mib": m}                        peak resident memory of this process (see peak_memory_mib)
 
-Implementations: "minivae", "numpy" (the plain-NumPy baseline in numpy_vae.py), "torch-example" and "torch-tuned"
+Implementations: "minivae", "numpy" (the plain-NumPy VAE of minivae/start_here.py), "torch-example" and "torch-tuned"
 (torch_vae.py), and "gemm": only the matrix products of minivae's training step, into preallocated arrays (the
 ceiling: a step cannot be faster than its matrix products).
 
@@ -63,16 +63,21 @@ class MinivaeRunner:
 
     def phase_step(self, xb):
         """The pieces of VAE.loss_and_gradients, in its order, each timed."""
+        from minivae.nn.kl import kl_term
+        from minivae.nn.reparam import reparameterize
+
         m = self.model
         t0 = time.perf_counter()
         x = m._check_x(xb)
         eps = m._noise(len(x), self.rng, None)
-        mu, logvar, inside, kl, out = m._forward(x, eps)
+        mu, logvar, inside = m._encode(x)
+        out = m._decode(reparameterize(mu, logvar, eps))
         t1 = time.perf_counter()
         nll, dout = m.likelihood.nll(out, x)
+        kl_loss, dmu_kl, dlogvar_kl, _ = kl_term(mu, logvar)
         float(nll.mean())
         t2 = time.perf_counter()
-        m._backward(dout, mu, logvar, inside, eps, kl, 1.0, 0.0)
+        m._backward(dout, dmu_kl, dlogvar_kl, eps, logvar, inside)
         t3 = time.perf_counter()
         self.opt.step(m.params, m.grads)
         t4 = time.perf_counter()
@@ -81,10 +86,10 @@ class MinivaeRunner:
 
 class NumpyRunner:
     def __init__(self, d, h, latent, seed=0):
-        from numpy_vae import NumpyVAE, init_params
+        from minivae.start_here import PlainNumpyVAE, init_params
 
         self.rng = np.random.default_rng(seed)
-        self.vae = NumpyVAE(init_params(d, h, latent, self.rng))
+        self.vae = PlainNumpyVAE(init_params(d, h, latent, seed=seed))
         self.latent = latent
 
     def step(self, xb):

@@ -7,7 +7,7 @@ What is compared: the same VAE (784-400-20 or 784-512-2 MLP, ReLU, Bernoulli lik
 same data (the bundled MNIST training digits, shuffled once, in contiguous batches), trained by
 
 * minivae (``VAE.loss_and_gradients`` + ``Adam.step``);
-* the plain-NumPy baseline of ``bench/numpy_vae.py`` (float32, no Numba, new arrays for every expression);
+* the plain-NumPy baseline of ``minivae/start_here.py`` (float32, no Numba, new arrays for every expression);
 * PyTorch, if installed, as in its official VAE example ("torch-example": sigmoid + binary cross-entropy, Adam) and
   tuned for speed ("torch-tuned": binary cross-entropy with logits, Adam(fused=True));
 * "gemm": only the 11 matrix products of minivae's step, into preallocated arrays. No implementation can beat its

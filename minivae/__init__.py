@@ -39,8 +39,8 @@ _check_versions()
 
 from minivae.nn.layers import MLP, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Softplus, Tanh  # noqa: E402
 from minivae.nn.conv import Conv2D, ConvTranspose2D, Flatten, Unflatten  # noqa: E402
-from minivae.nn.losses import (bernoulli_nll, categorical_nll, gaussian_nll, gaussian_nll_learned_variance,  # noqa: E402
-                            kl_standard_normal)
+from minivae.nn.losses import bernoulli_nll, categorical_nll, gaussian_nll, gaussian_nll_learned_variance  # noqa: E402
+from minivae.nn.kl import kl_per_dimension, kl_standard_normal  # noqa: E402
 from minivae.models.likelihoods import (Bernoulli, Categorical, Gaussian, GaussianLearnedVariance, Mixed,  # noqa: E402
                                  make_likelihood)
 from minivae.nn.reparam import reparameterize, reparameterize_backward  # noqa: E402
@@ -65,6 +65,7 @@ __all__ = [
     "Conv2D", "ConvTranspose2D", "Flatten", "Unflatten",
     # losses, likelihoods, the reparameterization
     "bernoulli_nll", "categorical_nll", "gaussian_nll", "gaussian_nll_learned_variance", "kl_standard_normal",
+    "kl_per_dimension",
     "Bernoulli", "Categorical", "Gaussian", "GaussianLearnedVariance", "Mixed", "make_likelihood",
     "reparameterize", "reparameterize_backward",
     # models

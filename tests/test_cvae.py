@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from minivae.models.cvae import ConditionalVAE
-from minivae.datasets.loading import load_mnist_test_10k
+from minivae.datasets import load_mnist_test_10k
 from minivae.nn.gradcheck import check_model
-from minivae.models.vae import VAE
+from minivae.models import VAE
 from minivae.nn.optim import Adam
 
 TOL = 1e-6  # float64 gradient check bound; correct gradients reach about 1e-9
@@ -22,24 +22,24 @@ def tiny(likelihood="bernoulli", dtype=np.float64, **kwargs):
 
 def test_networks_are_widened_by_the_label_and_methods_have_the_right_shapes():
     model = tiny(dtype=np.float32)
-    assert model.conditional is True and not hasattr(VAE(6, 2, (5,)), "conditional")
+    assert model.conditional is True and VAE(6, 2, (5,)).conditional is False
     assert model.params["encoder.0.W"].shape == (6 + 3, 5)  # [x | onehot(y)]
     assert model.params["decoder.0.W"].shape == (2 + 3, 5)  # [z | onehot(y)]
     rng = np.random.default_rng(0)
     x, y = rng.random((4, 6)), np.array([0, 1, 2, 1])
-    mu, logvar = model.encode(x, y)
+    mu, logvar = model.encode(x, condition=y)
     assert mu.shape == logvar.shape == (4, 2) and mu.dtype == np.float32
-    assert model.decode(mu, y).shape == (4, 6)
-    assert model.reconstruct(x, y).shape == model.reconstruct(x, y, rng=rng).shape == (4, 6)
-    assert model.sample(5, rng, y=2).shape == (5, 6)
-    assert model.sample(3, rng, y=np.array([0, 1, 2])).shape == (3, 6)
+    assert model.decode(mu, condition=y).shape == (4, 6)
+    assert model.reconstruct(x, condition=y).shape == model.reconstruct(x, rng, condition=y).shape == (4, 6)
+    assert model.sample(5, rng, condition=2).shape == (5, 6)
+    assert model.sample(3, rng, condition=np.array([0, 1, 2])).shape == (3, 6)
     assert "n_classes=3" in repr(model)
 
 
 def test_the_label_changes_what_the_decoder_produces():
     model = tiny()
     z = np.random.default_rng(1).standard_normal((3, 2))
-    a, b = model.decode(z, np.zeros(3, dtype=int)), model.decode(z, np.ones(3, dtype=int))
+    a, b = model.decode(z, condition=np.zeros(3, dtype=int)), model.decode(z, condition=np.ones(3, dtype=int))
     assert np.abs(a - b).max() > 1e-3
 
 
@@ -49,7 +49,7 @@ def test_gradient_of_every_parameter(likelihood):
     model = tiny(likelihood)
     x, y = rng.random((5, 6)), np.array([0, 2, 1, 2, 0])
     eps = rng.standard_normal((5, 2))  # frozen noise: the loss is a deterministic function of the parameters
-    errors = check_model(model, lambda: model.loss_and_gradients(x, y, eps=eps, beta=0.6).loss)
+    errors = check_model(model, lambda: model.loss_and_gradients(x, condition=y, eps=eps, beta=0.6).loss)
     assert set(errors) == set(model.params)
     assert max(errors.values()) < TOL, errors
 
@@ -58,32 +58,32 @@ def test_elbo_matches_the_loss_and_target_is_used():
     rng = np.random.default_rng(3)
     model = tiny()
     x, y, eps = rng.random((4, 6)), np.array([2, 1, 0, 0]), rng.standard_normal((4, 2))
-    terms = model.elbo(x, y, eps=eps)
-    loss = model.loss_and_gradients(x, y, eps=eps)
+    terms = model.elbo(x, condition=y, eps=eps)
+    loss = model.loss_and_gradients(x, condition=y, eps=eps)
     assert np.isclose(-terms.elbo.mean(), loss.loss) and np.isclose(terms.kl.mean(), loss.kl)
-    assert np.allclose(model.elbo(x, y).elbo, model.elbo(x, y).elbo)  # no rng, no eps: the same fixed noise
-    other = model.loss_and_gradients(x, y, eps=eps, target=rng.random((4, 6)))
+    assert np.allclose(model.elbo(x, condition=y).elbo, model.elbo(x, condition=y).elbo)  # no rng, no eps: the same fixed noise
+    other = model.loss_and_gradients(x, condition=y, eps=eps, target=rng.random((4, 6)))
     assert other.reconstruction != loss.reconstruction and np.isclose(other.kl, loss.kl)
     with pytest.raises(ValueError, match="target must have the shape of x"):
-        model.loss_and_gradients(x, y, eps=eps, target=x[:2])
+        model.loss_and_gradients(x, condition=y, eps=eps, target=x[:2])
 
 
 def test_label_errors_say_what_is_wrong():
     model = tiny()
     x = np.random.default_rng(4).random((3, 6))
     with pytest.raises(ValueError, match=r"lie in \[0, 3\).*got values in \[0, 3\]"):
-        model.loss_and_gradients(x, np.array([0, 1, 3]), rng=np.random.default_rng(0))
+        model.loss_and_gradients(x, condition=np.array([0, 1, 3]), rng=np.random.default_rng(0))
     with pytest.raises(ValueError, match=r"lie in \[0, 3\)"):
-        model.encode(x, np.array([-1, 0, 0]))
+        model.encode(x, condition=np.array([-1, 0, 0]))
     with pytest.raises(ValueError, match=r"shape \(3,\), one per example, got shape \(2,\)"):
-        model.elbo(x, np.array([0, 1]))
+        model.elbo(x, condition=np.array([0, 1]))
     with pytest.raises(ValueError, match=r"shape \(3,\)"):
-        model.encode(x, np.zeros((3, 1), dtype=int))
+        model.encode(x, condition=np.zeros((3, 1), dtype=int))
     with pytest.raises(TypeError, match="must be integers.*float64"):
-        model.encode(x, np.array([0.0, 1.0, 2.0]))
+        model.encode(x, condition=np.array([0.0, 1.0, 2.0]))
     with pytest.raises(TypeError, match="must be integers"):
-        model.sample(2, np.random.default_rng(0), y=np.array([True, False]))
-    with pytest.raises(ValueError, match="pass y=c"):
+        model.sample(2, np.random.default_rng(0), condition=np.array([True, False]))
+    with pytest.raises(ValueError, match=r"pass condition=c \(an int\) or condition=labels"):
         model.sample(2, np.random.default_rng(0))
     with pytest.raises(ValueError, match="n_classes"):
         ConditionalVAE(6, n_classes=0)
@@ -122,13 +122,13 @@ def test_generates_the_class_it_is_asked_for():
         order = rng.permutation(len(x))
         for i in range(0, len(x), 100):
             batch = order[i:i + 100]
-            model.loss_and_gradients(x[batch], y[batch], rng=rng)
+            model.loss_and_gradients(x[batch], rng=rng, condition=y[batch])
             opt.step(model.params, model.grads)
 
     class_means = np.stack([ds.x_train[ds.y_train == c].mean(axis=0) for c in range(10)])  # (10, 784)
     classes_right, samples_right = 0, 0.0
     for c in range(10):
-        samples = model.sample(100, rng, y=c)  # (100, 784) pixel probabilities
+        samples = model.sample(100, rng, condition=c)  # (100, 784) pixel probabilities
         dist = ((samples[:, None, :] - class_means[None]) ** 2).sum(axis=2)  # (100, 10) squared distances
         classes_right += int(dist.mean(axis=0).argmin() == c)
         samples_right += (dist.argmin(axis=1) == c).mean() / 10

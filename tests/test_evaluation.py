@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 
 from minivae import VAE
-from minivae.apps.evaluation import (
-    bits_per_dim, evaluate, importance_weighted_bound, log_importance_weights, log_normal, log_standard_normal,
-    logsumexp,
-)
+from minivae.apps.evaluation import bits_per_dim, evaluate, importance_weighted_bound
+from minivae.models.iwae import log_importance_weights
+from minivae.nn.losses import log_normal, log_normal_of_noise, log_standard_normal, logsumexp
 
 LOG_2PI = np.log(2 * np.pi)
 
@@ -43,6 +42,13 @@ def test_log_normal_is_a_sum_of_one_dimensional_log_densities():
         s2 = np.exp(logvar[:, j])
         expected += np.log(np.exp(-(x[:, j] - mu[:, j]) ** 2 / (2 * s2)) / np.sqrt(2 * np.pi * s2))
     np.testing.assert_allclose(log_normal(x, mu, logvar), expected, rtol=1e-12)
+
+
+def test_log_normal_of_noise_is_log_normal_at_the_reparameterized_sample():
+    rng = np.random.default_rng(4)
+    mu, logvar, eps = rng.normal(size=(5, 3)), rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    z = mu + np.exp(0.5 * logvar) * eps
+    np.testing.assert_allclose(log_normal_of_noise(eps, logvar), log_normal(z, mu, logvar), rtol=1e-12)
 
 
 def test_log_standard_normal_is_log_normal_with_zero_mean_and_unit_variance():

@@ -1,8 +1,8 @@
 """Every hand-written gradient of minivae against central finite differences (see minivae.nn.gradcheck).
 
 One table, CASES, lists every check: each layer (w.r.t. its input and every parameter), each loss, the
-reparameterization (plain and fused with the KL), each likelihood, and the whole VAE and Autoencoder w.r.t. every
-parameter. One parametrized test runs them all, and ``test_the_sweep_covers_everything`` fails if a layer, a loss, a
+reparameterization, the KL term (plain and with free bits), each likelihood, and every model w.r.t. every
+parameter, with every training option. One parametrized test runs them all, and ``test_the_sweep_covers_everything`` fails if a layer, a loss, a
 likelihood or a model of the library has no entry in the table, so nothing can go unchecked silently.
 
 How the checks are made
@@ -25,29 +25,19 @@ import numba
 import numpy as np
 import pytest
 
-from minivae.models import likelihoods, vae as models
-from minivae.nn import kernels, layers, losses, reparam
+import minivae.models
+from minivae.models import likelihoods
+from minivae.nn import kl, layers, losses, reparam
 from minivae.nn.gradcheck import check_layer, check_model, numerical_gradient, numerical_vjp, rel_error
 from minivae.nn.layers import MLP, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Softplus, Tanh
 from minivae.models.likelihoods import Bernoulli, Categorical, Gaussian, GaussianLearnedVariance, Mixed, to_one_hot
-from minivae.models.vae import VAE, Autoencoder
+from minivae.models import VAE, Autoencoder, ConditionalVAE, ConvVAE
 
 TOL = 1e-6
 N, D, H, L = 4, 7, 5, 3
 F64 = np.float64
 MIXED_COLUMNS = [{"type": "gaussian", "size": 2}, {"type": "categorical", "size": 3},
                  {"type": "categorical", "size": 2}]  # 2 + 3 + 2 = D columns
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_numba_thread():
-    """The checks call the parallel kernels (bernoulli_nll, adam_update) hundreds of times on 4-row batches, where
-    waking a second thread costs far more than the work (milliseconds per call on a busy machine). The results do not
-    depend on the number of threads (rows are independent), so the checks run on one."""
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(before)
 
 
 def rng_for(name):
@@ -123,7 +113,7 @@ def case_gaussian_nll_learned_variance(name):
 def case_kl_standard_normal(name):
     rng = rng_for(name)
     inputs = {"mu": rng.standard_normal((N, L)), "logvar": rng.standard_normal((N, L))}
-    return loss_errors(losses.kl_standard_normal, inputs, ["mu", "logvar"])
+    return loss_errors(kl.kl_standard_normal, inputs, ["mu", "logvar"])
 
 
 def case_categorical_nll(name):
@@ -156,26 +146,29 @@ def case_reparameterize(name):
             "logvar": rel_error(dlogvar, numerical_vjp(lambda: reparam.reparameterize(mu, logvar, eps), logvar, dz))}
 
 
-def case_reparam_kl_kernels(name):
-    """The fused kernels: the scalar sum(z * dz) + kl_scale * sum(kl), whose gradient reparam_kl_backward returns."""
-    rng = rng_for(name)
-    mu, logvar, eps, dz = (rng.standard_normal((N, L)) for _ in range(4))
-    kl_scale = 0.7 / N  # beta / N
-
-    def scalar():
-        z, kl = np.empty_like(mu), np.empty(N)
-        kernels.reparam_kl_forward(mu, logvar, eps, z, kl)
-        return float(np.sum(z * dz) + kl_scale * kl.sum())
-
-    dmu, dlogvar = np.empty_like(mu), np.empty_like(mu)
-    kernels.reparam_kl_backward(dz, mu, logvar, eps, kl_scale, dmu, dlogvar)
-    return {"mu": rel_error(dmu, numerical_gradient(scalar, mu)),
-            "logvar": rel_error(dlogvar, numerical_gradient(scalar, logvar))}
+def kl_term_case(free_bits):
+    """The KL term of the training loss, mean_n KL_n or with free bits sum_j max(lambda, KL_j): a scalar."""
+    def run(name):
+        rng = rng_for(name)
+        mu, logvar = rng.standard_normal((N, L)), rng.standard_normal((N, L))
+        if free_bits:
+            mu[:, 0] *= 0.01  # dimension 0 has a KL below the floor (no gradient), the others above it
+            logvar[:, 0] *= 0.01
+            kl_dim = kl.kl_per_dimension(mu, logvar)
+            assert kl_dim[0] < free_bits < kl_dim[1:].min()
+        _, dmu, dlogvar, _ = kl.kl_term(mu, logvar, free_bits)
+        term = lambda: kl.kl_term(mu, logvar, free_bits)[0]  # noqa: E731
+        if free_bits:
+            assert not dmu[:, 0].any() and not dlogvar[:, 0].any()
+        return {"mu": rel_error(dmu, numerical_gradient(term, mu)),
+                "logvar": rel_error(dlogvar, numerical_gradient(term, logvar))}
+    return run
 
 
 REPARAM_CASES = {
     "reparameterize": ({"reparameterize_backward"}, case_reparameterize),
-    "reparam_kl_kernels": ({"reparam_kl_forward", "reparam_kl_backward"}, case_reparam_kl_kernels),
+    "kl_term": ({"kl_term"}, kl_term_case(0.0)),
+    "kl_term_free_bits": ({"kl_term"}, kl_term_case(0.3)),
 }
 
 
@@ -241,23 +234,34 @@ DATA = {  # likelihood -> (x, target) makers; target differs from x (a denoising
 }
 
 
-def model_case(kind, likelihood="bernoulli", activation="relu", hidden=(H,), beta=1.0, use_target=False, seed=None):
+def model_case(kind, likelihood="bernoulli", activation="relu", hidden=(H,), beta=1.0, use_target=False, seed=None,
+               free_bits=0.0, iw_samples=1):
     def run(name):
         rng = rng_for(name)
         x, target = DATA[likelihood if isinstance(likelihood, str) else likelihood["name"]](rng)
         if not use_target:
             target = None
         input_dim = x.shape[1]
-        model = kind(input_dim, latent_dim=L, hidden=hidden, likelihood=likelihood, activation=activation,
-                     seed=int(rng.integers(1000)) if seed is None else seed, dtype=F64)
-        if kind is VAE:
-            eps = rng.standard_normal((N, L))  # frozen noise
-
-            def loss():
-                return model.loss_and_gradients(x, eps=eps, beta=beta, target=target).loss
+        seed_ = int(rng.integers(1000)) if seed is None else seed
+        options = {"target": target}
+        if kind is ConvVAE:  # 4 x 4 images of D = 16 pixels
+            x, target = rng.random((N, 16)), (rng.random((N, 16)) if use_target else None)
+            options["target"] = target
+            model = ConvVAE(latent_dim=L, image_shape=(4, 4), channels=(2,), likelihood=likelihood, seed=seed_,
+                            dtype=F64)
+        elif kind is ConditionalVAE:
+            model = ConditionalVAE(input_dim, latent_dim=L, hidden=hidden, likelihood=likelihood,
+                                   activation=activation, seed=seed_, dtype=F64, n_classes=3)
+            options["condition"] = rng.integers(0, 3, N)
         else:
-            def loss():
-                return model.loss_and_gradients(x, target=target).loss
+            model = kind(input_dim, latent_dim=L, hidden=hidden, likelihood=likelihood, activation=activation,
+                         seed=seed_, dtype=F64)
+        if model.probabilistic:
+            eps = rng.standard_normal((N, L) if iw_samples == 1 else (N, iw_samples, L))  # frozen noise
+            options.update(eps=eps, beta=beta, free_bits=free_bits, iw_samples=iw_samples)
+
+        def loss():
+            return model.loss_and_gradients(x, **options).loss
         errors = check_model(model, loss)
         assert set(errors) == set(model.params)  # every parameter
         loss()
@@ -287,6 +291,16 @@ MODEL_CASES = {
     "vae_mixed_target": ({"VAE", "mixed"}, model_case(VAE, {"name": "mixed", "columns": MIXED_COLUMNS},
                                                       use_target=True)),
     # seed 1: with the name's seed all 5 decoder ReLUs happen to be off for all 4 codes (the check would be vacuous)
+    "vae_free_bits": ({"VAE", "free_bits"}, model_case(VAE, hidden=(H, 4), beta=0.7, free_bits=0.2)),
+    "vae_iw_samples": ({"VAE", "iw_samples"}, model_case(VAE, iw_samples=4)),
+    "vae_iw_samples_target_gaussian_learned": ({"VAE", "iw_samples", "target"},
+                                               model_case(VAE, "gaussian_learned", iw_samples=3, use_target=True)),
+    "conditional_vae": ({"ConditionalVAE", "condition"}, model_case(ConditionalVAE, beta=0.5, use_target=True)),
+    "conditional_vae_free_bits": ({"ConditionalVAE", "free_bits"},
+                                  model_case(ConditionalVAE, "gaussian", "tanh", free_bits=0.1)),
+    "conditional_vae_iw_samples": ({"ConditionalVAE", "iw_samples"}, model_case(ConditionalVAE, iw_samples=3)),
+    "conv_vae": ({"ConvVAE"}, model_case(ConvVAE, beta=0.5, use_target=True)),
+    "conv_vae_iw_samples": ({"ConvVAE", "iw_samples"}, model_case(ConvVAE, iw_samples=2)),
     "autoencoder_bernoulli_relu": ({"Autoencoder", "bernoulli", "relu"}, model_case(Autoencoder, seed=1)),
     "autoencoder_gaussian_tanh_two_hidden_target": (
         {"Autoencoder", "gaussian", "tanh"},
@@ -315,15 +329,18 @@ def test_the_sweep_covers_everything():
     covered = set().union(*(covers for covers, _ in CASES.values()))
     layer_classes = {n for n, c in vars(layers).items() if inspect.isclass(c) and issubclass(c, layers.Layer)
                      and c is not layers.Layer and not n.startswith("_")}
-    # kl_per_dimension (a diagnostic) and log_softmax_blocks (a helper of categorical_nll) return no gradient
-    loss_functions = public_functions(losses, exclude={"kl_per_dimension", "log_softmax_blocks"})
+    # log_softmax_blocks (a helper of categorical_nll), logsumexp and the log densities return no gradient
+    loss_functions = public_functions(losses, exclude={"log_softmax_blocks", "logsumexp", "log_normal",
+                                                       "log_normal_of_noise", "log_standard_normal"})
     required = {
         "layers": layer_classes | {"MLP"},
         "losses": loss_functions,
         "likelihoods": set(likelihoods.LIKELIHOODS),
-        "models": {n for n in ("VAE", "Autoencoder") if hasattr(models, n)},
+        "models": set(minivae.models.MODEL_KINDS),
+        "training options": {"free_bits", "iw_samples", "condition", "target"},
         "activations": set(layers.ACTIVATIONS),
-        "reparameterization": {"reparameterize_backward", "reparam_kl_forward", "reparam_kl_backward"},
+        "reparameterization": {"reparameterize_backward"},
+        "KL": public_functions(kl, exclude={"kl_per_dimension"}),  # a diagnostic, no gradient
     }
     for what, names in required.items():
         assert names <= covered, f"{what} without a gradient check: {sorted(names - covered)}"
@@ -409,8 +426,8 @@ def test_checker_fails_on_a_flipped_sign_and_names_the_culprit():
 def test_checker_fails_on_a_log_sigma_kl_gradient():
     """A KL gradient that reads logvar as log sigma, 0.5 (exp(lv / 2) - 1) / N instead of 0.5 (exp(lv) - 1) / N."""
     def wrong_kl(mu, logvar):
-        kl, dmu, _ = losses.kl_standard_normal(mu, logvar)
-        return kl, dmu, 0.5 * (np.exp(0.5 * logvar) - 1) / len(mu)
+        value, dmu, _ = kl.kl_standard_normal(mu, logvar)
+        return value, dmu, 0.5 * (np.exp(0.5 * logvar) - 1) / len(mu)
 
     rng = np.random.default_rng(0)
     errors = loss_errors(wrong_kl, {"mu": rng.standard_normal((N, L)), "logvar": rng.standard_normal((N, L))},

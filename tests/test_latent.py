@@ -17,6 +17,8 @@ class StubModel:
     With it the answers of the functions that use encoder means are known exactly.
     """
 
+    conditional = False  # what the model contract declares (minivae.models.base)
+
     def __init__(self, latent_dim):
         self.latent_dim = latent_dim
         self.input_dim = latent_dim
@@ -208,7 +210,7 @@ def test_bad_input_raises_value_error_that_says_what_is_wrong(call, match):
 
 
 def test_bad_types_raise_type_error():
-    with pytest.raises(TypeError, match="encode, decode and latent_dim"):
+    with pytest.raises(TypeError, match="encode, decode, latent_dim and conditional"):
         active_units(object(), np.zeros((3, 2)))
     with pytest.raises(TypeError, match="booleans"):
         attribute_vector(StubModel(2), np.zeros((3, 2)), np.array([0, 1, 1]))

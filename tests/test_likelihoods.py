@@ -14,7 +14,7 @@ from minivae.models.likelihoods import (
     to_one_hot,
 )
 from minivae.nn.losses import categorical_nll, gaussian_nll_learned_variance, log_softmax_blocks
-from minivae.models.vae import VAE
+from minivae.models import VAE
 
 TOL = 1e-6  # the preamble's bound for a float64 gradient check; correct gradients reach about 1e-9 here
 

@@ -134,6 +134,27 @@ def test_adamw_by_hand():
     assert_steps(AdamW(lr=0.1, weight_decay=0.01), p1, p2, rtol=1e-10)
 
 
+def test_adam_weight_decay_is_l2_by_hand():
+    """Adam(weight_decay=w) adds w * p to the gradient (L2, as torch.optim.Adam), so the decay goes through m and v."""
+    # step 1: g1' = G1 + 0.5 P0 = [1.0, -2.0, 2.25]; m_hat = g1', v_hat = g1'^2, so p1 = P0 - 0.1 sign(g1')
+    g1 = np.array([1.0, -2.0, 2.25])
+    np.testing.assert_allclose(G1 + 0.5 * P0, g1, rtol=1e-15)
+    p1 = P0 - 0.1 * g1 / (np.abs(g1) + 1e-8)
+    np.testing.assert_allclose(p1, [0.9, -1.9, 0.4], rtol=1e-7)
+    # step 2: g2' = G2 + 0.5 p1 = [0.15, -0.55, 1.2]
+    #   m2 = 0.9 (0.1 g1') + 0.1 g2' = [0.09 + 0.015, -0.18 - 0.055, 0.2025 + 0.12] = [0.105, -0.235, 0.3225]
+    #   v2 = 0.999 (0.001 g1'^2) + 0.001 g2'^2 = [0.000999 + 0.0000225, 0.003996 + 0.0003025, 0.0050574375 + 0.00144]
+    m2, v2 = np.array([0.105, -0.235, 0.3225]), np.array([0.0010215, 0.0042985, 0.0064974375])
+    p2 = p1 - 0.1 * (m2 / 0.19) / (np.sqrt(v2 / 0.001999) + 1e-8)
+    assert_steps(Adam(lr=0.1, weight_decay=0.5), p1, p2, rtol=1e-10)
+
+
+def test_adam_weight_decay_and_adamw_differ():
+    """L2 decay (Adam) and decoupled decay (AdamW) are different updates: the names say which is which."""
+    adam_l2, adamw = two_steps(Adam(lr=0.1, weight_decay=0.5))[1], two_steps(AdamW(lr=0.1, weight_decay=0.5))[1]
+    assert np.abs(adam_l2 - adamw).max() > 1e-3
+
+
 OPTIMIZERS = {
     "sgd": lambda: SGD(lr=0.1),
     "sgd_momentum": lambda: SGD(lr=0.1, momentum=0.9),
@@ -141,6 +162,7 @@ OPTIMIZERS = {
     "adagrad": lambda: Adagrad(lr=0.1),
     "rmsprop": lambda: RMSProp(lr=0.01, alpha=0.9),
     "adam": lambda: Adam(lr=0.1),
+    "adam_l2": lambda: Adam(lr=0.1, weight_decay=0.05),
     "adamw": lambda: AdamW(lr=0.1, weight_decay=0.01),
 }
 
@@ -322,6 +344,7 @@ TORCH_EQUIVALENTS = {  # minivae name -> (torch class name, torch keyword argume
     "adagrad": ("Adagrad", dict(lr=0.1, eps=1e-10)),
     "rmsprop": ("RMSprop", dict(lr=0.01, alpha=0.9, eps=1e-8)),
     "adam": ("Adam", dict(lr=0.1)),
+    "adam_l2": ("Adam", dict(lr=0.1, weight_decay=0.05)),
     "adamw": ("AdamW", dict(lr=0.1, weight_decay=0.01)),
 }
 

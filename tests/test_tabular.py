@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from minivae.models.likelihoods import Mixed
-from minivae.models.vae import VAE
+from minivae.models import VAE
 from minivae.nn.optim import Adam
 from minivae.datasets.tables import TabularEncoder, read_csv_table, synthesize, write_csv_table
 

@@ -120,10 +120,11 @@ def test_ctrl_c_saves_a_checkpoint_and_reraises(data, tmp_path, monkeypatch):
 
 
 def test_conditional_model_needs_labels(data):
+    from minivae import ConditionalVAE
+
     x, _ = data
-    model = small_vae()
-    model.conditional = True
-    with pytest.raises(ValueError, match="pass labels"):
+    model = ConditionalVAE(x.shape[1], latent_dim=2, hidden=(8,), n_classes=3)
+    with pytest.raises(ValueError, match="ConditionalVAE is conditional: pass the labels of x_train"):
         Trainer(model, TrainConfig(epochs=1, quiet=True)).fit(x)
 
 

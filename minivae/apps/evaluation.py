@@ -24,58 +24,11 @@ Example
 import numpy as np
 
 from minivae.apps.latent import active_units
+from minivae.models.iwae import iw_bound, log_importance_weights
 
-LOG_2PI = float(np.log(2 * np.pi))
 
 
 # ------------------------------------------------------------------------------------------------ building blocks
-def logsumexp(a, axis=-1):
-    """log sum_i exp(a_i) along ``axis``, without overflow or underflow.
-
-        logsumexp(a) = m + log sum_i exp(a_i - m),      m = max_i a_i
-
-    After the shift the largest term is exp(0) = 1, so the sum lies in [1, n]: nothing overflows (a = +1000) and the
-    sum cannot underflow to 0 (a = -1000). A slice that is all -inf gives -inf (the log of a zero sum).
-
-    Parameters
-    ----------
-    a : array of floats    axis : the axis to reduce
-
-    Returns
-    -------
-    array of a.shape without ``axis``, float64
-
-    Example
-    -------
-    >>> logsumexp(np.array([1000.0, 1000.0]))   # log(2 e^1000) = 1000 + log 2
-    1000.6931471805599
-    """
-    a = np.asarray(a, dtype=np.float64)
-    m = np.max(a, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)  # an all -inf slice: shift by 0, the sum is 0, the log -inf
-    with np.errstate(divide="ignore"):
-        out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
-    out = np.squeeze(out, axis=axis)
-    return float(out) if out.ndim == 0 else out
-
-
-def log_normal(x, mu, logvar):
-    """Log density of a diagonal Gaussian, summed over the last axis.
-
-        log N(x; mu, diag(exp(logvar))) = -0.5 * sum_j [ log(2 pi) + logvar_j + (x_j - mu_j)^2 exp(-logvar_j) ]
-
-    x, mu, logvar : (N, L) (or any shapes that broadcast)  ->  (N,) float64, in nats.
-    """
-    x, mu, logvar = (np.asarray(a, dtype=np.float64) for a in (x, mu, logvar))
-    return -0.5 * np.sum(LOG_2PI + logvar + (x - mu) ** 2 * np.exp(-logvar), axis=-1)
-
-
-def log_standard_normal(z):
-    """log N(z; 0, I) = -0.5 * sum_j [ log(2 pi) + z_j^2 ], summed over the last axis: (N, L) -> (N,) float64."""
-    z = np.asarray(z, dtype=np.float64)
-    return -0.5 * np.sum(LOG_2PI + z * z, axis=-1)
-
-
 def bits_per_dim(nats_per_example, n_dims):
     """Convert a negative log-likelihood in nats per example to bits per data dimension.
 
@@ -110,40 +63,12 @@ def _check_rng(rng):
     return rng
 
 
-def log_importance_weights(model, x, eps):
-    """log w_k = log p(x | z_k) + log p(z_k) - log q(z_k | x) for given noise, z_k = mu + sigma * eps_k.
-
-    Parameters
-    ----------
-    model : a VAE (anything with ``encode``, ``decoder``, ``likelihood``)
-    x : (N, D) data
-    eps : (N, K, L) standard normal noise, one row of K samples per example
-
-    Returns
-    -------
-    (N, K) float64, in nats.
-
-    Because z = mu + sigma eps, log q(z | x) = -0.5 * sum_j [ log(2 pi) + logvar_j + eps_j^2 ]: computed from eps
-    directly, with no cancellation in (z - mu) / sigma. log p(x | z) is minus the likelihood's negative
-    log-likelihood of the decoder's output, summed over the D dimensions.
-    """
-    mu, logvar = model.encode(x)  # (N, L) each
-    n, n_samples, latent = eps.shape
-    z = mu[:, None, :] + np.exp(0.5 * logvar)[:, None, :] * eps  # (N, K, L)
-    z = z.astype(mu.dtype).reshape(n * n_samples, latent)
-    x_rep = np.repeat(np.asarray(x, dtype=mu.dtype), n_samples, axis=0)  # (N K, D), row i*K + k is x_i
-    log_px_given_z = -model.likelihood.nll(model.decoder.forward(z), x_rep)[0].astype(np.float64)  # (N K,)
-    log_pz = log_standard_normal(z)  # (N K,)
-    log_qz = -0.5 * np.sum(LOG_2PI + logvar[:, None, :].astype(np.float64) + eps.astype(np.float64) ** 2, axis=-1)
-    return (log_px_given_z + log_pz).reshape(n, n_samples) - log_qz  # (N, K)
-
-
-def importance_weighted_bound(model, x, k=100, rng=None, batch_size=4096, eps=None):
+def importance_weighted_bound(model, x, k=100, rng=None, batch_size=4096, eps=None, condition=None):
     """Per-example importance-weighted estimate of log p(x) (Burda et al. 2016), in nats.
 
         L_K(x) = log (1/K) sum_k exp(log w_k) = logsumexp_k(log w_k) - log K,      z_k ~ q(z | x)
 
-    with log w_k from :func:`log_importance_weights`. Properties (and tests):
+    with log w_k from ``minivae.models.iwae.log_importance_weights`` (the bound's one home). Properties (and tests):
 
     * K = 1: log w_1 = log p(x | z_1) - [log q(z_1 | x) - log p(z_1)], a one-sample ELBO whose KL term is estimated
       by Monte Carlo; its expectation is the ELBO of ``model.elbo`` (which uses the closed-form KL), and it has the
@@ -159,6 +84,7 @@ def importance_weighted_bound(model, x, k=100, rng=None, batch_size=4096, eps=No
     model : a VAE      x : (N, D) data      k : number of importance samples K
     rng : np.random.Generator for the noise (or pass ``eps``, (N, K, L), to fix it)
     batch_size : maximum number of decoder rows per forward pass
+    condition : the labels (N,) of a conditional model (then the bound is on log p(x | y))
 
     Returns
     -------
@@ -172,24 +98,25 @@ def importance_weighted_bound(model, x, k=100, rng=None, batch_size=4096, eps=No
         n, latent = np.shape(x)[0], model.latent_dim
         if eps.ndim != 3 or eps.shape[0] != n or eps.shape[2] != latent:
             raise ValueError(f"eps must have shape (N, K, L) = ({n}, K, {latent}), got {eps.shape}")
-        return logsumexp(log_importance_weights(model, x, eps), axis=1) - np.log(eps.shape[1])
+        return iw_bound(log_importance_weights(model, x, eps, condition))
     k = _check_k(k)
     _check_rng(rng)
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     x = np.asarray(x)
-    dtype = np.dtype(getattr(model, "dtype", np.float64))
+    dtype = model.dtype
     n_block = max(1, min(len(x), batch_size // k))  # examples per block
     n_chunk = max(1, min(k, batch_size // n_block))  # samples per decoder pass
     out = np.empty(len(x), dtype=np.float64)
     for start in range(0, len(x), n_block):
         xb = x[start:start + n_block]
+        yb = None if condition is None else np.asarray(condition)[start:start + n_block]
         log_w = np.empty((len(xb), k))  # (B, K)
         for s in range(0, k, n_chunk):
             m = min(n_chunk, k - s)
             eps_chunk = rng.standard_normal((len(xb), m, model.latent_dim), dtype=dtype)  # (B, m, L)
-            log_w[:, s:s + m] = log_importance_weights(model, xb, eps_chunk)
-        out[start:start + len(xb)] = logsumexp(log_w, axis=1) - np.log(k)
+            log_w[:, s:s + m] = log_importance_weights(model, xb, eps_chunk, yb)
+        out[start:start + len(xb)] = iw_bound(log_w)
     return out
 
 

@@ -25,10 +25,11 @@ Example
 """
 import numpy as np
 
+from minivae.nn.losses import log_normal, log_normal_of_noise, log_standard_normal
+from minivae.nn.reparam import reparameterize
 from minivae.validation import check_positive_int
 
 METHODS = ("iterative", "mcmc")
-LOG_2PI = float(np.log(2 * np.pi))
 
 
 # ------------------------------------------------------------------------------------------------------ checks
@@ -93,18 +94,8 @@ def imputation_error(x_true, x_imputed, mask):
 
 
 # ------------------------------------------------------------------------------------------- the VAE methods
-def _log_normal_eps(eps, logvar):
-    """log q(z | x) for z = mu + sigma eps: -0.5 sum_j [log(2 pi) + logvar_j + eps_j^2], (N, L) -> (N,)."""
-    return -0.5 * np.sum(LOG_2PI + logvar + eps * eps, axis=1)
-
-
-def _log_normal_z(z, mu, logvar):
-    """log N(z; mu, diag(exp(logvar))) summed over the latent axis: (N, L) -> (N,)."""
-    return -0.5 * np.sum(LOG_2PI + logvar + (z - mu) ** 2 * np.exp(-logvar), axis=1)
-
-
 def _iterative(model, x, mask, fill, n_iter):
-    dtype = np.dtype(getattr(model, "dtype", np.float64))
+    dtype = model.dtype
     current = np.where(mask, x, fill).astype(dtype)
     for _ in range(n_iter):
         mu, _ = model.encode(current)  # (N, L)
@@ -151,16 +142,16 @@ def metropolis_within_gibbs(model, x, mask, rng, n_iter=200, burn_in=None, fill=
     if isinstance(burn_in, bool) or not isinstance(burn_in, (int, np.integer)) or not 0 <= burn_in < n_iter:
         raise ValueError(f"burn_in must be an integer in [0, n_iter) = [0, {n_iter}), got {burn_in!r}")
     x, mask = _check_mask(x, mask)
-    dtype = np.dtype(getattr(model, "dtype", np.float64))
+    dtype = model.dtype
     fill = _column_means(x, mask) if fill is None else fill
     lik = model.likelihood
 
     def log_joint(out, current, z):  # log p(x | z) + log p(z), (N,)
-        return -lik.nll(out, current)[0].astype(np.float64) - 0.5 * np.sum(LOG_2PI + z * z, axis=1)
+        return -lik.nll(out, current)[0].astype(np.float64) + log_standard_normal(z)
 
     current = np.where(mask, x, fill).astype(dtype)  # the completed x, (N, D)
     mu, logvar = model.encode(current)
-    z = (mu + np.exp(0.5 * logvar) * rng.standard_normal(mu.shape, dtype=dtype)).astype(np.float64)
+    z = reparameterize(mu, logvar, rng.standard_normal(mu.shape, dtype=dtype)).astype(np.float64)
     out = model.decoder.forward(z.astype(dtype))
     total, n_kept, n_accepted = np.zeros_like(x), 0, 0
     for t in range(n_iter):
@@ -168,10 +159,10 @@ def metropolis_within_gibbs(model, x, mask, rng, n_iter=200, burn_in=None, fill=
         mu, logvar = model.encode(current)
         mu, logvar = mu.astype(np.float64), logvar.astype(np.float64)
         eps = rng.standard_normal(mu.shape)
-        z_new = mu + np.exp(0.5 * logvar) * eps
+        z_new = reparameterize(mu, logvar, eps)
         out_new = model.decoder.forward(z_new.astype(dtype))
-        log_rho = (log_joint(out_new, current, z_new) + _log_normal_z(z, mu, logvar)
-                   - log_joint(out, current, z) - _log_normal_eps(eps, logvar))  # (N,)
+        log_rho = (log_joint(out_new, current, z_new) + log_normal(z, mu, logvar)
+                   - log_joint(out, current, z) - log_normal_of_noise(eps, logvar))  # (N,)
         accept = np.log(rng.random(len(x))) < log_rho  # accept with probability min(1, rho)
         z = np.where(accept[:, None], z_new, z)
         out = np.where(accept[:, None], out_new, out)

@@ -26,10 +26,14 @@ _PARALLEL_ANGLE = 1e-6
 # -- checks shared by the functions below -----------------------------------------------------------------------------
 
 def _check_model(model):
-    for name in ("encode", "decode", "latent_dim"):
+    """A model that is not conditional (these tools encode and decode without labels), with the contract's parts."""
+    for name in ("encode", "decode", "latent_dim", "conditional"):
         if not hasattr(model, name):
-            raise TypeError(f"expected a model with encode, decode and latent_dim (a minivae VAE or Autoencoder), "
-                            f"got {type(model).__name__} without {name!r}")
+            raise TypeError(f"expected a model with encode, decode, latent_dim and conditional (a minivae VAE or "
+                            f"Autoencoder), got {type(model).__name__} without {name!r}")
+    if model.conditional:
+        raise ValueError(f"{type(model).__name__} is conditional: its latent space is read with labels, which these "
+                         "tools do not take; use a VAE or an Autoencoder")
 
 
 def _check_n(n):

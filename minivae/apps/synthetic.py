@@ -40,7 +40,7 @@ def generate(model, n, rng, binarize=False, draw=False, batch_size=1024):
     n = check_positive_int(n, "n")
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy Generator, e.g. np.random.default_rng(0), got {type(rng).__name__}")
-    dtype = np.dtype(getattr(model, "dtype", np.float64))
+    dtype = model.dtype
     parts = []
     for start in range(0, n, batch_size):
         m = min(batch_size, n - start)

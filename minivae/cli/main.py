@@ -127,7 +127,7 @@ def _load(path):
 
 def build_model_from_args(args, data):
     """The model that the train options describe."""
-    from minivae.models.vae import VAE, Autoencoder
+    from minivae.models import VAE, Autoencoder
 
     common = dict(latent_dim=args.latent, hidden=args.hidden, likelihood=args.likelihood,
                   activation=args.activation, seed=args.seed)
@@ -162,14 +162,14 @@ def write_figures(model, data, history, folder, seed=0):
     shape = data.image_shape
     x, y = data.x_test, data.y_test
     figures = {"history.png": plots.plot_history(history)}
-    if shape is not None and not getattr(model, "conditional", False):
+    if shape is not None and not model.conditional:
         figures["reconstructions.png"] = plots.plot_reconstructions(model, x, n=10, image_shape=shape)
-        if hasattr(model, "sample"):
+        if model.probabilistic:
             figures["samples.png"] = plots.plot_samples(model, rng, n=64, image_shape=shape)
             figures["manifold.png"] = plots.plot_latent_manifold(model, n=20, image_shape=shape)
             figures["interpolation.png"] = plots.plot_interpolation(model, x[0], x[1], n=10, image_shape=shape)
             figures["traversal.png"] = plots.plot_traversal(model, x[0], image_shape=shape)
-    if hasattr(model, "encode") and not getattr(model, "conditional", False):
+    if not model.conditional:
         figures["latent_scatter.png"] = plots.plot_latent_scatter(model, x, y)
     paths = []
     for name, fig in figures.items():
@@ -235,21 +235,20 @@ def cmd_evaluate(args):
     data = _data_of_checkpoint(ckpt, args)
     model, x = ckpt.model, data.x_test
     rng = np.random.default_rng(args.seed)
-    if not hasattr(model, "elbo"):
+    if not model.probabilistic:
         rec = model.reconstruction_error(x)
         print(f"{data.name} test set ({len(x)} examples): reconstruction loss {rec.mean():.2f} nats")
         return
-    kwargs = {"y": data.y_test} if getattr(model, "conditional", False) else {}
-    terms = model.elbo(x, rng=rng, **kwargs)
+    terms = model.elbo(x, rng=rng, condition=data.y_test if model.conditional else None)
     d = x.shape[1]
     print(f"{data.name} test set ({len(x)} examples), nats per example:")
     print(f"  negative ELBO   {-terms.elbo.mean():9.2f}   ({-terms.elbo.mean() / (d * np.log(2)):.4f} bits/dim)")
     print(f"  reconstruction  {terms.reconstruction.mean():9.2f}")
     print(f"  KL              {terms.kl.mean():9.2f}")
-    if args.k > 0 and not kwargs:
+    if args.k > 0:
         from minivae.apps.evaluation import importance_weighted_bound
 
-        iw = importance_weighted_bound(model, x, k=args.k, rng=rng)
+        iw = importance_weighted_bound(model, x, k=args.k, rng=rng, condition=data.y_test if model.conditional else None)
         print(f"  -log p(x) <= {-iw.mean():.2f}   (importance-weighted bound, K = {args.k})")
 
 
@@ -379,9 +378,9 @@ def cmd_synthesize(args):
             raise ValueError("a model trained on a table writes table rows: give an --out ending in .csv")
         encoder = TabularEncoder.from_dict(ckpt.extra["table_encoder"])
         write_csv_table(args.out, encoder.header, synthesize(model, encoder, args.n, rng))
-    elif getattr(model, "conditional", False):
+    elif model.conditional:
         labels = np.arange(args.n) % model.n_classes  # the classes in turn
-        save_synthetic(args.out, model.sample(args.n, rng, labels), labels)
+        save_synthetic(args.out, model.sample(args.n, rng, condition=labels), labels)
     else:
         save_synthetic(args.out, generate(model, args.n, rng, binarize=args.binarize, draw=args.draw))
     print(f"wrote {args.n} synthetic examples to {args.out}")
@@ -393,7 +392,7 @@ def cmd_synthesize(args):
 def gradcheck_table(seed=0):
     """Rows (what, parameter, relative error) of finite-difference checks of every layer and of whole models."""
     from minivae.nn import gradcheck, layers
-    from minivae.models.vae import VAE, Autoencoder
+    from minivae.models import VAE, Autoencoder
 
     rng = np.random.default_rng(seed)
     rows = []

@@ -1,17 +1,21 @@
 """The models: each one an encoder, a decoder and a likelihood, with the same training contract.
 
-    vae           the Autoencoder and the VAE (Kingma & Welling 2013)
+    base          the contract every model keeps (one loss_and_gradients call, declared options) and shared parts
+    autoencoder   the deterministic Autoencoder, the baseline
+    vae           the VAE (Kingma & Welling 2013): encoder q(z | x), prior N(0, I), decoder p(x | z)
     conv_vae      a VAE with convolutional encoder and decoder, for images
     cvae          the conditional VAE: encoder and decoder are told the class
     likelihoods   what the decoder's outputs mean: Bernoulli, Gaussian, categorical, mixed table columns
-    iwae          the importance-weighted bound as a training objective (Burda et al. 2016)
+    iwae          the importance-weighted bound: log-weights, the bound, its gradient (Burda et al. 2016)
 
 ``build_model(config)`` rebuilds any of them from ``model.config()`` (checkpoints store it). The names below are also
 importable from ``minivae.models`` itself, as in version 0.1.0.
 """
 from minivae.models.conv_vae import ConvVAE
 from minivae.models.cvae import ConditionalVAE
-from minivae.models.vae import VAE, Autoencoder, ELBOTerms, LossTerms
+from minivae.models.autoencoder import Autoencoder
+from minivae.models.base import NEUTRAL, ELBOTerms, LossTerms, Model
+from minivae.models.vae import VAE
 
 MODEL_KINDS = {"VAE": VAE, "Autoencoder": Autoencoder, "ConvVAE": ConvVAE, "ConditionalVAE": ConditionalVAE}
 
@@ -24,4 +28,4 @@ def build_model(config):
     return MODEL_KINDS[kind].from_config(config)
 
 
-__all__ = ["VAE", "Autoencoder", "ConvVAE", "ConditionalVAE", "ELBOTerms", "LossTerms", "build_model"]
+__all__ = ["Model", "NEUTRAL", "VAE", "Autoencoder", "ConvVAE", "ConditionalVAE", "ELBOTerms", "LossTerms", "build_model"]

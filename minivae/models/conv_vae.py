@@ -1,8 +1,8 @@
 """A Variational Autoencoder with a convolutional encoder and a transposed-convolutional decoder, for images.
 
-Everything about the VAE itself (the two heads mu and logvar, the reparameterization, the KL term, the loss and its
-backward pass, sampling) is inherited unchanged from ``minivae.models.vae.VAE``: those methods only call
-``encoder``/``decoder`` forward and backward and the likelihood. Only the two networks differ. For 28 x 28 images,
+Everything about the VAE itself (the two heads mu and logvar, the reparameterization, the KL term, free bits, the IW
+bound, the loss and its backward pass, sampling) is inherited unchanged from ``minivae.models.vae.VAE``: those
+methods only call ``encoder``/``decoder`` forward and backward and the likelihood. Only the two networks differ. For 28 x 28 images,
 latent size L and the default channels (32, 64):
 
     encoder  x (N, 784) -> Unflatten (N, 1, 28, 28)

@@ -201,41 +201,14 @@ def column_sum(dout, out):
 
 
 # ----------------------------------------------------------------------------------------------------------------------
-# Bernoulli negative log-likelihood from logits, fused with its gradient.
+# Bernoulli negative log-likelihood from logits, with its gradient (the formula's home is minivae.nn.losses.bernoulli_nll,
+# which calls this kernel):
 #   nll_n = sum_d [ softplus(l_nd) - x_nd * l_nd ]           (= -log Bernoulli(x | sigma(l)), also for grey x in [0, 1])
 #   d nll_n / d l_nd = sigma(l_nd) - x_nd
 # softplus(l) - x l is written max(l, 0) - x l + log1p(exp(-|l|)): no log(0), no overflow, even at l = +/-1000.
 # ----------------------------------------------------------------------------------------------------------------------
 
-
-def bernoulli_nll_reference(logits, x, scale):
-    """Returns (nll per example (N,), scale * (sigma(logits) - x) (N, D))."""
-    nll = (np.maximum(logits, 0) - x * logits + np.log1p(np.exp(-np.abs(logits)))).sum(axis=1)
-    dlogits = scale * (sigmoid_reference(logits) - x)
-    return nll, dlogits
-
-
-@njit(cache=True, error_model="numpy")
-def bernoulli_nll(logits, x, scale, nll, dlogits):
-    """One pass over (N, D): writes nll (N,) and dlogits (N, D).
-
-    The readable one-pass form. Its exp and log1p are scalar calls (see the module docstring), so the training path
-    (``minivae.nn.losses.bernoulli_nll``) uses ``bernoulli_nll_parts`` instead, which gives the same numbers faster.
-    """
-    n, d = logits.shape
-    for i in range(n):
-        acc = 0.0
-        for j in range(d):
-            l = logits[i, j]
-            e = np.exp(-abs(l))
-            acc += max(l, 0) - x[i, j] * l + np.log1p(e)
-            s = 1 / (1 + e) if l >= 0 else e / (1 + e)
-            dlogits[i, j] = scale * (s - x[i, j])
-        nll[i] = acc
-    return nll, dlogits
-
-
-# The same loss in parts, for speed. NumPy computes the two transcendental functions of every entry with vectorised
+# The loss in parts, for speed. NumPy computes the two transcendental functions of every entry with vectorised
 # ufuncs, e = exp(-|l|) and log1p(e); the kernel does all the rest in one pass, and the row sums (the per-example
 # nll) are NumPy's pairwise sums of the per-entry terms:
 #   nll_nd   = max(l, 0) - x l + log1p(e)          (= softplus(l) - x l)
@@ -262,71 +235,21 @@ def bernoulli_nll_parts(logits, x, e, log1p_e, scale, nll_entries, dlogits):
 
 
 # ----------------------------------------------------------------------------------------------------------------------
-# Reparameterization fused with the closed-form KL to N(0, I) (Kingma & Welling 2013, eq. 10 and appendix B).
-#   sigma = exp(0.5 * logvar),   z = mu + sigma * eps
-#   kl_n  = 0.5 * sum_j [ mu_j^2 + exp(logvar_j) - 1 - logvar_j ]
-# Backward, with upstream dz and a weight kl_scale on the KL (beta / N for a batch mean):
-#   dmu     = dz + kl_scale * mu
-#   dlogvar = dz * eps * 0.5 * sigma + kl_scale * 0.5 * (exp(logvar) - 1)
-# ----------------------------------------------------------------------------------------------------------------------
-
-
-def reparam_kl_forward_reference(mu, logvar, eps):
-    """Returns (z (N, L), kl per example (N,))."""
-    z = mu + np.exp(0.5 * logvar) * eps
-    kl = 0.5 * (mu**2 + np.exp(logvar) - 1 - logvar).sum(axis=1)
-    return z, kl
-
-
-def reparam_kl_backward_reference(dz, mu, logvar, eps, kl_scale):
-    """Returns (dmu, dlogvar), each (N, L)."""
-    sigma = np.exp(0.5 * logvar)
-    dmu = dz + kl_scale * mu
-    dlogvar = dz * eps * 0.5 * sigma + kl_scale * 0.5 * (sigma * sigma - 1)
-    return dmu, dlogvar
-
-
-@njit(cache=True, error_model="numpy")
-def reparam_kl_forward(mu, logvar, eps, z, kl):
-    n, m = mu.shape
-    for i in range(n):
-        acc = 0.0
-        for j in range(m):
-            lv = logvar[i, j]
-            sigma = np.exp(0.5 * lv)  # not sqrt(exp(lv)): that overflows for lv > 709 where sigma is still finite
-            z[i, j] = mu[i, j] + sigma * eps[i, j]
-            acc += mu[i, j] * mu[i, j] + sigma * sigma - 1 - lv
-        kl[i] = 0.5 * acc
-    return z, kl
-
-
-@njit(cache=True, error_model="numpy")
-def reparam_kl_backward(dz, mu, logvar, eps, kl_scale, dmu, dlogvar):
-    n, m = mu.shape
-    for i in range(n):
-        for j in range(m):
-            sigma = np.exp(0.5 * logvar[i, j])
-            dmu[i, j] = dz[i, j] + kl_scale * mu[i, j]
-            dlogvar[i, j] = dz[i, j] * eps[i, j] * 0.5 * sigma + kl_scale * 0.5 * (sigma * sigma - 1)
-    return dmu, dlogvar
-
-
-# ----------------------------------------------------------------------------------------------------------------------
-# Adam / AdamW update of one parameter array, in place (Kingma & Ba 2015, Algorithm 1; Loshchilov & Hutter 2019).
-#   p <- p - lr * weight_decay * p                 (AdamW only: decoupled decay; decay = 1 - lr * weight_decay)
+# The Adam update of one parameter array, in place (Kingma & Ba 2015, Algorithm 1), with the two kinds of weight decay:
+# L2 (added to the gradient, as torch.optim.Adam) and decoupled (Loshchilov & Hutter 2019, as torch.optim.AdamW).
+# The optimizer that calls it is minivae.nn.optim.Adam / AdamW.
+#   g <- g + l2 * p                                       (L2 weight decay: the gradient of 0.5 * l2 * |p|^2)
+#   p <- p - lr * decoupled * p                           (decoupled weight decay)
 #   m <- b1 m + (1 - b1) g
 #   v <- b2 v + (1 - b2) g^2
-#   p <- p - lr * (m / bc1) / (sqrt(v / bc2) + eps),    bc1 = 1 - b1^t,  bc2 = 1 - b2^t
-# The kernel uses the same update rearranged as PyTorch does, so that the bias corrections are two scalars:
-#   p <- p * decay - step_size * m / (sqrt(v) * inv_sqrt_bc2 + eps),   step_size = lr / bc1,  inv_sqrt_bc2 = 1/sqrt(bc2)
-# One serial loop over the flat arrays; error_model="numpy" lets LLVM vectorise its sqrt and division (see the module
-# docstring: with the default error model the same loop is about 12x slower).
+#   p <- p - lr * (m / bc1) / (sqrt(v / bc2) + eps),      bc1 = 1 - b1^t,  bc2 = 1 - b2^t
 # ----------------------------------------------------------------------------------------------------------------------
 
 
-def adam_update_reference(p, g, m, v, lr, beta1, beta2, eps, t, weight_decay=0.0):
+def adam_update_reference(p, g, m, v, lr, beta1, beta2, eps, t, l2=0.0, decoupled=0.0):
     """Adam step t (t = 1, 2, ...) as in the paper; updates p, m, v (arrays of one shape) in place, returns them."""
-    p -= lr * weight_decay * p
+    g = g + l2 * p
+    p -= lr * decoupled * p
     m *= beta1
     m += (1 - beta1) * g
     v *= beta2
@@ -338,13 +261,28 @@ def adam_update_reference(p, g, m, v, lr, beta1, beta2, eps, t, weight_decay=0.0
 
 
 @njit(cache=True, error_model="numpy")
-def adam_update(p, g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, step_size, inv_sqrt_bc2, eps, decay):
-    """Flat arrays p, g, m, v of one dtype; every scalar must already have that dtype (see the module docstring)."""
+def adam_update(p, g, m, v, lr, beta1, beta2, eps, t, l2, decoupled):
+    """Flat arrays p, g, m, v of one dtype; the settings are Python floats and t the step number (an int).
+
+    The loop computes the same update rearranged, as PyTorch does, so that each bias correction is one scalar
+    computed once (in float64, then rounded to the arrays' dtype, see the module docstring):
+
+        p <- p * decay - step_size * m / (sqrt(v) * inv_sqrt_bc2 + eps)
+        decay = 1 - lr * decoupled,   step_size = lr / bc1,   inv_sqrt_bc2 = 1 / sqrt(bc2)
+
+    (divide m / bc1 and v / bc2 out of the paper's last line to see it). error_model="numpy" lets LLVM vectorise the
+    sqrt and the division: with the default error model the same loop is about 12x slower.
+    """
+    f = p.dtype.type
+    bc1, bc2 = 1.0 - beta1**t, 1.0 - beta2**t
+    b1, b2, one_minus_b1, one_minus_b2 = f(beta1), f(beta2), f(1.0 - beta1), f(1.0 - beta2)
+    step_size, inv_sqrt_bc2 = f(lr / bc1), f(1.0 / np.sqrt(bc2))
+    decay, l2_, eps_ = f(1.0 - lr * decoupled), f(l2), f(eps)
     for i in range(p.size):
-        gi = g[i]
-        mi = beta1 * m[i] + one_minus_beta1 * gi
-        vi = beta2 * v[i] + one_minus_beta2 * gi * gi
+        gi = g[i] + l2_ * p[i]
+        mi = b1 * m[i] + one_minus_b1 * gi
+        vi = b2 * v[i] + one_minus_b2 * gi * gi
         m[i] = mi
         v[i] = vi
-        p[i] = p[i] * decay - step_size * mi / (np.sqrt(vi) * inv_sqrt_bc2 + eps)
+        p[i] = p[i] * decay - step_size * mi / (np.sqrt(vi) * inv_sqrt_bc2 + eps_)
     return p, m, v

@@ -1,10 +1,14 @@
-"""Loss functions of the VAE, each returning its value and its gradient.
+"""Negative log-likelihoods of the decoder's outputs, each returning its value and its gradient, and log densities.
 
 Reductions, the same everywhere in minivae: **sum over the data (or latent) dimensions, mean over the batch, in nats.**
 Each function returns
 
 * the per-example value, shape (N,), so that an ELBO can be reported example by example, and
 * the gradient of the *batch mean* ``per_example.mean()`` with respect to each input, shape (N, D) (hence the 1/N).
+
+The KL term has its own module, ``minivae.nn.kl``; the likelihood objects that wire these functions to a decoder's
+outputs are in ``minivae.models.likelihoods``. ``log_normal`` and ``log_standard_normal`` are the Gaussian log
+densities that the importance-weighted bound and imputation need (float64, no gradient).
 
 References: Kingma & Welling (2013), "Auto-Encoding Variational Bayes", eq. 10 and appendices B and C.
 """
@@ -35,8 +39,7 @@ def bernoulli_nll(logits, x):
     nll : (N,)   dlogits : (N, D)
 
     Speed: exp and log1p of every entry run in NumPy's vectorised ufuncs, everything else in one pass of
-    ``kernels.bernoulli_nll_parts``; the sum over d is NumPy's (pairwise). ``kernels.bernoulli_nll`` computes the same
-    in one loop, and ``kernels.bernoulli_nll_reference`` in plain NumPy.
+    ``kernels.bernoulli_nll_parts`` (beside it, its plain NumPy twin); the sum over d is NumPy's (pairwise).
     """
     logits, x = np.ascontiguousarray(logits), np.ascontiguousarray(x)
     if x.shape != logits.shape:
@@ -97,36 +100,34 @@ def gaussian_nll_learned_variance(mean, logvar, x):
     return nll.astype(mean.dtype), diff * inv_var / n, 0.5 * (1 - sq) / n
 
 
-def kl_standard_normal(mu, logvar):
-    """KL( N(mu, diag(exp(logvar))) || N(0, I) ) in closed form (Kingma & Welling 2013, appendix B).
+def logsumexp(a, axis=-1):
+    """log sum_i exp(a_i) along ``axis``, without overflow or underflow.
 
-        kl_n = 0.5 * sum_j [ mu_j^2 + exp(lv_j) - 1 - lv_j ]
-        d mean_n(kl_n) / d mu = mu / N
-        d mean_n(kl_n) / d lv = 0.5 * (exp(lv) - 1) / N
+        logsumexp(a) = m + log sum_i exp(a_i - m),      m = max_i a_i
 
-    ``logvar`` is the log of the *variance* sigma^2 (not of sigma); the sampler in ``minivae.nn.reparam`` uses the same
-    convention, sigma = exp(0.5 * logvar), and a test holds the two together.
+    After the shift the largest term is exp(0) = 1, so the sum lies in [1, n]: nothing overflows (a = +1000) and the
+    sum cannot underflow to 0 (a = -1000). A slice that is all -inf gives -inf (the log of a zero sum).
 
     Parameters
     ----------
-    mu, logvar : (N, L)
+    a : array of floats    axis : the axis to reduce
 
     Returns
     -------
-    kl : (N,)   dmu : (N, L)   dlogvar : (N, L)
+    array of a.shape without ``axis``, float64
+
+    Example
+    -------
+    >>> logsumexp(np.array([1000.0, 1000.0]))   # log(2 e^1000) = 1000 + log 2
+    1000.6931471805599
     """
-    n = mu.shape[0]
-    var = np.exp(logvar)
-    kl = 0.5 * (mu * mu + var - 1 - logvar).sum(axis=1)
-    return kl, mu / n, 0.5 * (var - 1) / n
-
-
-def kl_per_dimension(mu, logvar):
-    """The KL of each latent dimension, averaged over the batch: (L,). Sums to kl_standard_normal(...)[0].mean().
-
-    Used for "free bits" and to see which latent units the model uses (a collapsed unit has KL near 0).
-    """
-    return (0.5 * (mu * mu + np.exp(logvar) - 1 - logvar)).mean(axis=0)
+    a = np.asarray(a, dtype=np.float64)
+    m = np.max(a, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)  # an all -inf slice: shift by 0, the sum is 0, the log -inf
+    with np.errstate(divide="ignore"):
+        out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+    out = np.squeeze(out, axis=axis)
+    return float(out) if out.ndim == 0 else out
 
 
 def log_softmax_blocks(logits, block_size):
@@ -184,3 +185,32 @@ def categorical_nll(logits, x, block_size):
     nll = -(xb * log_p).sum(axis=(1, 2))
     dlogits = (np.exp(log_p) * xb.sum(axis=2, keepdims=True) - xb) / n
     return nll.astype(logits.dtype), dlogits.reshape(logits.shape).astype(logits.dtype)
+
+
+def log_normal(x, mu, logvar):
+    """Log density of a diagonal Gaussian, summed over the last axis.
+
+        log N(x; mu, diag(exp(logvar))) = -0.5 * sum_j [ log(2 pi) + logvar_j + (x_j - mu_j)^2 exp(-logvar_j) ]
+
+    x, mu, logvar : (N, L) (or any shapes that broadcast)  ->  (N,) float64, in nats. (``gaussian_nll_learned_variance``
+    is minus the same, in the data's dtype and with its gradient.)
+    """
+    x, mu, logvar = (np.asarray(a, dtype=np.float64) for a in (x, mu, logvar))
+    return -0.5 * np.sum(LOG_2PI + logvar + (x - mu) ** 2 * np.exp(-logvar), axis=-1)
+
+
+def log_normal_of_noise(eps, logvar):
+    """log N(z; mu, diag(exp(logvar))) at z = mu + exp(0.5 * logvar) * eps, computed from the noise eps itself.
+
+        (z - mu)^2 / sigma^2 = eps^2,  so  log q(z) = -0.5 * sum_j [ log(2 pi) + logvar_j + eps_j^2 ]
+
+    with no cancellation in (z - mu) / sigma. eps, logvar : shapes that broadcast, (..., L) -> (...,) float64.
+    """
+    eps, logvar = np.asarray(eps, dtype=np.float64), np.asarray(logvar, dtype=np.float64)
+    return -0.5 * np.sum(LOG_2PI + logvar + eps * eps, axis=-1)
+
+
+def log_standard_normal(z):
+    """log N(z; 0, I) = -0.5 * sum_j [ log(2 pi) + z_j^2 ], summed over the last axis: (N, L) -> (N,) float64."""
+    z = np.asarray(z, dtype=np.float64)
+    return -0.5 * np.sum(LOG_2PI + z * z, axis=-1)

@@ -11,8 +11,9 @@ One epoch, in order (the order is part of the contract, because resuming must re
         xb = binarize_dynamic(xb, rng)               # only with binarize="dynamic": a fresh binarization per epoch
         xin = corrupt(xb, rng)                       # only with corruption > 0 (denoising: the target stays xb)
         beta_t = beta * min(1, step / warmup_steps)  # KL warm-up (beta_t = beta without warm-up)
-        terms = model.loss_and_gradients(xin, rng=rng, beta=beta_t, target=xb)
-                                                     # (iw_samples > 1: minivae.models.iwae's loss instead)
+        terms = model.loss_and_gradients(xin, rng=rng, beta=beta_t, free_bits=free_bits, target=xb,
+                                         iw_samples=iw_samples, condition=labels[batch])
+                                                     # the one call of every model (minivae.models.base)
         stop if terms.loss is not finite             # divergence guard
         clip_grad_norm(grads, clip_norm)             # only if clip_norm is set
         optimizer.step(params, grads)
@@ -30,7 +31,6 @@ from tqdm.auto import tqdm
 
 from minivae.training.checkpoint import load_checkpoint, save_checkpoint
 from minivae.datasets.loading import binarize_dynamic, binarize_static
-from minivae.models.iwae import iwae_loss_and_gradients
 from minivae.nn.optim import clip_grad_norm, make_optimizer
 from minivae.validation import as_float_array
 
@@ -68,6 +68,14 @@ class TrainConfig:
             raise ValueError("iw_samples > 1 trains on the importance-weighted bound of log p(x), which has no KL "
                              "weight: use it with beta = 1, no warm-up and no free bits")
 
+    def model_options(self, labelled=False):
+        """The training options this config asks of a model, as ``Model.check_options`` takes them.
+
+        With KL warm-up the first steps use beta = 0 (the value checked); ``labelled``: labels will be passed.
+        """
+        return {"beta": 0.0 if self.warmup_steps else self.beta, "free_bits": self.free_bits,
+                "iw_samples": self.iw_samples, "condition": np.zeros(1, int) if labelled else None}
+
     @classmethod
     def from_dict(cls, d):
         known = {f.name for f in fields(cls)}
@@ -87,8 +95,8 @@ class Trainer:
 
     Parameters
     ----------
-    model : VAE, Autoencoder, ConvVAE, ConditionalVAE (anything with loss_and_gradients, params, grads)
-    config : TrainConfig
+    model : any minivae model (minivae.models.base.Model): VAE, Autoencoder, ConvVAE, ConditionalVAE
+    config : TrainConfig; an option the model cannot honour is refused here, before anything runs
     optimizer : an optimizer from minivae.nn.optim; default make_optimizer(config.optimizer, lr=config.lr)
     rng : the Generator for shuffling and noise; default np.random.default_rng(config.seed)
     """
@@ -96,6 +104,7 @@ class Trainer:
     def __init__(self, model, config=None, optimizer=None, rng=None):
         self.model = model
         self.config = config or TrainConfig()
+        model.check_options(**self.config.model_options(labelled=model.conditional))
         self.optimizer = optimizer or make_optimizer(self.config.optimizer, lr=self.config.lr)
         self.rng = rng or np.random.default_rng(self.config.seed)
         self.epoch = 0  # completed epochs
@@ -128,25 +137,19 @@ class Trainer:
         x = as_float_array(x, name, self.model.dtype, width=self.model.input_dim)
         if self.config.binarize == "static":
             x = binarize_static(x)
-        has_iwae = hasattr(self.model, "elbo") and not getattr(self.model, "conditional", False)
-        if self.config.iw_samples > 1 and not has_iwae:
-            raise ValueError(f"iw_samples > 1 (the IWAE objective) works for VAE and ConvVAE, not for "
-                             f"{type(self.model).__name__}; use iw_samples=1")
-        if getattr(self.model, "conditional", False):
-            if y is None:
-                raise ValueError(f"{type(self.model).__name__} is conditional: pass labels for {name}")
-            y = np.asarray(y)
-            if len(y) != len(x):
-                raise ValueError(f"{name} has {len(x)} examples but its labels have {len(y)}")
+        if not self.model.conditional:
+            return x, None  # labels, if any, are not the model's business
+        if y is None:
+            raise ValueError(f"{type(self.model).__name__} is conditional: pass the labels of {name}")
+        y = np.asarray(y)
+        if len(y) != len(x):
+            raise ValueError(f"{name} has {len(x)} examples but its labels have {len(y)}")
         return x, y
 
     def _corrupt(self, x):
         """Masking noise: each entry is set to 0 with probability config.corruption."""
         keep = self.rng.random(x.shape) >= self.config.corruption
         return x * keep
-
-    def _model_kwargs(self, y, idx):
-        return {"y": y[idx]} if getattr(self.model, "conditional", False) else {}
 
     # -- one epoch --------------------------------------------------------------------------------------------------
 
@@ -168,14 +171,9 @@ class Trainer:
             if c.binarize == "dynamic":
                 xb = binarize_dynamic(xb, self.rng)
             xin = self._corrupt(xb) if c.corruption > 0 else xb
-            beta = self.current_beta()
-            kwargs = self._model_kwargs(y, idx)
-            if c.free_bits > 0:
-                kwargs["free_bits"] = c.free_bits
-            if c.iw_samples > 1:
-                terms = iwae_loss_and_gradients(self.model, xb, c.iw_samples, rng=self.rng)
-            else:
-                terms = self.model.loss_and_gradients(xin, rng=self.rng, beta=beta, target=xb, **kwargs)
+            terms = self.model.loss_and_gradients(xin, rng=self.rng, beta=self.current_beta(),
+                                                  free_bits=c.free_bits, target=xb, iw_samples=c.iw_samples,
+                                                  condition=None if y is None else y[idx])
             if not math.isfinite(terms.loss):
                 raise TrainingDiverged(self._divergence_message(terms))
             if c.clip_norm > 0:
@@ -205,9 +203,8 @@ class Trainer:
         sums = np.zeros(3)
         for start in range(0, len(x), batch_size):
             xb = x[start:start + batch_size]
-            idx = np.arange(start, start + len(xb))
-            if hasattr(self.model, "elbo"):
-                t = self.model.elbo(xb, rng=rng, **self._model_kwargs(y, idx))
+            if self.model.probabilistic:
+                t = self.model.elbo(xb, rng=rng, condition=None if y is None else y[start:start + len(xb)])
                 rec, kl = t.reconstruction, t.kl
             else:
                 rec = self.model.reconstruction_error(xb)
@@ -216,7 +213,7 @@ class Trainer:
         return sums / len(x)
 
     def _active_units(self, x, y):
-        if not hasattr(self.model, "elbo") or getattr(self.model, "conditional", False):
+        if not self.model.probabilistic or self.model.conditional:
             return None
         from minivae.apps.latent import active_units
 
