@@ -8,7 +8,8 @@ from minivae.nn import losses, reparam
 from minivae.teaching.assignments import (
     BEGIN_MARKER, END_MARKER, PACKAGED_EXERCISES, main_make_student, make_student_version, strip_solutions,
 )
-from minivae.teaching.grading import EXERCISES, format_report, grade, load_module, main_grade
+from minivae.teaching.checks import EXERCISES
+from minivae.teaching.grader import format_report, grade, load_module, main_grade
 from minivae.nn.gradcheck import numerical_gradient, numerical_vjp, rel_error
 
 TOL = 1e-6

@@ -1,0 +1,161 @@
+"""The check of the last exercise, ``vae_negative_elbo``: the loss and every gradient of a whole VAE, against
+``minivae.models.vae.VAE`` with the same parameters and noise.
+
+The student's ``vae_negative_elbo`` is run with the reference building blocks put in place of the student's (the
+earlier exercises and the given helpers), so that one mistake in, say, the KL gradient costs its points once. After a
+pass, ``vae_end_to_end_note`` runs it again with the student's own building blocks and says whether it still works.
+
+The hints: a loss without its KL term or with the KL subtracted, the ELBO itself instead of its negative, the KL
+gradients missing from dmu and dlogvar; when the loss is wrong, whether the student's gradients at least agree with
+finite differences of their own loss (then the mistake is in the forward pass); when only the encoder's gradients are
+wrong, where in the backward pass to look.
+"""
+import numpy as np
+
+from minivae.models.vae import VAE
+from minivae.nn.gradcheck import numerical_gradient, rel_error
+from minivae.teaching import exercises
+from minivae.teaching.checks_layers import H, L, N
+from minivae.teaching.compare import Check, StudentError, call_student, compare, unpack_outputs
+
+VAE_KEYS = ("W1", "b1", "W_mu", "b_mu", "W_lv", "b_lv", "W2", "b2", "W3", "b3")
+DECODER_KEYS = ("W2", "b2", "W3", "b3")
+# What the student's vae_negative_elbo may call: the other exercises and the given helpers. While the VAE is graded,
+# these names in the student's module are the reference functions of minivae.teaching.exercises.
+BUILDING_BLOCKS = ("linear_forward", "linear_backward", "relu_backward", "sigmoid_backward",
+                   "bernoulli_nll_from_logits", "kl_standard_normal", "reparameterize", "reparameterize_backward",
+                   "adam_step", "relu_forward", "sigmoid")
+
+
+def _vae_inputs(rng, Dx=6):
+    params = {
+        "W1": rng.normal(0, np.sqrt(2 / Dx), (Dx, H)), "b1": 0.1 * rng.standard_normal(H),
+        "W_mu": rng.normal(0, np.sqrt(1 / H), (H, L)), "b_mu": 0.1 * rng.standard_normal(L),
+        "W_lv": rng.normal(0, np.sqrt(1 / H), (H, L)), "b_lv": 0.1 * rng.standard_normal(L),
+        "W2": rng.normal(0, np.sqrt(2 / L), (L, H)), "b2": 0.1 * rng.standard_normal(H),
+        "W3": rng.normal(0, np.sqrt(1 / H), (H, Dx)), "b3": 0.1 * rng.standard_normal(Dx),
+    }
+    x = rng.random((N, Dx))
+    x[: N // 2] = np.round(x[: N // 2])
+    return x, params, rng.standard_normal((N, L))
+
+
+def _vae_reference(x, params, eps, beta=1.0):
+    """Loss, its two terms and the gradients from minivae.models.vae.VAE with these parameters (float64)."""
+    vae = VAE(x.shape[1], latent_dim=L, hidden=(H,), likelihood="bernoulli", activation="relu", dtype=np.float64)
+    mapping = {"W1": "encoder.0.W", "b1": "encoder.0.b", "W2": "decoder.0.W", "b2": "decoder.0.b",
+               "W3": "decoder.2.W", "b3": "decoder.2.b"}
+    for k, name in mapping.items():
+        vae.params[name][...] = params[k]
+    vae.params["encoder.2.W"][...] = np.concatenate([params["W_mu"], params["W_lv"]], axis=1)  # (H, 2L)
+    vae.params["encoder.2.b"][...] = np.concatenate([params["b_mu"], params["b_lv"]])
+    terms = vae.loss_and_gradients(x, eps=eps, beta=beta)
+    grads = {k: vae.grads[name].copy() for k, name in mapping.items()}
+    gW, gb = vae.grads["encoder.2.W"], vae.grads["encoder.2.b"]
+    grads.update(W_mu=gW[:, :L].copy(), W_lv=gW[:, L:].copy(), b_mu=gb[:L].copy(), b_lv=gb[L:].copy())
+    return terms, grads
+
+
+class _ReferenceBlocks:
+    """Within ``with _ReferenceBlocks(module):`` the module's building blocks are the reference ones."""
+
+    def __init__(self, module):
+        self.module = module
+        self.names = BUILDING_BLOCKS
+        self.reference = {name: getattr(exercises, name) for name in self.names}
+
+    def __enter__(self):
+        self.saved = {name: self.module.__dict__.get(name, _MISSING) for name in self.names}
+        self.module.__dict__.update(self.reference)
+        return self
+
+    def __exit__(self, *exc):
+        for name, fn in self.saved.items():
+            if fn is _MISSING:
+                self.module.__dict__.pop(name, None)
+            else:
+                self.module.__dict__[name] = fn
+
+
+_MISSING = object()
+
+
+def _vae_outputs(module, x, params, eps):
+    loss, grads = unpack_outputs(call_student(module.vae_negative_elbo, x=x, params=params, eps=eps),
+                                 ("loss", "grads"))
+    if not isinstance(grads, dict):
+        raise StudentError(f"grads should be a dict with the keys of params, got a {type(grads).__name__}")
+    if set(grads) != set(VAE_KEYS):
+        raise StudentError(f"grads should have exactly the keys of params; missing: "
+                           f"{sorted(set(VAE_KEYS) - set(grads))}, unexpected: {sorted(set(grads) - set(VAE_KEYS))}")
+    return loss, grads
+
+
+def _vae_checks(loss, grads, terms, want, want_no_kl):
+    rec, kl = terms.reconstruction, terms.kl
+    checks = [compare("loss", loss, terms.loss, n=N, hypotheses=[
+        (rec, "the loss has no KL term: loss = reconstruction + KL"),
+        (rec - kl, "add the KL term, do not subtract it: -ELBO = reconstruction + KL"),
+        (kl, "the loss has no reconstruction term: loss = reconstruction + KL"),
+        (-terms.loss, "that is the ELBO; return its negative, the loss to minimise")])]
+    for k in VAE_KEYS:
+        hyps = [] if k in DECODER_KEYS else [(want_no_kl[k], "the KL term's gradients are missing: add dmu and "
+                                                              "dlogvar from kl_standard_normal to those through z")]
+        checks.append(compare(f"grads[{k!r}]", grads[k], want[k], n=N, hypotheses=hyps,
+                              shape_help=f"it has the shape of params[{k!r}]"))
+    return checks
+
+
+def check_vae(module, rng):
+    """The loss and every gradient against minivae.models.vae.VAE, with the reference building blocks in place."""
+    x, params, eps = _vae_inputs(rng)
+    terms, want = _vae_reference(x, params, eps)
+    _, want_no_kl = _vae_reference(x, params, eps, beta=0.0)
+    with _ReferenceBlocks(module):
+        loss, grads = _vae_outputs(module, x, params, eps)
+        checks = _vae_checks(loss, grads, terms, want, want_no_kl)
+        if not checks[0].ok:  # a wrong loss: do the student's gradients at least match their own loss?
+            own = {k: np.array(p) for k, p in params.items()}
+            f = lambda: float(module.vae_negative_elbo(x, own, eps)[0])  # noqa: E731
+            try:
+                with np.errstate(all="ignore"):
+                    consistent = all(np.shape(grads[k]) == own[k].shape
+                                     and rel_error(grads[k], numerical_gradient(f, own[k])) < 1e-5 for k in VAE_KEYS)
+            except Exception:  # the student's loss cannot even be differentiated numerically
+                consistent = False
+            if consistent:
+                checks[0].hint += (" (Your gradients agree with finite differences of your own loss, so the "
+                                   "backward pass is consistent: the mistake is in the forward pass or the loss.)")
+    bad = [c for c in checks[1:] if not c.ok]
+    if bad:  # a summary first, then the hints of the first wrong arrays
+        summary = f"wrong gradients: {', '.join(c.label for c in bad)}"
+        if checks[0].ok and all(c.label.split("'")[1] not in DECODER_KEYS for c in bad):
+            summary += (". The decoder's gradients are right, the encoder's are not: check the backward from dz on "
+                        "(reparameterize_backward, the KL gradients added to dmu and dlogvar, the two heads' "
+                        "gradients summed into dh1, relu_backward)")
+        errors = [c.rel_error for c in bad]
+        for c in bad:
+            if not c.specific:
+                c.hint = ""  # the summary says it; only the arrays with a diagnosed mistake get a line of their own
+        checks.insert(1, Check("grads", None if None in errors else max(errors), False, summary))
+    return checks
+
+
+def vae_end_to_end_note(module, rng, failed_before):
+    """After the VAE passed with the reference building blocks: does it also with the student's own?"""
+    x, params, eps = _vae_inputs(rng)
+    terms, want = _vae_reference(x, params, eps)
+    try:
+        loss, grads = _vae_outputs(module, x, params, eps)
+    except NotImplementedError:
+        return ("Graded with the reference building blocks. With your own it does not run yet: some of the "
+                "exercises it uses are not implemented.")
+    except StudentError as err:
+        return f"Graded with the reference building blocks. With your own it fails: {err}"
+    errors = [compare("loss", loss, terms.loss)] + [compare(k, grads[k], want[k]) for k in VAE_KEYS]
+    if all(c.ok for c in errors):
+        return ""
+    worst = max((c.rel_error for c in errors if c.rel_error is not None), default=None)
+    size = "" if worst is None else f" (rel. error {worst:.1e})"
+    culprits = ", ".join(failed_before) if failed_before else "the building blocks"
+    return f"Graded with the reference building blocks. With your own the result is off{size}: fix {culprits}."
