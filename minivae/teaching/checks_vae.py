@@ -1,6 +1,10 @@
 """The check of the last exercise, ``vae_negative_elbo``: the loss and every gradient of a whole VAE, against
 ``minivae.models.vae.VAE`` with the same parameters and noise.
 
+The exercise's params dict is minivae's own: the keys and shapes of ``VAE(D, latent_dim=L, hidden=(H,)).params``
+("encoder.0.W", ..., "decoder.2.b"; the encoder's last layer gives [mu | logvar] side by side), so the student's
+inputs are copied into a float64 VAE key by key and its ``loss_and_gradients`` gives the reference.
+
 The student's ``vae_negative_elbo`` is run with the reference building blocks put in place of the student's (the
 earlier exercises and the given helpers), so that one mistake in, say, the KL gradient costs its points once. After a
 pass, ``vae_end_to_end_note`` runs it again with the student's own building blocks and says whether it still works.
@@ -18,8 +22,10 @@ from minivae.teaching import exercises
 from minivae.teaching.checks_layers import H, L, N
 from minivae.teaching.compare import Check, StudentError, call_student, compare, unpack_outputs
 
-VAE_KEYS = ("W1", "b1", "W_mu", "b_mu", "W_lv", "b_lv", "W2", "b2", "W3", "b3")
-DECODER_KEYS = ("W2", "b2", "W3", "b3")
+# The keys of VAE(D, latent_dim=L, hidden=(H,)).params: layers 0 and 2 of each MLP are Linear, layer 1 its ReLU.
+VAE_KEYS = ("encoder.0.W", "encoder.0.b", "encoder.2.W", "encoder.2.b",
+            "decoder.0.W", "decoder.0.b", "decoder.2.W", "decoder.2.b")
+DECODER_KEYS = tuple(k for k in VAE_KEYS if k.startswith("decoder."))
 # What the student's vae_negative_elbo may call: the other exercises and the given helpers. While the VAE is graded,
 # these names in the student's module are the reference functions of minivae.teaching.exercises.
 BUILDING_BLOCKS = ("linear_forward", "linear_backward", "relu_backward", "sigmoid_backward",
@@ -28,12 +34,12 @@ BUILDING_BLOCKS = ("linear_forward", "linear_backward", "relu_backward", "sigmoi
 
 
 def _vae_inputs(rng, Dx=6):
+    """x (N, Dx), half binary and half grey; params with nonzero biases; eps (N, L)."""
     params = {
-        "W1": rng.normal(0, np.sqrt(2 / Dx), (Dx, H)), "b1": 0.1 * rng.standard_normal(H),
-        "W_mu": rng.normal(0, np.sqrt(1 / H), (H, L)), "b_mu": 0.1 * rng.standard_normal(L),
-        "W_lv": rng.normal(0, np.sqrt(1 / H), (H, L)), "b_lv": 0.1 * rng.standard_normal(L),
-        "W2": rng.normal(0, np.sqrt(2 / L), (L, H)), "b2": 0.1 * rng.standard_normal(H),
-        "W3": rng.normal(0, np.sqrt(1 / H), (H, Dx)), "b3": 0.1 * rng.standard_normal(Dx),
+        "encoder.0.W": rng.normal(0, np.sqrt(2 / Dx), (Dx, H)), "encoder.0.b": 0.1 * rng.standard_normal(H),
+        "encoder.2.W": rng.normal(0, np.sqrt(1 / H), (H, 2 * L)), "encoder.2.b": 0.1 * rng.standard_normal(2 * L),
+        "decoder.0.W": rng.normal(0, np.sqrt(2 / L), (L, H)), "decoder.0.b": 0.1 * rng.standard_normal(H),
+        "decoder.2.W": rng.normal(0, np.sqrt(1 / H), (H, Dx)), "decoder.2.b": 0.1 * rng.standard_normal(Dx),
     }
     x = rng.random((N, Dx))
     x[: N // 2] = np.round(x[: N // 2])
@@ -43,17 +49,10 @@ def _vae_inputs(rng, Dx=6):
 def _vae_reference(x, params, eps, beta=1.0):
     """Loss, its two terms and the gradients from minivae.models.vae.VAE with these parameters (float64)."""
     vae = VAE(x.shape[1], latent_dim=L, hidden=(H,), likelihood="bernoulli", activation="relu", dtype=np.float64)
-    mapping = {"W1": "encoder.0.W", "b1": "encoder.0.b", "W2": "decoder.0.W", "b2": "decoder.0.b",
-               "W3": "decoder.2.W", "b3": "decoder.2.b"}
-    for k, name in mapping.items():
-        vae.params[name][...] = params[k]
-    vae.params["encoder.2.W"][...] = np.concatenate([params["W_mu"], params["W_lv"]], axis=1)  # (H, 2L)
-    vae.params["encoder.2.b"][...] = np.concatenate([params["b_mu"], params["b_lv"]])
+    for k in VAE_KEYS:
+        vae.params[k][...] = params[k]
     terms = vae.loss_and_gradients(x, eps=eps, beta=beta)
-    grads = {k: vae.grads[name].copy() for k, name in mapping.items()}
-    gW, gb = vae.grads["encoder.2.W"], vae.grads["encoder.2.b"]
-    grads.update(W_mu=gW[:, :L].copy(), W_lv=gW[:, L:].copy(), b_mu=gb[:L].copy(), b_lv=gb[L:].copy())
-    return terms, grads
+    return terms, {k: vae.grads[k].copy() for k in VAE_KEYS}
 
 
 class _ReferenceBlocks:
@@ -131,8 +130,8 @@ def check_vae(module, rng):
         summary = f"wrong gradients: {', '.join(c.label for c in bad)}"
         if checks[0].ok and all(c.label.split("'")[1] not in DECODER_KEYS for c in bad):
             summary += (". The decoder's gradients are right, the encoder's are not: check the backward from dz on "
-                        "(reparameterize_backward, the KL gradients added to dmu and dlogvar, the two heads' "
-                        "gradients summed into dh1, relu_backward)")
+                        "(reparameterize_backward, the KL gradients added to dmu and dlogvar, [dmu | dlogvar] side "
+                        "by side into the encoder's last layer, relu_backward)")
         errors = [c.rel_error for c in bad]
         for c in bad:
             if not c.specific:
