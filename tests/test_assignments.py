@@ -312,9 +312,16 @@ def test_a_wrong_vae_composition_is_caught_and_localised(tmp_path):
     forgot_kl = mutate(REFERENCE, "vae_negative_elbo", "dmu = dmu + dmu_kl", "dmu = dmu")
     forgot_kl = mutate(forgot_kl, "vae_negative_elbo", "dlogvar = dlogvar + dlogvar_kl", "dlogvar = dlogvar")
     no_kl_at_all = mutate(forgot_kl, "vae_negative_elbo", "loss = reconstruction + kl", "loss = reconstruction")
+    halves = "mu, logvar = h[:, :L], h[:, L:]"
+    stacked = "dh = np.concatenate([dmu, dlogvar], axis=1)"
+    heads_swapped_back = mutate(REFERENCE, "vae_negative_elbo", stacked, "dh = np.concatenate([dlogvar, dmu], axis=1)")
+    heads_swapped = mutate(heads_swapped_back, "vae_negative_elbo", halves, "logvar, mu = h[:, :L], h[:, L:]")
     for name, source, words in (
             ("grad", forgot_kl, ["KL term's gradients are missing", "decoder's gradients are right"]),
-            ("loss", no_kl_at_all, ["no KL term", "backward pass is consistent", "KL term's gradients are missing"])):
+            ("loss", no_kl_at_all, ["no KL term", "backward pass is consistent", "KL term's gradients are missing"]),
+            ("order", heads_swapped_back, ["grads['encoder.2.W']", "stacked in the wrong order",
+                                           "np.concatenate([dmu, dlogvar], axis=1)", "decoder's gradients are right"]),
+            ("halves", heads_swapped, ["mu and logvar are swapped", "mu = h[:, :L]", "backward pass is consistent"])):
         path = tmp_path / f"{name}.py"
         path.write_text(source, encoding="utf-8")
         report = grade(path)

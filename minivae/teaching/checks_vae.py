@@ -9,10 +9,11 @@ The student's ``vae_negative_elbo`` is run with the reference building blocks pu
 earlier exercises and the given helpers), so that one mistake in, say, the KL gradient costs its points once. After a
 pass, ``vae_end_to_end_note`` runs it again with the student's own building blocks and says whether it still works.
 
-The hints: a loss without its KL term or with the KL subtracted, the ELBO itself instead of its negative, the KL
-gradients missing from dmu and dlogvar; when the loss is wrong, whether the student's gradients at least agree with
-finite differences of their own loss (then the mistake is in the forward pass); when only the encoder's gradients are
-wrong, where in the backward pass to look.
+The hints: a loss without its KL term or with the KL subtracted, the ELBO itself instead of its negative, mu and
+logvar read from the wrong halves of the encoder's output, the KL gradients missing from dmu and dlogvar, the
+gradient of [mu | logvar] stacked in the wrong order; when the loss is wrong, whether the student's gradients at least
+agree with finite differences of their own loss (then the mistake is in the forward pass); when only the encoder's
+gradients are wrong, where in the backward pass to look.
 """
 import numpy as np
 
@@ -26,6 +27,7 @@ from minivae.teaching.compare import Check, StudentError, call_student, compare,
 VAE_KEYS = ("encoder.0.W", "encoder.0.b", "encoder.2.W", "encoder.2.b",
             "decoder.0.W", "decoder.0.b", "decoder.2.W", "decoder.2.b")
 DECODER_KEYS = tuple(k for k in VAE_KEYS if k.startswith("decoder."))
+HEAD_KEYS = ("encoder.2.W", "encoder.2.b")  # the encoder's last layer, whose outputs are [mu | logvar]
 # What the student's vae_negative_elbo may call: the other exercises and the given helpers. While the VAE is graded,
 # these names in the student's module are the reference functions of minivae.teaching.exercises.
 BUILDING_BLOCKS = ("linear_forward", "linear_backward", "relu_backward", "sigmoid_backward",
@@ -53,6 +55,12 @@ def _vae_reference(x, params, eps, beta=1.0):
         vae.params[k][...] = params[k]
     terms = vae.loss_and_gradients(x, eps=eps, beta=beta)
     return terms, {k: vae.grads[k].copy() for k in VAE_KEYS}
+
+
+def _swap_halves(a):
+    """[first L | last L] -> [last L | first L] along the last axis: a head's weights or gradients with mu and
+    logvar exchanged."""
+    return np.concatenate([a[..., L:], a[..., :L]], axis=-1)
 
 
 class _ReferenceBlocks:
@@ -90,16 +98,26 @@ def _vae_outputs(module, x, params, eps):
     return loss, grads
 
 
-def _vae_checks(loss, grads, terms, want, want_no_kl):
+def _vae_checks(loss, grads, terms, want, want_no_kl, swapped_loss):
+    """The loss and each gradient compared, with the hypotheses of the VAE's typical mistakes.
+
+    want_no_kl : the gradients without the KL term (beta = 0);  swapped_loss : the loss with mu and logvar read
+    from the wrong halves of the encoder's output.
+    """
     rec, kl = terms.reconstruction, terms.kl
     checks = [compare("loss", loss, terms.loss, n=N, hypotheses=[
         (rec, "the loss has no KL term: loss = reconstruction + KL"),
         (rec - kl, "add the KL term, do not subtract it: -ELBO = reconstruction + KL"),
         (kl, "the loss has no reconstruction term: loss = reconstruction + KL"),
-        (-terms.loss, "that is the ELBO; return its negative, the loss to minimise")])]
+        (-terms.loss, "that is the ELBO; return its negative, the loss to minimise"),
+        (swapped_loss, "mu and logvar are swapped: the encoder's last layer gives [mu | logvar], so mu is the first "
+                       "L columns of h, mu = h[:, :L], and logvar the last L, logvar = h[:, L:]")])]
     for k in VAE_KEYS:
         hyps = [] if k in DECODER_KEYS else [(want_no_kl[k], "the KL term's gradients are missing: add dmu and "
                                                               "dlogvar from kl_standard_normal to those through z")]
+        if k in HEAD_KEYS:
+            hyps.append((_swap_halves(want[k]), "dmu and dlogvar are stacked in the wrong order: the gradient of h = "
+                                                "[mu | logvar] is np.concatenate([dmu, dlogvar], axis=1)"))
         checks.append(compare(f"grads[{k!r}]", grads[k], want[k], n=N, hypotheses=hyps,
                               shape_help=f"it has the shape of params[{k!r}]"))
     return checks
@@ -110,9 +128,11 @@ def check_vae(module, rng):
     x, params, eps = _vae_inputs(rng)
     terms, want = _vae_reference(x, params, eps)
     _, want_no_kl = _vae_reference(x, params, eps, beta=0.0)
+    swapped = {k: _swap_halves(p) if k in HEAD_KEYS else p for k, p in params.items()}
+    swapped_loss = _vae_reference(x, swapped, eps)[0].loss
     with _ReferenceBlocks(module):
         loss, grads = _vae_outputs(module, x, params, eps)
-        checks = _vae_checks(loss, grads, terms, want, want_no_kl)
+        checks = _vae_checks(loss, grads, terms, want, want_no_kl, swapped_loss)
         if not checks[0].ok:  # a wrong loss: do the student's gradients at least match their own loss?
             own = {k: np.array(p) for k, p in params.items()}
             f = lambda: float(module.vae_negative_elbo(x, own, eps)[0])  # noqa: E731
