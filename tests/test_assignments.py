@@ -1,5 +1,6 @@
-"""Tests for the teaching assignment: the reference solutions in minivae.teaching.exercises (against finite differences and
-the library), the student version made from them, and the grader (full marks, zero, planted mistakes, hints)."""
+"""Tests for the teaching assignment: the reference solutions in minivae.teaching.exercises (against finite
+differences and the library), the student version made from them, and the grader (full marks, zero, planted mistakes,
+hints)."""
 import numpy as np
 import pytest
 
@@ -8,7 +9,8 @@ from minivae.nn import losses, reparam
 from minivae.teaching.assignments import (
     BEGIN_MARKER, END_MARKER, PACKAGED_EXERCISES, main_make_student, make_student_version, strip_solutions,
 )
-from minivae.teaching.grading import EXERCISES, format_report, grade, load_module, main_grade
+from minivae.teaching.checks import EXERCISES
+from minivae.teaching.grader import format_report, grade, load_module, main_grade
 from minivae.nn.gradcheck import numerical_gradient, numerical_vjp, rel_error
 
 TOL = 1e-6
@@ -111,6 +113,38 @@ def test_reference_vae_gradients_match_finite_differences():
     for k, p in params.items():
         assert grads[k].shape == p.shape
         assert rel_error(grads[k], numerical_gradient(f, p)) < TOL, k
+
+
+def test_reference_vae_is_the_library_vae_on_the_library_params():
+    # The exercise's params dict is a library VAE's own: same keys, same shapes, the encoder's last layer giving
+    # [mu | logvar]; on it, the reference gives VAE.loss_and_gradients' loss and every gradient, for the same eps.
+    from minivae.models import VAE
+
+    D, H, L, N = 6, 5, 2, 4
+    vae = VAE(D, latent_dim=L, hidden=(H,), dtype=np.float64, seed=7)
+    rng = np.random.default_rng(8)
+    for p in vae.params.values():
+        p += 0.1 * rng.standard_normal(p.shape)  # nonzero biases
+    given = ex.vae_init_params(D, H, L, rng)
+    assert sorted(given) == sorted(vae.params)
+    assert all(given[k].shape == vae.params[k].shape for k in given)
+    x, eps = rng.random((N, D)), rng.standard_normal((N, L))
+    x[: N // 2] = np.round(x[: N // 2])  # binary and grey rows
+    loss, grads = ex.vae_negative_elbo(x, vae.params, eps)
+    terms = vae.loss_and_gradients(x, eps=eps)
+    assert rel_error(loss, terms.loss) < 1e-10
+    assert sorted(grads) == sorted(vae.grads)
+    for k in vae.grads:
+        assert grads[k].shape == vae.grads[k].shape, k
+        assert rel_error(grads[k], vae.grads[k]) < 1e-10, k
+
+
+def test_the_vae_check_swaps_in_every_other_exercise():
+    from minivae.teaching.checks_vae import BUILDING_BLOCKS, VAE_KEYS
+
+    assert set(BUILDING_BLOCKS) == {e.name for e in EXERCISES if e.name != "vae_negative_elbo"} | {"relu_forward",
+                                                                                                    "sigmoid"}
+    assert sorted(VAE_KEYS) == sorted(ex.vae_init_params(6, 4, 3, np.random.default_rng(0)))
 
 
 def test_reference_gets_full_marks(reference_report):
@@ -278,9 +312,16 @@ def test_a_wrong_vae_composition_is_caught_and_localised(tmp_path):
     forgot_kl = mutate(REFERENCE, "vae_negative_elbo", "dmu = dmu + dmu_kl", "dmu = dmu")
     forgot_kl = mutate(forgot_kl, "vae_negative_elbo", "dlogvar = dlogvar + dlogvar_kl", "dlogvar = dlogvar")
     no_kl_at_all = mutate(forgot_kl, "vae_negative_elbo", "loss = reconstruction + kl", "loss = reconstruction")
+    halves = "mu, logvar = h[:, :L], h[:, L:]"
+    stacked = "dh = np.concatenate([dmu, dlogvar], axis=1)"
+    heads_swapped_back = mutate(REFERENCE, "vae_negative_elbo", stacked, "dh = np.concatenate([dlogvar, dmu], axis=1)")
+    heads_swapped = mutate(heads_swapped_back, "vae_negative_elbo", halves, "logvar, mu = h[:, :L], h[:, L:]")
     for name, source, words in (
             ("grad", forgot_kl, ["KL term's gradients are missing", "decoder's gradients are right"]),
-            ("loss", no_kl_at_all, ["no KL term", "backward pass is consistent", "KL term's gradients are missing"])):
+            ("loss", no_kl_at_all, ["no KL term", "backward pass is consistent", "KL term's gradients are missing"]),
+            ("order", heads_swapped_back, ["grads['encoder.2.W']", "stacked in the wrong order",
+                                           "np.concatenate([dmu, dlogvar], axis=1)", "decoder's gradients are right"]),
+            ("halves", heads_swapped, ["mu and logvar are swapped", "mu = h[:, :L]", "backward pass is consistent"])):
         path = tmp_path / f"{name}.py"
         path.write_text(source, encoding="utf-8")
         report = grade(path)

@@ -541,7 +541,7 @@ def make_parser():
 
 
 def _delegated_commands():
-    from minivae.teaching import assignments, grading
+    from minivae.teaching import assignments, grader as grading
 
     return {"grade": grading.main_grade, "make-assignment": assignments.main_make_student}
 

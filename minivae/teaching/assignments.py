@@ -16,7 +16,7 @@ the indentation of the code: ``### BEGIN SOLUTION`` and ``### END SOLUTION``. Th
 region by ``raise NotImplementedError("TODO: <what to write>")``; everything outside the regions (docstrings, the
 ``return`` lines that name the expected results) is copied unchanged.
 
-The grader is in ``minivae.teaching.grading``.
+The grader is in ``minivae.teaching.grader``.
 """
 import argparse
 import sys

@@ -64,17 +64,24 @@ def vae_init_params(D, H, L, rng):
     D: data dimension, H: hidden units, L: latent dimension, rng: a np.random.Generator. Layers followed by a ReLU get
     He initialisation N(0, 2 / fan_in), the others N(0, 1 / fan_in); biases start at zero.
 
+    The keys and shapes are those of ``minivae.models.VAE(D, latent_dim=L, hidden=(H,)).params``: "encoder.2.W" is
+    the weight of layer 2 of the encoder, a stack of Linear (layer 0), ReLU (layer 1, no parameters), Linear (layer
+    2); the same for the decoder. The encoder's last layer has 2L outputs, mu and logvar side by side.
+
+        encoder.0.W (D, H)    encoder.0.b (H,)     encoder.2.W (H, 2L)    encoder.2.b (2L,)
+        decoder.0.W (L, H)    decoder.0.b (H,)     decoder.2.W (H, D)     decoder.2.b (D,)
+
     >>> params = vae_init_params(784, 200, 2, np.random.default_rng(0))
-    >>> params["W_mu"].shape, params["b3"].shape
-    ((200, 2), (784,))
+    >>> params["encoder.2.W"].shape, params["decoder.2.b"].shape
+    ((200, 4), (784,))
     """
-    shapes = {"W1": (D, H), "W_mu": (H, L), "W_lv": (H, L), "W2": (L, H), "W3": (H, D)}
-    relu_next = {"W1", "W2"}
+    shapes = {"encoder.0.W": (D, H), "encoder.2.W": (H, 2 * L), "decoder.0.W": (L, H), "decoder.2.W": (H, D)}
+    relu_next = {"encoder.0.W", "decoder.0.W"}
     params = {}
     for name, (fan_in, fan_out) in shapes.items():
         std = np.sqrt((2.0 if name in relu_next else 1.0) / fan_in)
         params[name] = rng.normal(0.0, std, size=(fan_in, fan_out))
-        params["b" + name[1:]] = np.zeros(fan_out)
+        params[name[:-1] + "b"] = np.zeros(fan_out)
     return params
 
 
@@ -319,14 +326,15 @@ def adam_step(p, g, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
 def vae_negative_elbo(x, params, eps):
     """The loss of a VAE with one hidden layer in the encoder and in the decoder, and all its gradients.
 
-    Forward (shapes for N examples of D dimensions, H hidden units, L latent dimensions):
+    Forward (shapes for N examples of D dimensions, H hidden units, L latent dimensions; P = params):
 
-        h1     = relu(x @ W1 + b1)                        (N, H)    encoder
-        mu     = h1 @ W_mu + b_mu                         (N, L)    mean of q(z | x)
-        logvar = h1 @ W_lv + b_lv                         (N, L)    log-variance of q(z | x)
-        z      = mu + exp(0.5 * logvar) * eps             (N, L)    reparameterization
-        h2     = relu(z @ W2 + b2)                        (N, H)    decoder
-        logits = h2 @ W3 + b3                             (N, D)    Bernoulli logits of p(x | z)
+        h1     = relu(x @ P["encoder.0.W"] + P["encoder.0.b"])        (N, H)     encoder, layers 0 and 1
+        h      = h1 @ P["encoder.2.W"] + P["encoder.2.b"]             (N, 2L)    encoder, layer 2: [mu | logvar]
+        mu     = h[:, :L]                                             (N, L)     mean of q(z | x)
+        logvar = h[:, L:]                                             (N, L)     log-variance of q(z | x)
+        z      = mu + exp(0.5 * logvar) * eps                         (N, L)     reparameterization
+        h2     = relu(z @ P["decoder.0.W"] + P["decoder.0.b"])        (N, H)     decoder, layers 0 and 1
+        logits = h2 @ P["decoder.2.W"] + P["decoder.2.b"]             (N, D)     Bernoulli logits of p(x | z)
 
         loss = mean_n [ nll_n + kl_n ]     the negative ELBO (Kingma & Welling 2013, eq. 10), in nats per example
 
@@ -334,29 +342,34 @@ def vae_negative_elbo(x, params, eps):
 
     Inputs:
     - x: data in [0, 1], shape (N, D)
-    - params: dict of arrays, W1 (D, H), b1 (H,), W_mu (H, L), b_mu (L,), W_lv (H, L), b_lv (L,), W2 (L, H),
-      b2 (H,), W3 (H, D), b3 (D,) (see ``vae_init_params``)
+    - params: dict of arrays, "encoder.0.W" (D, H), "encoder.0.b" (H,), "encoder.2.W" (H, 2L), "encoder.2.b" (2L,),
+      "decoder.0.W" (L, H), "decoder.0.b" (H,), "decoder.2.W" (H, D), "decoder.2.b" (D,) (see ``vae_init_params``).
+      These are minivae's own names: ``minivae.models.VAE(D, latent_dim=L, hidden=(H,)).params`` is such a dict,
+      and for it this function gives the loss and gradients of ``VAE.loss_and_gradients(x, eps=eps)``.
     - eps: the noise of the reparameterization, shape (N, L)
 
     Returns a tuple (loss, grads):
     - loss: a float
     - grads: dict with the same keys as params, grads[k] = d loss / d params[k], each of the shape of params[k]
 
-    Use the functions above, forward and then backward in reverse order. Both heads (mu and logvar) read h1, so
-    the gradient with respect to h1 is the sum of what comes back from each of them; mu and logvar get gradients
-    both through z and from the KL term.
+    Use the functions above, forward and then backward in reverse order. mu and logvar are the two halves of one
+    layer's output h, so the gradient of h is their gradients side by side, in the same order: [dmu | dlogvar]
+    (``np.concatenate([dmu, dlogvar], axis=1)``, shape (N, 2L)). mu and logvar get gradients both through z and
+    from the KL term. (minivae's VAE also clamps logvar to [-30, 20] so that exp(logvar) cannot overflow; with
+    ordinary parameters the clamp never acts, and this exercise leaves it out.)
     """
     ### BEGIN SOLUTION
     ### TODO: run the forward pass, compute the loss, then the backward pass that fills grads
     # Forward.
-    a1 = linear_forward(x, params["W1"], params["b1"])  # (N, H)
+    L = eps.shape[1]  # the latent dimension
+    a1 = linear_forward(x, params["encoder.0.W"], params["encoder.0.b"])  # (N, H)
     h1 = relu_forward(a1)
-    mu = linear_forward(h1, params["W_mu"], params["b_mu"])  # (N, L)
-    logvar = linear_forward(h1, params["W_lv"], params["b_lv"])  # (N, L)
+    h = linear_forward(h1, params["encoder.2.W"], params["encoder.2.b"])  # (N, 2L)
+    mu, logvar = h[:, :L], h[:, L:]  # the two halves of h, (N, L) each
     z = reparameterize(mu, logvar, eps)  # (N, L)
-    a2 = linear_forward(z, params["W2"], params["b2"])  # (N, H)
+    a2 = linear_forward(z, params["decoder.0.W"], params["decoder.0.b"])  # (N, H)
     h2 = relu_forward(a2)
-    logits = linear_forward(h2, params["W3"], params["b3"])  # (N, D)
+    logits = linear_forward(h2, params["decoder.2.W"], params["decoder.2.b"])  # (N, D)
 
     # Loss: both terms are batch means, and so are their gradients.
     reconstruction, dlogits = bernoulli_nll_from_logits(logits, x)
@@ -365,15 +378,15 @@ def vae_negative_elbo(x, params, eps):
 
     # Backward, in reverse order of the forward pass.
     grads = {}
-    dh2, grads["W3"], grads["b3"] = linear_backward(dlogits, h2, params["W3"])
+    dh2, grads["decoder.2.W"], grads["decoder.2.b"] = linear_backward(dlogits, h2, params["decoder.2.W"])
     da2 = relu_backward(dh2, a2)
-    dz, grads["W2"], grads["b2"] = linear_backward(da2, z, params["W2"])
+    dz, grads["decoder.0.W"], grads["decoder.0.b"] = linear_backward(da2, z, params["decoder.0.W"])
     dmu, dlogvar = reparameterize_backward(dz, mu, logvar, eps)
     dmu = dmu + dmu_kl  # mu reaches the loss through z and through the KL term
     dlogvar = dlogvar + dlogvar_kl
-    dh1_mu, grads["W_mu"], grads["b_mu"] = linear_backward(dmu, h1, params["W_mu"])
-    dh1_lv, grads["W_lv"], grads["b_lv"] = linear_backward(dlogvar, h1, params["W_lv"])
-    da1 = relu_backward(dh1_mu + dh1_lv, a1)  # h1 feeds both heads: their gradients add up
-    _, grads["W1"], grads["b1"] = linear_backward(da1, x, params["W1"])
+    dh = np.concatenate([dmu, dlogvar], axis=1)  # (N, 2L): the gradient of h = [mu | logvar], in the same order
+    dh1, grads["encoder.2.W"], grads["encoder.2.b"] = linear_backward(dh, h1, params["encoder.2.W"])
+    da1 = relu_backward(dh1, a1)
+    _, grads["encoder.0.W"], grads["encoder.0.b"] = linear_backward(da1, x, params["encoder.0.W"])
     ### END SOLUTION
     return loss, grads
