@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from minivae.teaching import exercises as ex
-from minivae.nn import losses, reparam
+from minivae.nn import kl, losses, reparam
 from minivae.teaching.assignments import (
     BEGIN_MARKER, END_MARKER, PACKAGED_EXERCISES, main_make_student, make_student_version, strip_solutions,
 )
@@ -66,11 +66,11 @@ def test_reference_losses_match_finite_differences_and_the_library():
     assert np.isclose(loss_big, 800 + 800 + 60 + 60)  # stable: no inf, no nan
 
     mu, logvar = rng.standard_normal((5, 3)), rng.standard_normal((5, 3))
-    kl, dmu, dlogvar = ex.kl_standard_normal(mu, logvar)
-    f = lambda: ex.kl_standard_normal(mu, logvar)[0]  # noqa: E731
+    kl_values, dmu, dlogvar = ex.kl_standard_normal(mu, logvar)
+    f = lambda: ex.kl_standard_normal(mu, logvar)[0].mean()  # noqa: E731
     assert rel_error(dmu, numerical_gradient(f, mu)) < TOL
     assert rel_error(dlogvar, numerical_gradient(f, logvar)) < TOL
-    assert np.isclose(kl, losses.kl_standard_normal(mu, logvar)[0].mean(), rtol=1e-12)
+    np.testing.assert_allclose(kl_values, kl.kl_standard_normal(mu, logvar)[0], rtol=1e-12)  # the library's contract
 
 
 def test_reference_reparameterization_matches_finite_differences_and_the_library():
@@ -79,7 +79,9 @@ def test_reference_reparameterization_matches_finite_differences_and_the_library
     z = ex.reparameterize(mu, logvar, eps)
     assert np.array_equal(z, reparam.reparameterize(mu, logvar, eps))
     assert np.allclose(z.std(), (mu + np.exp(0.5 * logvar) * eps).std())  # logvar is log sigma^2
-    dmu, dlogvar = ex.reparameterize_backward(dz, mu, logvar, eps)
+    dmu, dlogvar = ex.reparameterize_backward(dz, logvar, eps)
+    want = reparam.reparameterize_backward(dz, logvar, eps)  # the library's contract
+    assert np.array_equal(dmu, want[0]) and np.array_equal(dlogvar, want[1])
     f = lambda: ex.reparameterize(mu, logvar, eps)  # noqa: E731
     assert rel_error(dmu, numerical_vjp(f, mu, dz)) < TOL
     assert rel_error(dlogvar, numerical_vjp(f, logvar, dz)) < TOL
@@ -250,8 +252,8 @@ def test_a_different_but_correct_solution_gets_full_marks(tmp_path):
     source = mutate(source, "bernoulli_nll_from_logits",
                     "nll = np.maximum(logits, 0) - x * logits + np.log1p(np.exp(-np.abs(logits)))  # (N, D)",
                     "nll = np.logaddexp(0, logits) - x * logits")
-    source = mutate(source, "kl_standard_normal", "kl_mean = float(0.5 * np.sum(mu**2 + var - 1 - logvar) / N)",
-                    "kl_mean = (0.5 * (mu**2 + var - 1 - logvar)).sum(axis=1).mean()")
+    source = mutate(source, "kl_standard_normal", "kl = 0.5 * np.sum(mu**2 + var - 1 - logvar, axis=1)",
+                    "kl = (0.5 * (mu**2 + var - 1 - logvar)) @ np.ones(mu.shape[1])")
     source = mutate(source, "reparameterize_backward", "dmu = dz.copy()", "dmu = dz")
     source = mutate(source, "adam_step", "m = beta1 * m + (1 - beta1) * g", "m = m.copy()\n    m *= beta1\n"
                     "    m += (1 - beta1) * g")
@@ -311,7 +313,7 @@ def test_each_planted_mistake_loses_exactly_its_exercise_with_the_right_hint(tmp
 def test_a_wrong_vae_composition_is_caught_and_localised(tmp_path):
     forgot_kl = mutate(REFERENCE, "vae_negative_elbo", "dmu = dmu + dmu_kl", "dmu = dmu")
     forgot_kl = mutate(forgot_kl, "vae_negative_elbo", "dlogvar = dlogvar + dlogvar_kl", "dlogvar = dlogvar")
-    no_kl_at_all = mutate(forgot_kl, "vae_negative_elbo", "loss = reconstruction + kl", "loss = reconstruction")
+    no_kl_at_all = mutate(forgot_kl, "vae_negative_elbo", "loss = reconstruction + float(kl.mean())", "loss = reconstruction")
     halves = "mu, logvar = h[:, :L], h[:, L:]"
     stacked = "dh = np.concatenate([dmu, dlogvar], axis=1)"
     heads_swapped_back = mutate(REFERENCE, "vae_negative_elbo", stacked, "dh = np.concatenate([dlogvar, dmu], axis=1)")
@@ -343,14 +345,14 @@ def test_one_crash_only_zeroes_its_exercise_and_in_place_changes_are_caught(tmp_
 
 
 def test_shape_and_return_value_mistakes_get_a_message(tmp_path):
-    source = mutate(REFERENCE, "kl_standard_normal", "kl_mean = float(0.5 * np.sum(mu**2 + var - 1 - logvar) / N)",
-                    "kl_mean = 0.5 * np.sum(mu**2 + var - 1 - logvar, axis=1)")
+    source = mutate(REFERENCE, "kl_standard_normal", "kl = 0.5 * np.sum(mu**2 + var - 1 - logvar, axis=1)",
+                    "kl = float(0.5 * np.sum(mu**2 + var - 1 - logvar) / N)")
     source = mutate(source, "linear_backward", "db = dout.sum(axis=0)", "db = dout.sum(axis=1)")
     source = mutate(source, "reparameterize_backward", "return dmu, dlogvar", "return dmu")
     path = tmp_path / "shapes.py"
     path.write_text(source, encoding="utf-8")
     report = grade(path)
-    assert "per-example values" in report.result("kl_standard_normal").message
+    assert "one value per example, got a single number" in report.result("kl_standard_normal").message
     assert "db has shape (7,), expected (3,)" in report.result("linear_backward").message
     assert "should return a tuple (dmu, dlogvar)" in report.result("reparameterize_backward").message
     assert report.score == MAX_SCORE - 6

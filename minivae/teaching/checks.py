@@ -42,7 +42,7 @@ EXERCISES = (
              "minivae.nn.kernels.sigmoid_backward_reference, finite differences"),
     Exercise("bernoulli_nll_from_logits", 2, layers.check_bernoulli,
              "minivae.nn.losses.bernoulli_nll, finite differences"),
-    Exercise("kl_standard_normal", 2, layers.check_kl, "minivae.nn.losses.kl_standard_normal, finite differences"),
+    Exercise("kl_standard_normal", 2, layers.check_kl, "minivae.nn.kl.kl_standard_normal, finite differences"),
     Exercise("reparameterize", 1, layers.check_reparameterize, "minivae.nn.reparam.reparameterize"),
     Exercise("reparameterize_backward", 2, layers.check_reparameterize_backward,
              "minivae.nn.reparam.reparameterize_backward, finite differences"),

@@ -9,7 +9,7 @@ comparison stand the planted-mistake hypotheses: the value a typical mistake giv
 """
 import numpy as np
 
-from minivae.nn import kernels, losses, reparam
+from minivae.nn import kernels, kl, losses, reparam
 from minivae.nn.gradcheck import numerical_gradient, numerical_vjp
 from minivae.nn.layers import Linear
 from minivae.teaching.compare import away_from_zero, call_student, compare, unpack_outputs
@@ -112,7 +112,7 @@ def check_bernoulli(module, rng):
                        compare("dlogits" + tag, dl, want_dl, n=N, nonfinite=STABLE_BERNOULLI, fallback=fallback)]
             continue
         # the NumPy twin of the (parallel) kernel: the same numbers, without a thread pool call per evaluation
-        fd = numerical_gradient(lambda: float(kernels.bernoulli_nll_reference(logits, x, 1.0)[0].mean()), logits)
+        fd = numerical_gradient(lambda: float(losses.bernoulli_nll(logits, x)[0].mean()), logits)
         p = kernels.sigmoid_reference(logits)
         checks += [
             compare("loss_mean", loss, want_loss, n=N, hypotheses=[
@@ -129,20 +129,20 @@ def check_bernoulli(module, rng):
 
 
 def check_kl(module, rng):
-    """The KL term and its two gradients against minivae.nn.losses; hints: logvar read as log sigma, a mean over L."""
+    """The KL term and its two gradients against minivae.nn.kl; hints: logvar read as log sigma, a mean over L."""
     mu = rng.standard_normal((N, L))
     logvar = 0.7 * rng.standard_normal((N, L))
-    kl, want_dmu, want_dlv = losses.kl_standard_normal(mu, logvar)
-    want_kl = float(kl.mean())
-    f = lambda: float(losses.kl_standard_normal(mu, logvar)[0].mean())  # noqa: E731
+    want_kl, want_dmu, want_dlv = kl.kl_standard_normal(mu, logvar)
+    f = lambda: float(kl.kl_standard_normal(mu, logvar)[0].mean())  # noqa: E731
     fd_mu, fd_lv = numerical_gradient(f, mu), numerical_gradient(f, logvar)
     kl_s, dmu, dlv = unpack_outputs(call_student(module.kl_standard_normal, mu=mu, logvar=logvar),
-                                    ("kl_mean", "dmu", "dlogvar"))
+                                    ("kl", "dmu", "dlogvar"))
     log_sigma = "logvar is log sigma^2 (the variance), so sigma^2 = exp(logvar), not exp(2 * logvar)"
     return [
-        compare("kl_mean", kl_s, want_kl, n=N, hypotheses=[
-            (0.5 * np.sum(mu**2 + np.exp(2 * logvar) - 1 - 2 * logvar) / N, log_sigma),
-            (want_kl / L, "averaged over the latent dimensions: sum over them, mean over the batch")]),
+        compare("kl", kl_s, want_kl, hypotheses=[
+            (0.5 * np.sum(mu**2 + np.exp(2 * logvar) - 1 - 2 * logvar, axis=1), log_sigma),
+            (want_kl / L, "averaged over the latent dimensions: sum over them"),
+            (want_kl / N, "divided by N: kl holds one value per example; only the gradients are of the batch mean")]),
         compare("dmu", dmu, want_dmu, fd_mu, n=N),
         compare("dlogvar", dlv, want_dlv, fd_lv, n=N, hypotheses=[
             ((np.exp(2 * logvar) - 1) / N, log_sigma),
@@ -170,7 +170,7 @@ def check_reparameterize_backward(module, rng):
     want_dmu, want_dlv = reparam.reparameterize_backward(dz, logvar, eps)
     f = lambda: reparam.reparameterize(mu, logvar, eps)  # noqa: E731
     fd_mu, fd_lv = numerical_vjp(f, mu, dz), numerical_vjp(f, logvar, dz)
-    dmu, dlv = unpack_outputs(call_student(module.reparameterize_backward, dz=dz, mu=mu, logvar=logvar, eps=eps),
+    dmu, dlv = unpack_outputs(call_student(module.reparameterize_backward, dz=dz, logvar=logvar, eps=eps),
                               ("dmu", "dlogvar"))
     sigma = np.exp(0.5 * logvar)
     only_z = "this is the backward of the sampling step only; the KL term's gradient is added by the caller"

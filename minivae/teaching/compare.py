@@ -127,6 +127,9 @@ def compare(label, got, want, fd=None, hypotheses=(), n=None, nonfinite="", fall
             hint = f"{label} should be a single number (a float), got an array of shape {arr.shape}"
             if n and arr.shape == (n,):
                 hint += ": the per-example values? Return their mean over the batch"
+        elif want.ndim == 1 and arr.ndim == 0:
+            hint = (f"{label} should have shape {want.shape}, one value per example, got a single number: return "
+                    "the per-example values, not their mean")
         elif want.ndim == 2 and arr.shape == want.T.shape:
             hint = f"{label} has shape {arr.shape} but should have shape {want.shape}: transposed?"
         else:

@@ -209,7 +209,6 @@ def kl_standard_normal(mu, logvar):
     """KL divergence from q = N(mu, diag(sigma^2)) to the prior N(0, I), in closed form, and its gradients.
 
         kl_n = 0.5 * sum_j [ mu_nj^2 + sigma_nj^2 - 1 - log sigma_nj^2 ]      (Kingma & Welling 2013, appendix B)
-        kl_mean = (1 / N) sum_n kl_n
 
     logvar is log sigma^2, the log of the *variance* (not of the standard deviation): sigma^2 = exp(logvar).
 
@@ -217,22 +216,22 @@ def kl_standard_normal(mu, logvar):
     - mu: means, shape (N, L)
     - logvar: log-variances, shape (N, L)
 
-    Returns a tuple (kl_mean, dmu, dlogvar):
-    - kl_mean: a float
-    - dmu: d kl_mean / d mu, shape (N, L)
-    - dlogvar: d kl_mean / d logvar, shape (N, L)
+    Returns a tuple (kl, dmu, dlogvar), as minivae.nn.kl.kl_standard_normal does:
+    - kl: the per-example values kl_n, shape (N,)
+    - dmu: d mean_n(kl_n) / d mu, shape (N, L)       (the gradient of the batch mean: mind the 1/N)
+    - dlogvar: d mean_n(kl_n) / d logvar, shape (N, L)
 
-    Reduction: sum over the L latent dimensions, mean over the N examples.
+    Reduction: sum over the L latent dimensions; the gradients are those of the mean over the N examples.
     """
     ### BEGIN SOLUTION
-    ### TODO: compute kl_mean (a float), dmu (N, L) and dlogvar (N, L)
+    ### TODO: compute kl (N,), dmu (N, L) and dlogvar (N, L)
     N = mu.shape[0]
     var = np.exp(logvar)
-    kl_mean = float(0.5 * np.sum(mu**2 + var - 1 - logvar) / N)
+    kl = 0.5 * np.sum(mu**2 + var - 1 - logvar, axis=1)
     dmu = mu / N
     dlogvar = 0.5 * (var - 1) / N
     ### END SOLUTION
-    return kl_mean, dmu, dlogvar
+    return kl, dmu, dlogvar
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -262,12 +261,12 @@ def reparameterize(mu, logvar, eps):
     return z
 
 
-def reparameterize_backward(dz, mu, logvar, eps):
-    """Backward pass of z = mu + exp(0.5 * logvar) * eps, for fixed noise eps.
+def reparameterize_backward(dz, logvar, eps):
+    """Backward pass of z = mu + exp(0.5 * logvar) * eps, for fixed noise eps (as minivae.nn.reparam's).
 
     Inputs:
     - dz: the upstream gradient dL/dz, shape (N, L)
-    - mu, logvar, eps: the inputs of the forward pass, each (N, L)
+    - logvar, eps: the inputs of the forward pass, each (N, L) (mu is not needed: z depends on it with slope 1)
 
     Returns a tuple (dmu, dlogvar):
     - dmu: dL/dmu through z only, shape (N, L)
@@ -374,14 +373,14 @@ def vae_negative_elbo(x, params, eps):
     # Loss: both terms are batch means, and so are their gradients.
     reconstruction, dlogits = bernoulli_nll_from_logits(logits, x)
     kl, dmu_kl, dlogvar_kl = kl_standard_normal(mu, logvar)
-    loss = reconstruction + kl
+    loss = reconstruction + float(kl.mean())
 
     # Backward, in reverse order of the forward pass.
     grads = {}
     dh2, grads["decoder.2.W"], grads["decoder.2.b"] = linear_backward(dlogits, h2, params["decoder.2.W"])
     da2 = relu_backward(dh2, a2)
     dz, grads["decoder.0.W"], grads["decoder.0.b"] = linear_backward(da2, z, params["decoder.0.W"])
-    dmu, dlogvar = reparameterize_backward(dz, mu, logvar, eps)
+    dmu, dlogvar = reparameterize_backward(dz, logvar, eps)
     dmu = dmu + dmu_kl  # mu reaches the loss through z and through the KL term
     dlogvar = dlogvar + dlogvar_kl
     dh = np.concatenate([dmu, dlogvar], axis=1)  # (N, 2L): the gradient of h = [mu | logvar], in the same order
