@@ -9,9 +9,10 @@ import pytest
 
 from minivae.datasets import loading as datasets
 from minivae.datasets.loading import (
-    Dataset, DownloadError, binarize_dynamic, binarize_static, check_unit_interval, default_cache_dir,
+    Dataset, DownloadError, binarize_dynamic, binarize_static, default_cache_dir,
     download_file, load_array_file, load_dataset, load_fashion_mnist, load_mnist, load_mnist_test_10k, read_idx,
 )
+from minivae.validation import check_unit_interval
 
 IDX_CODES = {np.dtype(np.uint8): 0x08, np.dtype(np.float32): 0x0D}
 
@@ -271,10 +272,13 @@ def test_load_dataset_from_a_user_file(tmp_path):
 
 def test_check_unit_interval():
     check_unit_interval(np.array([0.0, 0.3, 1.0]))
-    with pytest.raises(ValueError, match=r"pixels must lie in \[0, 1\].*-0.5 to 2.0.*rescale=True.*Gaussian"):
-        check_unit_interval(np.array([-0.5, 2.0]), what="pixels")
+    with pytest.raises(ValueError, match=r"pixels must lie in \[0, 1\].*values in \[-0.5, 2\].*rescale=True.*Gaussian"):
+        check_unit_interval(np.array([-0.5, 2.0]), name="pixels")
     with pytest.raises(ValueError, match="NaN"):
         check_unit_interval(np.array([0.5, np.nan]))
+    with pytest.raises(ValueError, match=r"values in \[0.5, inf\]"):
+        check_unit_interval(np.array([0.5, np.inf]))
+    check_unit_interval(np.zeros((0, 3)))  # an empty array has nothing outside [0, 1]
 
 
 # ---------------------------------------------------------------------------------------------------- binarizing

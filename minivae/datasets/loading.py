@@ -46,6 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from minivae.fileio import atomic_write
+from minivae.validation import check_unit_interval
 
 _DATA_DIR = pathlib.Path(__file__).resolve().parent / "files"
 
@@ -492,21 +493,7 @@ def load_dataset(name_or_path="mnist-test-10k", cache_dir=None, download=True, t
     return Dataset(path.stem, x_train, None, x_test, None, image_shape, description)
 
 
-# ------------------------------------------------------------------------------------------- checks and binarizing
-def check_unit_interval(x, what="data"):
-    """Raise ValueError unless every value of ``x`` is in [0, 1] (what a Bernoulli likelihood needs).
-
-    Example::
-
-        >>> check_unit_interval(np.array([0.0, 0.5, 1.0]))   # fine, returns None
-    """
-    x = np.asarray(x)
-    if x.size and not (np.isfinite(x).all() and x.min() >= 0 and x.max() <= 1):
-        raise ValueError(f"{what} must lie in [0, 1], but its values range from {np.nanmin(x)} to {np.nanmax(x)}"
-                         f"{' and include NaN or inf' if not np.isfinite(x).all() else ''}; rescale it "
-                         f"(load_dataset(..., rescale=True) or --rescale) or use a Gaussian likelihood")
-
-
+# ---------------------------------------------------------------------------------------------------- binarizing
 def binarize_static(x, threshold=0.5) -> np.ndarray:
     """Fixed binarization: 1 where x > threshold, else 0; same shape and dtype as ``x``.
 
