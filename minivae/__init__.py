@@ -49,7 +49,9 @@ from minivae.models.conv_vae import ConvVAE  # noqa: E402
 from minivae.models.cvae import ConditionalVAE  # noqa: E402
 from minivae.nn.optim import SGD, Adagrad, Adam, AdamW, RMSProp, clip_grad_norm, make_optimizer  # noqa: E402
 from minivae.nn.gradcheck import check_layer, check_model, numerical_gradient, rel_error  # noqa: E402
-from minivae.datasets.loading import Dataset, load_dataset, load_mnist_test_10k  # noqa: E402
+from minivae.datasets.dataset import Dataset  # noqa: E402
+from minivae.datasets.catalog import load_dataset  # noqa: E402
+from minivae.datasets.mnist import load_mnist_test_10k  # noqa: E402
 from minivae.training.trainer import TrainConfig, Trainer, TrainingDiverged  # noqa: E402
 from minivae.training.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from minivae.apps.evaluation import bits_per_dim, importance_weighted_bound  # noqa: E402

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from minivae.models.cvae import ConditionalVAE
-from minivae.datasets.loading import load_mnist_test_10k
+from minivae.datasets import load_mnist_test_10k
 from minivae.nn.gradcheck import check_model
 from minivae.models.vae import VAE
 from minivae.nn.optim import Adam

@@ -24,7 +24,7 @@ import pytest
 
 from minivae import Adam, VAE
 from minivae.nn import kernels, losses
-from minivae.datasets.loading import load_mnist_test_10k
+from minivae.datasets import load_mnist_test_10k
 from minivae.nn.layers import MLP
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))

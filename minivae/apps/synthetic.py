@@ -18,7 +18,7 @@ import pathlib
 
 import numpy as np
 
-from minivae.datasets.loading import binarize_static
+from minivae.datasets.binarize import binarize_static
 from minivae.fileio import atomic_write
 from minivae.validation import check_positive_int
 
