@@ -60,7 +60,7 @@ from minivae.apps.imputation import impute, mean_imputation  # noqa: E402
 from minivae.apps.synthetic import generate, save_synthetic  # noqa: E402
 from minivae.datasets.tables import TabularEncoder, read_csv_table, write_csv_table  # noqa: E402
 
-# The figures live in minivae.plots.figures (import it yourself: it loads matplotlib, which the rest does not need).
+# The figures live in minivae.plots (import it yourself: it loads matplotlib, which the rest does not need).
 __all__ = [
     # layers
     "Linear", "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Softplus", "Sequential", "MLP",

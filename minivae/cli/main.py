@@ -111,7 +111,7 @@ def _image_shape(ckpt, data=None):
 
 
 def _save(fig, path):
-    from minivae.plots.figures import save_figure
+    from minivae.plots.images import save_figure
 
     save_figure(fig, path)
     print(f"wrote {path}")
