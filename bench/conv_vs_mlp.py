@@ -13,7 +13,7 @@ import argparse
 import time
 
 from minivae import VAE, ConvVAE
-from minivae.datasets.loading import load_mnist_test_10k
+from minivae.datasets import load_mnist_test_10k
 from minivae.training.trainer import TrainConfig, Trainer
 
 

@@ -28,7 +28,7 @@ def main():
     import numpy as np
 
     from minivae import VAE, Adam
-    from minivae.datasets.loading import load_mnist_test_10k
+    from minivae.datasets import load_mnist_test_10k
 
     x = load_mnist_test_10k().x_train
     model, opt, rng = VAE(784, args.latent, (args.hidden,)), Adam(lr=1e-3), np.random.default_rng(0)

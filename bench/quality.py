@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from minivae import VAE
-from minivae.datasets.loading import load_mnist_test_10k
+from minivae.datasets import load_mnist_test_10k
 from minivae.training.trainer import TrainConfig, Trainer
 
 

@@ -47,7 +47,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from minivae.datasets.loading import load_mnist_test_10k  # noqa: E402
+from minivae.datasets import load_mnist_test_10k  # noqa: E402
 
 IMPLS = ["minivae", "numpy", "torch-example", "torch-tuned", "gemm"]
 PEERS = ["numpy", "torch-example", "torch-tuned"]

@@ -49,7 +49,9 @@ from minivae.models.conv_vae import ConvVAE  # noqa: E402
 from minivae.models.cvae import ConditionalVAE  # noqa: E402
 from minivae.nn.optim import SGD, Adagrad, Adam, AdamW, RMSProp, clip_grad_norm, make_optimizer  # noqa: E402
 from minivae.nn.gradcheck import check_layer, check_model, numerical_gradient, rel_error  # noqa: E402
-from minivae.datasets.loading import Dataset, load_dataset, load_mnist_test_10k  # noqa: E402
+from minivae.datasets.dataset import Dataset  # noqa: E402
+from minivae.datasets.catalog import load_dataset  # noqa: E402
+from minivae.datasets.mnist import load_mnist_test_10k  # noqa: E402
 from minivae.training.trainer import TrainConfig, Trainer, TrainingDiverged  # noqa: E402
 from minivae.training.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from minivae.apps.evaluation import bits_per_dim, importance_weighted_bound  # noqa: E402
@@ -58,7 +60,7 @@ from minivae.apps.imputation import impute, mean_imputation  # noqa: E402
 from minivae.apps.synthetic import generate, save_synthetic  # noqa: E402
 from minivae.datasets.tables import TabularEncoder, read_csv_table, write_csv_table  # noqa: E402
 
-# The figures live in minivae.plots.figures (import it yourself: it loads matplotlib, which the rest does not need).
+# The figures live in minivae.plots (import it yourself: it loads matplotlib, which the rest does not need).
 __all__ = [
     # layers
     "Linear", "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Softplus", "Sequential", "MLP",

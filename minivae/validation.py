@@ -60,14 +60,33 @@ def check_finite(arr, name):
         )
 
 
-def check_unit_interval(x, name):
-    """Raise ValueError if any entry is outside [0, 1] (the support of a Bernoulli likelihood's targets)."""
-    lo, hi = float(x.min()), float(x.max())
-    if lo < 0 or hi > 1:
-        raise ValueError(
-            f"{name} must lie in [0, 1] for a Bernoulli likelihood, got values in [{lo:g}, {hi:g}]; "
-            "rescale the data (for 0..255 images divide by 255) or use a Gaussian likelihood"
-        )
+def check_unit_interval(x, name="data"):
+    """Raise ValueError unless every entry of ``x`` is in [0, 1] (the support of a Bernoulli likelihood's targets).
+
+    NaN and infinity are refused too; an empty array passes. The message gives the range found and how to fix it.
+
+    Example::
+
+        >>> check_unit_interval(np.array([0.0, 0.5, 1.0]))   # fine, returns None
+    """
+    x = np.asarray(x)
+    if x.size == 0:
+        return
+    lo, hi = x.min(), x.max()  # NaN propagates through min and max, so NaN fails the test below too
+    if lo >= 0 and hi <= 1:
+        return
+    values = x.astype(np.float64, copy=False)
+    nan = np.isnan(values)
+    if nan.all():
+        found = f"only NaN ({nan.size} values)"
+    else:
+        found = f"values in [{np.min(values[~nan]):g}, {np.max(values[~nan]):g}]"
+        if nan.any():
+            found += f" and {int(nan.sum())} NaN"
+    raise ValueError(
+        f"{name} must lie in [0, 1] for a Bernoulli likelihood, got {found}; rescale the data (for 0..255 images "
+        "divide by 255; for a data file, load_dataset(..., rescale=True) or --rescale) or use a Gaussian likelihood"
+    )
 
 
 def check_positive_int(value, name):

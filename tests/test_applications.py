@@ -8,7 +8,7 @@ import pytest
 
 from minivae import VAE, Adam
 from minivae.apps.anomaly import anomaly_scores, roc_auc, roc_curve
-from minivae.datasets.loading import load_array_file, load_mnist_test_10k
+from minivae.datasets import load_array_file, load_mnist_test_10k
 from minivae.apps.evaluation import importance_weighted_bound
 from minivae.apps.imputation import imputation_error, impute, mean_imputation, metropolis_within_gibbs
 from minivae.apps.synthetic import generate, save_synthetic

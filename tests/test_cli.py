@@ -148,7 +148,7 @@ def test_commands_see_the_test_set_binarized_as_in_validation(tmp_path):
 
     from minivae.training.checkpoint import load_checkpoint
     from minivae.cli.main import _data_of_checkpoint
-    from minivae.datasets.loading import binarize_dynamic, load_mnist_test_10k
+    from minivae.datasets import binarize_dynamic, load_mnist_test_10k
 
     main(["train", "--epochs", "1", "--hidden", "8", "--binarize", "dynamic", "--seed", "3", "--out", str(tmp_path),
           "--quiet", "--no-figures"])

@@ -1,5 +1,5 @@
-"""Tests for minivae.datasets.loading: the bundled MNIST, the IDX reader, downloads (offline, via file:// URLs),
-user array files and binarization. Every file a test needs is written by the test itself."""
+"""Tests for minivae.datasets: the bundled MNIST, the IDX reader, downloads (offline, via file:// URLs), user array
+files and binarization. Every file a test needs is written by the test itself."""
 import gzip
 import hashlib
 import struct
@@ -7,11 +7,13 @@ import struct
 import numpy as np
 import pytest
 
-from minivae.datasets import loading as datasets
-from minivae.datasets.loading import (
-    Dataset, DownloadError, binarize_dynamic, binarize_static, check_unit_interval, default_cache_dir,
-    download_file, load_array_file, load_dataset, load_fashion_mnist, load_mnist, load_mnist_test_10k, read_idx,
+from minivae.datasets import (
+    Dataset, binarize_dynamic, binarize_static, load_array_file, load_dataset, load_fashion_mnist, load_mnist,
+    load_mnist_test_10k, read_idx,
 )
+from minivae.datasets import mnist  # the module whose MIRRORS and MD5SUMS the download tests point at a local mirror
+from minivae.datasets.download import DownloadError, default_cache_dir, download_file
+from minivae.validation import check_unit_interval
 
 IDX_CODES = {np.dtype(np.uint8): 0x08, np.dtype(np.float32): 0x0D}
 
@@ -121,8 +123,8 @@ def mirror(tmp_path, monkeypatch):
     """A local mirror served by file:// URLs, with the URL and checksum tables pointed at it."""
     images, labels, md5s = write_mirror(tmp_path / "mirror")
     for name in ("mnist", "fashion-mnist"):
-        monkeypatch.setitem(datasets.MIRRORS, name, [(tmp_path / "mirror").as_uri() + "/"])
-        monkeypatch.setitem(datasets.MD5SUMS, name, md5s)
+        monkeypatch.setitem(mnist.MIRRORS, name, [(tmp_path / "mirror").as_uri() + "/"])
+        monkeypatch.setitem(mnist.MD5SUMS, name, md5s)
     return images, labels
 
 
@@ -135,20 +137,20 @@ def test_download_verify_and_parse(tmp_path, mirror, loader, name):
     np.testing.assert_allclose(ds.x_train, images.reshape(6, -1) / 255.0, rtol=1e-6)
     np.testing.assert_array_equal(ds.y_train, labels)
     files = sorted(p.name for p in (tmp_path / "cache" / name).iterdir())
-    assert files == sorted(datasets.MD5SUMS[name])  # the four files and no temporary leftovers
+    assert files == sorted(mnist.MD5SUMS[name])  # the four files and no temporary leftovers
     assert loader(cache_dir=tmp_path / "cache", download=False).x_train.shape == (6, 784)
 
 
 def test_checksum_mismatch_raises_and_leaves_no_file(tmp_path, mirror, monkeypatch):
-    bad = dict(datasets.MD5SUMS["mnist"], **{"train-images-idx3-ubyte.gz": "0" * 32})
-    monkeypatch.setitem(datasets.MD5SUMS, "mnist", bad)
+    bad = dict(mnist.MD5SUMS["mnist"], **{"train-images-idx3-ubyte.gz": "0" * 32})
+    monkeypatch.setitem(mnist.MD5SUMS, "mnist", bad)
     with pytest.raises(ValueError, match="md5 checksum"):
         load_mnist(cache_dir=tmp_path / "cache")
     assert list((tmp_path / "cache" / "mnist").iterdir()) == []
 
 
 def test_unreachable_url_raises_download_error_with_a_hint(tmp_path, monkeypatch):
-    monkeypatch.setitem(datasets.MIRRORS, "mnist", [(tmp_path / "nowhere").as_uri() + "/"])
+    monkeypatch.setitem(mnist.MIRRORS, "mnist", [(tmp_path / "nowhere").as_uri() + "/"])
     with pytest.raises(DownloadError, match=r"could not download .*use the bundled dataset \('mnist-test-10k'\)"):
         load_mnist(cache_dir=tmp_path / "cache")
     assert issubclass(DownloadError, OSError)
@@ -156,8 +158,8 @@ def test_unreachable_url_raises_download_error_with_a_hint(tmp_path, monkeypatch
 
 
 def test_next_mirror_is_tried_when_the_first_fails(tmp_path, mirror, monkeypatch):
-    good = datasets.MIRRORS["mnist"][0]
-    monkeypatch.setitem(datasets.MIRRORS, "mnist", [(tmp_path / "nowhere").as_uri() + "/", good])
+    good = mnist.MIRRORS["mnist"][0]
+    monkeypatch.setitem(mnist.MIRRORS, "mnist", [(tmp_path / "nowhere").as_uri() + "/", good])
     assert load_mnist(cache_dir=tmp_path / "cache").x_test.shape == (3, 784)
 
 
@@ -271,10 +273,13 @@ def test_load_dataset_from_a_user_file(tmp_path):
 
 def test_check_unit_interval():
     check_unit_interval(np.array([0.0, 0.3, 1.0]))
-    with pytest.raises(ValueError, match=r"pixels must lie in \[0, 1\].*-0.5 to 2.0.*rescale=True.*Gaussian"):
-        check_unit_interval(np.array([-0.5, 2.0]), what="pixels")
+    with pytest.raises(ValueError, match=r"pixels must lie in \[0, 1\].*values in \[-0.5, 2\].*rescale=True.*Gaussian"):
+        check_unit_interval(np.array([-0.5, 2.0]), name="pixels")
     with pytest.raises(ValueError, match="NaN"):
         check_unit_interval(np.array([0.5, np.nan]))
+    with pytest.raises(ValueError, match=r"values in \[0.5, inf\]"):
+        check_unit_interval(np.array([0.5, np.inf]))
+    check_unit_interval(np.zeros((0, 3)))  # an empty array has nothing outside [0, 1]
 
 
 # ---------------------------------------------------------------------------------------------------- binarizing

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from minivae.nn import kl, reparam
-from minivae.datasets.loading import load_mnist_test_10k
+from minivae.datasets import load_mnist_test_10k
 from minivae.models import VAE, Autoencoder, ELBOTerms, LossTerms, build_model
 from minivae.nn.optim import Adam, make_optimizer
 

@@ -1,4 +1,4 @@
-"""Tests for minivae.plots.figures: every figure function returns a Figure with the expected axes and image data, tiling is
+"""Tests for minivae.plots: every figure function returns a Figure with the expected axes and image data, tiling is
 exact, and save_figure writes a complete PNG atomically. The models are tiny and untrained: the tests check the
 plumbing, a person checks the looks."""
 import os
@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from minivae import VAE
 from minivae.apps.latent import grid_values
-from minivae.plots.figures import (
+from minivae.plots import (
     plot_history, plot_interpolation, plot_latent_manifold, plot_latent_scatter, plot_reconstructions, plot_roc,
     plot_samples, plot_traversal, save_figure, tile_images,
 )

@@ -15,7 +15,7 @@ example, summed over the data dimensions, averaged over the examples.
 Example
 -------
 >>> from minivae import VAE
->>> from minivae.datasets.loading import load_mnist_test_10k
+>>> from minivae.datasets import load_mnist_test_10k
 >>> vae = VAE(784, latent_dim=8, hidden=(64,))
 >>> x = load_mnist_test_10k().x_test[:50]
 >>> log_px = importance_weighted_bound(vae, x, k=100, rng=np.random.default_rng(0))   # (50,), nats

@@ -6,7 +6,7 @@ returns the decoder's mean E[x | z] (smooth, grey pixel probabilities for a Bern
 Gaussian one), which is what the model's probability distribution actually produces.
 
 ``save_synthetic`` writes the samples (and optional labels) to .npy, .npz or .csv in a form that
-``minivae.datasets.loading.load_dataset(path)`` reads back. The file is written to a temporary file in the same folder and
+``minivae.datasets.load_dataset(path)`` reads back. The file is written to a temporary file in the same folder and
 then renamed with ``os.replace`` (atomic), so a crash never leaves a half-written file under the final name.
 
 Example
@@ -18,7 +18,7 @@ import pathlib
 
 import numpy as np
 
-from minivae.datasets.loading import binarize_static
+from minivae.datasets.binarize import binarize_static
 from minivae.fileio import atomic_write
 from minivae.validation import check_positive_int
 

@@ -41,7 +41,7 @@ def _hidden(text):
 
 
 def _load_data(name, args):
-    from minivae.datasets.loading import load_dataset
+    from minivae.datasets.catalog import load_dataset
 
     return load_dataset(name, cache_dir=getattr(args, "cache_dir", None), download=not getattr(args, "no_download",
                         False), rescale=getattr(args, "rescale", False))
@@ -51,7 +51,7 @@ def _training_data(name, table_encoder, exclude_classes, args):
     """The Dataset to train on: a named dataset or array file, or (table_encoder not None) a CSV table encoded with
     a TabularEncoder (a new one fitted when table_encoder is {}); examples of exclude_classes are removed from the
     training part (for anomaly detection: the left-out class is the anomaly)."""
-    from minivae.datasets.loading import Dataset
+    from minivae.datasets.dataset import Dataset
 
     if table_encoder is None:
         data = _load_data(name, args)
@@ -67,7 +67,7 @@ def _training_data(name, table_encoder, exclude_classes, args):
 
 
 def _table_dataset(path, encoder_dict, args):
-    from minivae.datasets.loading import Dataset
+    from minivae.datasets.dataset import Dataset
     from minivae.datasets.tables import TabularEncoder, read_csv_table
 
     header, rows = read_csv_table(path)
@@ -86,7 +86,8 @@ def _table_dataset(path, encoder_dict, args):
 def _data_of_checkpoint(ckpt, args):
     """The checkpoint's test data as its model was validated on them: binarized the same way (a model trained on
     binarized digits is scored on binarized digits, as the trainer's validation loss was)."""
-    from minivae.datasets.loading import Dataset, binarize_dynamic, binarize_static
+    from minivae.datasets.binarize import binarize_dynamic, binarize_static
+    from minivae.datasets.dataset import Dataset
 
     name = args.data or ckpt.extra.get("dataset", "mnist-test-10k")
     data = _load_data(name, args)
@@ -110,7 +111,7 @@ def _image_shape(ckpt, data=None):
 
 
 def _save(fig, path):
-    from minivae.plots.figures import save_figure
+    from minivae.plots.images import save_figure
 
     save_figure(fig, path)
     print(f"wrote {path}")

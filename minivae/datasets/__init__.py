@@ -1,13 +1,23 @@
 """Data: the bundled MNIST digits, verified downloads, your own arrays and tables.
 
-    loading       Dataset, load_dataset, the IDX parser, bundled MNIST, downloads, array files, binarization
+    dataset       Dataset: the train and test matrices (N, D) that every loader returns
+    catalog       load_dataset: a dataset by name ("mnist-test-10k", "mnist", "fashion-mnist") or by file path
+    mnist         the bundled MNIST test set (fixed 9,000 / 1,000 split), MNIST and Fashion-MNIST downloads
+    idx           read_idx: the IDX file format of MNIST, raw or gzip-compressed
+    download      verified downloads: checksums, the cache folder, atomic writes, DownloadError
+    arrays        your own .npy / .npz / .csv arrays: checked, shuffled and split by a seed
+    binarize      static and dynamic binarization of grey values in [0, 1]
     tables        CSV tables as VAE data: TabularEncoder, read and write CSV rows
     files/        the bundled MNIST test set (the original IDX files) and its licence
 
 The names below are also importable from ``minivae.datasets`` itself, as in version 0.1.0.
 """
-from minivae.datasets.loading import (Dataset, binarize_dynamic, binarize_static, load_array_file, load_dataset,
-                                      load_fashion_mnist, load_mnist, load_mnist_test_10k, read_idx)
+from minivae.datasets.arrays import load_array_file
+from minivae.datasets.binarize import binarize_dynamic, binarize_static
+from minivae.datasets.catalog import load_dataset
+from minivae.datasets.dataset import Dataset
+from minivae.datasets.idx import read_idx
+from minivae.datasets.mnist import load_fashion_mnist, load_mnist, load_mnist_test_10k
 
 __all__ = ["Dataset", "load_dataset", "load_mnist_test_10k", "load_mnist", "load_fashion_mnist", "load_array_file",
            "read_idx", "binarize_static", "binarize_dynamic"]

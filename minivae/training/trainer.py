@@ -30,7 +30,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from minivae.training.checkpoint import load_checkpoint, save_checkpoint
-from minivae.datasets.loading import binarize_dynamic, binarize_static
+from minivae.datasets.binarize import binarize_dynamic, binarize_static
 from minivae.nn.optim import clip_grad_norm, make_optimizer
 from minivae.validation import as_float_array
 
