@@ -329,28 +329,9 @@ def cmd_anomaly(args):
         _save(plots.plot_roc(fpr, tpr, auc), args.out)
 
 
-def missing_mask(kind, shape, image_shape, fraction, rng):
-    """Observed-entry mask (True = observed) of the given shape: "bottom" or "right" half of each image missing, or
-    "random" (each entry missing with probability fraction)."""
-    n, d = shape
-    if kind == "random":
-        return rng.random(shape) >= fraction
-    if image_shape is None:
-        raise ValueError(f"--missing {kind} needs image data; use --missing random")
-    h, w = image_shape
-    grid = np.ones((n, h, w), dtype=bool)
-    if kind == "bottom":
-        grid[:, h // 2:, :] = False
-    elif kind == "right":
-        grid[:, :, w // 2:] = False
-    else:
-        raise ValueError(f"unknown --missing {kind!r}; choose bottom, right or random")
-    return grid.reshape(n, d)
-
-
 def cmd_impute(args):
     from minivae import plots
-    from minivae.apps.imputation import impute, imputation_error, mean_imputation
+    from minivae.apps.imputation import impute, imputation_error, mean_imputation, missing_mask
 
     ckpt = _load(args.checkpoint)
     data = _data_of_checkpoint(ckpt, args)
