@@ -56,30 +56,15 @@ def _training_data(name, table_encoder, exclude_classes, args):
     if table_encoder is None:
         data = _load_data(name, args)
     else:
-        data = _table_dataset(name, table_encoder, args)
+        from minivae.datasets.tables import table_dataset
+
+        data = table_dataset(name, encoder=table_encoder or None, categorical=args.categorical)
     if exclude_classes:
         if data.y_train is None:
             raise ValueError("--exclude-classes needs labelled data")
         keep = ~np.isin(data.y_train, exclude_classes)
         data = Dataset(data.name, data.x_train[keep], data.y_train[keep], data.x_test, data.y_test, data.image_shape,
                        data.description + f" (training without classes {exclude_classes})")
-    return data
-
-
-def _table_dataset(path, encoder_dict, args):
-    from minivae.datasets.loading import Dataset
-    from minivae.datasets.tables import TabularEncoder, read_csv_table
-
-    header, rows = read_csv_table(path)
-    if encoder_dict:
-        encoder = TabularEncoder.from_dict(encoder_dict)
-    else:
-        encoder = TabularEncoder(categorical=args.categorical).fit(header, rows)
-    x = encoder.transform(rows)
-    order = np.random.default_rng(0).permutation(len(x))  # a fixed 90/10 split, the same on resume
-    n_test = max(1, len(x) // 10)
-    data = Dataset(str(path), x[order[n_test:]], None, x[order[:n_test]], None, None, f"table {path}")
-    data.encoder = encoder
     return data
 
 
