@@ -51,7 +51,7 @@ def _training_data(name, table_encoder, exclude_classes, args):
     """The Dataset to train on: a named dataset or array file, or (table_encoder not None) a CSV table encoded with
     a TabularEncoder (a new one fitted when table_encoder is {}); examples of exclude_classes are removed from the
     training part (for anomaly detection: the left-out class is the anomaly)."""
-    from minivae.datasets.loading import Dataset
+    from minivae.datasets.labels import without_classes
 
     if table_encoder is None:
         data = _load_data(name, args)
@@ -59,13 +59,7 @@ def _training_data(name, table_encoder, exclude_classes, args):
         from minivae.datasets.tables import table_dataset
 
         data = table_dataset(name, encoder=table_encoder or None, categorical=args.categorical)
-    if exclude_classes:
-        if data.y_train is None:
-            raise ValueError("--exclude-classes needs labelled data")
-        keep = ~np.isin(data.y_train, exclude_classes)
-        data = Dataset(data.name, data.x_train[keep], data.y_train[keep], data.x_test, data.y_test, data.image_shape,
-                       data.description + f" (training without classes {exclude_classes})")
-    return data
+    return without_classes(data, exclude_classes)
 
 
 def _data_of_checkpoint(ckpt, args):
@@ -133,8 +127,9 @@ def build_model_from_args(args, data):
 
         if data.y_train is None:
             raise SystemExit("--model cvae needs labelled data")
-        labels = [data.y_train] + ([data.y_test] if data.y_test is not None else [])
-        return ConditionalVAE(d, n_classes=int(max(y.max() for y in labels)) + 1, **common)
+        from minivae.datasets.labels import n_classes
+
+        return ConditionalVAE(d, n_classes=n_classes(data), **common)
     raise SystemExit(f"unknown model {args.model!r}")
 
 
