@@ -141,18 +141,15 @@ def test_top_level_help_lists_every_command():
 
 def test_commands_see_the_test_set_binarized_as_in_validation(tmp_path):
     """A model trained with --binarize dynamic is evaluated on the same fixed binarization of the test set that
-    its validation loss used (on the grey digits its negative ELBO would be several nats worse)."""
-    import argparse
-
+    its validation loss used: train records what data_of_checkpoint needs (the cases are in tests/test_run_data.py)."""
     import numpy as np
 
-    from minivae.training.checkpoint import load_checkpoint
-    from minivae.cli.main import _data_of_checkpoint
     from minivae.datasets.loading import binarize_dynamic, load_mnist_test_10k
+    from minivae.training.checkpoint import load_checkpoint
+    from minivae.training.run_data import data_of_checkpoint
 
     main(["train", "--epochs", "1", "--hidden", "8", "--binarize", "dynamic", "--seed", "3", "--out", str(tmp_path),
           "--quiet", "--no-figures"])
-    args = argparse.Namespace(data=None, cache_dir=None, no_download=False, rescale=False)
-    data = _data_of_checkpoint(load_checkpoint(tmp_path / "checkpoint.npz"), args)
+    data = data_of_checkpoint(load_checkpoint(tmp_path / "checkpoint.npz"))
     expected = binarize_dynamic(load_mnist_test_10k().x_test, np.random.default_rng(3))
     assert np.array_equal(data.x_test, expected)

@@ -40,45 +40,16 @@ def _hidden(text):
     return sizes
 
 
-def _load_data(name, args):
-    from minivae.datasets.loading import load_dataset
-
-    return load_dataset(name, cache_dir=getattr(args, "cache_dir", None), download=not getattr(args, "no_download",
-                        False), rescale=getattr(args, "rescale", False))
-
-
-def _training_data(name, table_encoder, exclude_classes, args):
-    """The Dataset to train on: a named dataset or array file, or (table_encoder not None) a CSV table encoded with
-    a TabularEncoder (a new one fitted when table_encoder is {}); examples of exclude_classes are removed from the
-    training part (for anomaly detection: the left-out class is the anomaly)."""
-    from minivae.datasets.labels import without_classes
-
-    if table_encoder is None:
-        data = _load_data(name, args)
-    else:
-        from minivae.datasets.tables import table_dataset
-
-        data = table_dataset(name, encoder=table_encoder or None, categorical=args.categorical)
-    return without_classes(data, exclude_classes)
+def _loading(args):
+    """The options of load_dataset that the data options set."""
+    return dict(cache_dir=getattr(args, "cache_dir", None), download=not getattr(args, "no_download", False),
+                rescale=getattr(args, "rescale", False))
 
 
 def _data_of_checkpoint(ckpt, args):
-    """The checkpoint's test data as its model was validated on them: binarized the same way (a model trained on
-    binarized digits is scored on binarized digits, as the trainer's validation loss was)."""
-    from minivae.datasets.loading import Dataset, binarize_dynamic, binarize_static
+    from minivae.training.run_data import data_of_checkpoint
 
-    name = args.data or ckpt.extra.get("dataset", "mnist-test-10k")
-    data = _load_data(name, args)
-    train_config = ckpt.extra.get("train_config", {})
-    mode = train_config.get("binarize", "none")
-    if mode == "none":
-        return data
-    if mode == "static":
-        x_test = binarize_static(data.x_test)
-    else:  # the same fixed binarization as Trainer.fit's validation set
-        x_test = binarize_dynamic(data.x_test, np.random.default_rng(train_config.get("seed", 0)))
-    return Dataset(data.name, data.x_train, data.y_train, x_test, data.y_test, data.image_shape,
-                   data.description + f" (test set binarized: {mode})")
+    return data_of_checkpoint(ckpt, args.data, **_loading(args))
 
 
 def _image_shape(ckpt, data=None):
@@ -159,6 +130,7 @@ def write_figures(model, data, history, folder, seed=0):
 
 
 def cmd_train(args):
+    from minivae.training.run_data import run_record, training_data
     from minivae.training.trainer import TrainConfig, Trainer, TrainingDiverged
 
     out = Path(args.out)
@@ -169,19 +141,18 @@ def cmd_train(args):
                          seed=args.seed, quiet=args.quiet)
     if args.resume:
         trainer = Trainer.from_checkpoint(args.resume, config)
-        extra = trainer.extra
-        data = _training_data(extra.get("dataset", args.data), extra.get("table_encoder"),
-                              extra.get("exclude_classes", []), args)
+        record = trainer.extra
+        data = training_data(record.get("dataset", args.data), table_encoder=record.get("table_encoder"),
+                             exclude_classes=record.get("exclude_classes", []), **_loading(args))
         print(f"resuming {args.resume} at epoch {trainer.epoch}")
     else:
-        data = _training_data(args.table or args.data, {} if args.table else None, args.exclude_classes, args)
+        dataset = args.table or args.data
+        data = training_data(dataset, table=bool(args.table), categorical=args.categorical,
+                             exclude_classes=args.exclude_classes, **_loading(args))
         if args.table:
             args.likelihood = {"name": "mixed", "columns": data.encoder.column_specs()}
         trainer = Trainer(build_model_from_args(args, data), config)
-        trainer.extra = {"dataset": args.table or args.data, "exclude_classes": args.exclude_classes,
-                         "image_shape": list(data.image_shape) if data.image_shape else None}
-        if args.table:
-            trainer.extra["table_encoder"] = data.encoder.to_dict()
+        trainer.extra = run_record(data, dataset, args.exclude_classes)
     print(f"{trainer.model}\ndata: {data.name}, {len(data.x_train)} train / {len(data.x_test)} test examples")
     t0 = time.perf_counter()
     try:
