@@ -322,34 +322,9 @@ def cmd_synthesize(args):
 # -- gradcheck ---------------------------------------------------------------------------------------------------------
 
 
-def gradcheck_table(seed=0):
-    """Rows (what, parameter, relative error) of finite-difference checks of every layer and of whole models."""
-    from minivae.nn import gradcheck, layers
-    from minivae.models.vae import VAE, Autoencoder
-
-    rng = np.random.default_rng(seed)
-    rows = []
-    x = rng.standard_normal((4, 6))
-    layer_cases = [("Linear(6, 5)", layers.Linear(6, 5, rng=rng, dtype=np.float64)), ("ReLU", layers.ReLU()),
-                   ("LeakyReLU", layers.LeakyReLU(0.1)), ("Tanh", layers.Tanh()), ("Sigmoid", layers.Sigmoid()),
-                   ("Softplus", layers.Softplus()), ("MLP(6-5-3, tanh)", layers.MLP([6, 5, 3], "tanh", rng,
-                                                                                   np.float64))]
-    for name, layer in layer_cases:
-        for param, err in gradcheck.check_layer(layer, x, rng).items():
-            rows.append((name, param, err))
-    xd = rng.random((5, 8))
-    for likelihood in ("bernoulli", "gaussian", "gaussian_learned"):
-        vae = VAE(8, 3, (6,), likelihood=likelihood, seed=seed, dtype=np.float64)
-        eps = rng.standard_normal((5, 3))
-        errs = gradcheck.check_model(vae, lambda: vae.loss_and_gradients(xd, eps=eps).loss)
-        rows += [(f"VAE 8-6-3 ({likelihood})", k, e) for k, e in errs.items()]
-    ae = Autoencoder(8, 3, (6,), seed=seed, dtype=np.float64)
-    rows += [("Autoencoder 8-6-3", k, e)
-             for k, e in gradcheck.check_model(ae, lambda: ae.loss_and_gradients(xd).loss).items()]
-    return rows
-
-
 def cmd_gradcheck(args):
+    from minivae.teaching.gradcheck_table import gradcheck_table
+
     rows = gradcheck_table(args.seed)
     width = max(len(r[0]) for r in rows)
     print(f"{'what':<{width}}  {'w.r.t.':<14} {'rel. error':>10}  ok (< {args.tol:g})")
