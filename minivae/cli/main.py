@@ -104,31 +104,6 @@ def build_model_from_args(args, data):
     raise SystemExit(f"unknown model {args.model!r}")
 
 
-def write_figures(model, data, history, folder, seed=0):
-    """The default run's figures, as PNG files in ``folder``; returns the paths."""
-    from minivae import plots
-
-    folder = Path(folder)
-    rng = np.random.default_rng(seed)
-    shape = data.image_shape
-    x, y = data.x_test, data.y_test
-    figures = {"history.png": plots.plot_history(history)}
-    if shape is not None and not getattr(model, "conditional", False):
-        figures["reconstructions.png"] = plots.plot_reconstructions(model, x, n=10, image_shape=shape)
-        if hasattr(model, "sample"):
-            figures["samples.png"] = plots.plot_samples(model, rng, n=64, image_shape=shape)
-            figures["manifold.png"] = plots.plot_latent_manifold(model, n=20, image_shape=shape)
-            figures["interpolation.png"] = plots.plot_interpolation(model, x[0], x[1], n=10, image_shape=shape)
-            figures["traversal.png"] = plots.plot_traversal(model, x[0], image_shape=shape)
-    if hasattr(model, "encode") and not getattr(model, "conditional", False):
-        figures["latent_scatter.png"] = plots.plot_latent_scatter(model, x, y)
-    paths = []
-    for name, fig in figures.items():
-        plots.save_figure(fig, folder / name)
-        paths.append(folder / name)
-    return paths
-
-
 def cmd_train(args):
     from minivae.training.run_data import run_record, training_data
     from minivae.training.trainer import TrainConfig, Trainer, TrainingDiverged
@@ -166,7 +141,9 @@ def cmd_train(args):
     _write_json(out / "config.json", {"model": trainer.model.config(), "train": asdict(config),
                                       "dataset": trainer.extra.get("dataset")})
     if not args.no_figures:
-        write_figures(trainer.model, data, history, args.figures_dir or out / "figures", seed=args.seed)
+        from minivae.plots.run_figures import write_run_figures
+
+        write_run_figures(trainer.model, data, history, args.figures_dir or out / "figures", seed=args.seed)
     last = history["val_loss"][-1] if history["val_loss"] else None
     print(f"done in {seconds:.0f} s: test negative ELBO {last:.2f} nats" if last is not None else "done")
     print(f"outputs in {out}/ (checkpoint.npz, history.json, config.json, figures/)")
