@@ -102,6 +102,8 @@ def test_table_training_and_synthetic_rows(tmp_path):
     lines = (tmp_path / "rows.csv").read_text().splitlines()
     assert lines[0] == "height,colour" and len(lines) == 6
     assert all(line.split(",")[1] in ("red", "blue") for line in lines[1:])
+    assert main(["evaluate", str(tmp_path / "run" / "checkpoint.npz")]) is None  # the table's test rows
+    assert main(["anomaly", str(tmp_path / "run" / "checkpoint.npz")]) is None
 
 
 @pytest.mark.parametrize("model", ["conv", "cvae", "ae"])

@@ -64,3 +64,13 @@ def test_a_table_run_records_its_encoder_and_gets_the_same_rows_back(tmp_path):
     resumed = training_data(record["dataset"], table_encoder=record["table_encoder"])
     np.testing.assert_array_equal(resumed.x_train, data.x_train)
     np.testing.assert_array_equal(resumed.x_test, data.x_test)
+
+
+def test_the_test_rows_of_a_table_run_are_encoded_with_its_encoder(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("height,colour\n" + "".join(f"{150 + i},{'red' if i % 2 else 'blue'}\n" for i in range(30)))
+    data = training_data(str(path), table=True)
+    ckpt = checkpoint_with(tmp_path, {**run_record(data, str(path)), "train_config": {"binarize": "none"}})
+    again = data_of_checkpoint(ckpt)
+    np.testing.assert_array_equal(again.x_test, data.x_test)  # not the grey-image loader, which refuses 'red'
+    assert again.encoder.to_dict() == data.encoder.to_dict()

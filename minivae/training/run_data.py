@@ -80,7 +80,8 @@ def data_of_checkpoint(ckpt, name=None, cache_dir=None, download=True, rescale=F
     ----------
     ckpt : a Checkpoint (``load_checkpoint``)
     name : the dataset to load instead of the recorded one (default: ``ckpt.extra["dataset"]``, or mnist-test-10k
-        for a checkpoint that records none)
+        for a checkpoint that records none). A run on a CSV table reads its table (or ``name``, another table
+        with the same columns) with the recorded encoder: ``table_dataset(path, encoder=extra["table_encoder"])``
     cache_dir, download, rescale : passed on to ``load_dataset``
 
     Returns
@@ -92,8 +93,11 @@ def data_of_checkpoint(ckpt, name=None, cache_dir=None, download=True, rescale=F
                    validation set in ``Trainer.fit``
     The training part is returned as loaded.
     """
-    data = load_dataset(name or ckpt.extra.get("dataset", DEFAULT_DATASET), cache_dir=cache_dir, download=download,
-                        rescale=rescale)
+    dataset = name or ckpt.extra.get("dataset", DEFAULT_DATASET)
+    if ckpt.extra.get("table_encoder"):  # a table: its rows encoded as in training, the same 90/10 split
+        data = table_dataset(dataset, encoder=ckpt.extra["table_encoder"])
+    else:
+        data = load_dataset(dataset, cache_dir=cache_dir, download=download, rescale=rescale)
     train_config = ckpt.extra.get("train_config", {})
     mode = train_config.get("binarize", "none")
     if mode == "none":
