@@ -1,6 +1,7 @@
 """What the command groups share: one help format, the data options, the checkpoint commands' arguments.
 
-    add_command             a subcommand with the shared help format and the --debug flag
+    HelpFormatter           every option's help ends with its default, once
+    add_command             a subcommand with that help format and the --debug flag (debug_option)
     add_data_options        --data, --cache-dir, --no-download, --rescale, and ``loading(args)`` to pass them on
     add_checkpoint_command  a command that reads a checkpoint: CHECKPOINT, --out, --seed
     checkpoint_data         the checkpoint's test data as its model was validated (minivae.training.run_data)
@@ -42,14 +43,10 @@ def debug_option(parser, default):
                         help="on an error, show the full traceback, not just the message")
 
 
-_DEBUG_AFTER_COMMAND = argparse.ArgumentParser(add_help=False)
-debug_option(_DEBUG_AFTER_COMMAND, argparse.SUPPRESS)  # SUPPRESS: does not overwrite a --debug before the command
-
-
 def add_command(sub, name, help_text, run):
     """A subcommand whose parser has the shared help format and --debug; ``run(args)`` does its work."""
-    parser = sub.add_parser(name, help=help_text, description=help_text, formatter_class=HelpFormatter,
-                            parents=[_DEBUG_AFTER_COMMAND])
+    parser = sub.add_parser(name, help=help_text, description=help_text, formatter_class=HelpFormatter)
+    debug_option(parser, argparse.SUPPRESS)  # SUPPRESS: absent unless given, so a --debug before the command stays
     parser.set_defaults(run=run)
     return parser
 
