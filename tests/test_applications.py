@@ -10,7 +10,8 @@ from minivae import VAE, Adam
 from minivae.apps.anomaly import anomaly_scores, roc_auc, roc_curve
 from minivae.datasets import load_array_file, load_mnist_test_10k
 from minivae.apps.evaluation import importance_weighted_bound
-from minivae.apps.imputation import imputation_error, impute, mean_imputation, metropolis_within_gibbs
+from minivae.apps.imputation import (imputation_error, impute, mean_imputation, metropolis_within_gibbs,
+                                     missing_mask)
 from minivae.apps.synthetic import generate, save_synthetic
 
 
@@ -110,6 +111,42 @@ def test_imputation_keeps_observed_values_and_accepts_nan_at_missing_ones(method
     assert out.shape == (5, 16) and np.isfinite(out).all()
     np.testing.assert_array_equal(out[mask], x[mask])  # exactly, not rounded to the model's float32
     assert out[~mask].min() >= 0 and out[~mask].max() <= 1  # pixel probabilities
+
+
+
+def test_missing_mask_halves_of_images():
+    bottom = missing_mask("bottom", (3, 20), image_shape=(4, 5))
+    right = missing_mask("right", (3, 20), image_shape=(4, 5))
+    assert bottom.shape == right.shape == (3, 20) and bottom.dtype == bool
+    np.testing.assert_array_equal(bottom.reshape(3, 4, 5)[:, :2], True)   # rows 0, 1 observed
+    np.testing.assert_array_equal(bottom.reshape(3, 4, 5)[:, 2:], False)  # rows 2, 3 missing
+    np.testing.assert_array_equal(right.reshape(3, 4, 5)[:, :, :2], True)
+    np.testing.assert_array_equal(right.reshape(3, 4, 5)[:, :, 2:], False)  # odd width: the larger half is missing
+    assert bottom.mean() == 0.5 and right.mean() == 2 / 5
+    # the same bottom half as the digits demonstration below writes by hand
+    np.testing.assert_array_equal(missing_mask("bottom", (2, 784), (28, 28)), np.tile(np.arange(784) < 392, (2, 1)))
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.25, 0.5, 1.0])
+def test_missing_mask_at_random_misses_the_fraction_asked(fraction):
+    mask = missing_mask("random", (200, 50), fraction=fraction, rng=np.random.default_rng(0))
+    assert mask.shape == (200, 50) and mask.dtype == bool
+    assert abs((~mask).mean() - fraction) < 0.02  # 10,000 entries: the standard error is at most 0.005
+    again = missing_mask("random", (200, 50), fraction=fraction, rng=np.random.default_rng(0))
+    np.testing.assert_array_equal(mask, again)
+
+
+def test_missing_mask_refuses_what_it_cannot_do():
+    with pytest.raises(ValueError, match="needs images"):
+        missing_mask("bottom", (2, 6))
+    with pytest.raises(ValueError, match="has 6 pixels, but the data have D = 8"):
+        missing_mask("right", (2, 8), image_shape=(2, 3))
+    with pytest.raises(ValueError, match="unknown kind.*'bottom', 'right', 'random'"):
+        missing_mask("top", (2, 6), image_shape=(2, 3))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        missing_mask("random", (2, 6), fraction=1.5, rng=np.random.default_rng(0))
+    with pytest.raises(TypeError, match="rng"):
+        missing_mask("random", (2, 6))
 
 
 D, L, S2 = 6, 2, 0.3

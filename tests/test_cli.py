@@ -1,9 +1,17 @@
-"""The command line: the main job on the bundled data (shortened), every checkpoint command, gradcheck, errors."""
+"""The command line: the main job on the bundled data (shortened), every checkpoint command, gradcheck, errors
+(one line and an exit status, or the traceback with --debug), --version and the help texts."""
+import argparse
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from minivae.cli.main import main, make_parser
+from minivae.version import __version__
+
+ROOT = Path(__file__).resolve().parent.parent
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 COMMANDS = ["train", "evaluate", "sample", "reconstruct", "manifold", "interpolate", "traverse", "anomaly", "impute",
@@ -94,6 +102,8 @@ def test_table_training_and_synthetic_rows(tmp_path):
     lines = (tmp_path / "rows.csv").read_text().splitlines()
     assert lines[0] == "height,colour" and len(lines) == 6
     assert all(line.split(",")[1] in ("red", "blue") for line in lines[1:])
+    assert main(["evaluate", str(tmp_path / "run" / "checkpoint.npz")]) is None  # the table's test rows
+    assert main(["anomaly", str(tmp_path / "run" / "checkpoint.npz")]) is None
 
 
 @pytest.mark.parametrize("model", ["conv", "cvae", "ae"])
@@ -116,13 +126,8 @@ def test_gradcheck_prints_a_table_and_passes(capsys):
 
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path, capsys):
-    assert main(["evaluate", str(tmp_path / "nope.npz")]) == 2
+    assert main(["evaluate", str(tmp_path / "nope.npz")]) == 1  # a run that failed, not a usage error
     assert "no checkpoint" in capsys.readouterr().err
-
-
-def test_unknown_dataset_is_a_clear_error(tmp_path, capsys):
-    assert main(["train", "--data", "no-such-data", "--out", str(tmp_path), "--quiet"]) == 2
-    assert "mnist-test-10k" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -136,23 +141,128 @@ def test_every_command_has_help(command, capsys):
 def test_top_level_help_lists_every_command():
     text = make_parser().format_help()
     assert all(c in text for c in COMMANDS)
+    assert "``" not in text and "--version" in text and "--debug" in text  # plain text, not reStructuredText
 
+
+def subcommand_parser(name):
+    sub = next(a for a in make_parser()._actions if a.dest == "command")
+    return sub.choices[name]
+
+
+def test_every_train_option_has_a_help_text_with_its_default_once():
+    train = subcommand_parser("train")
+    formatter = train._get_formatter()
+    options = [a for a in train._actions if a.option_strings and a.default is not argparse.SUPPRESS]
+    names = {a.option_strings[0] for a in options}
+    assert {"--epochs", "--batch-size", "--lr", "--optimizer", "--seed", "--figures-dir", "--quiet"} <= names
+    for action in options:
+        text = formatter._get_help_string(action) % {"default": action.default}
+        assert action.help, f"{action.option_strings[0]} has no help text"
+        assert text.count("default") == 1, f"{action.option_strings[0]}: {text!r}"
+    help_text = train.format_help()
+    for shown in ("(default: 50)", "(default: 0.001)", "(default: 128)", "(default: adam)", "(default: 512)",
+                  "(default: OUT/figures)", "(default: off)", "(default: mnist-test-10k)"):
+        assert shown in " ".join(help_text.split()), shown
+    assert "(default: None)" not in help_text and "(default: False)" not in help_text
+
+
+def test_synthesize_out_is_described_as_the_files_it_writes():
+    out = next(a for a in subcommand_parser("synthesize")._actions if a.dest == "out")
+    assert ".npz" in out.help and ".csv" in out.help and "PNG" not in out.help
+
+
+# -------------------------------------------------------------------------------------- errors and exit status
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"minivae {__version__}"
+
+
+@pytest.mark.parametrize("argv", [["train", "--epochs", "many"], ["train", "--model", "gan"], ["sample"],
+                                  ["no-such-command"], ["train", "--no-such-option"]])
+def test_argparse_usage_errors_exit_with_2(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--lr", "-1"], "learning rate must be positive"),
+    (["train", "--data", "no-such-data"], "mnist-test-10k"),
+    (["train", "--model", "ae", "--free-bits", "0.5"], "Autoencoder cannot honour free_bits=0.5: it has no KL term"),
+    (["train", "--model", "ae", "--warmup", "100"], "Autoencoder cannot honour warmup_steps=100: it has no KL term to warm up"),
+    (["train", "--model", "ae", "--iw-samples", "5"], "Autoencoder cannot honour iw_samples=5"),
+    (["train", "--model", "conv", "--data", "{table}"], "--model conv needs image data"),
+])
+def test_bad_option_values_are_one_line_and_exit_with_2(tmp_path, capsys, argv, message):
+    table = tmp_path / "t.csv"
+    table.write_text("x,y\n" + "".join(f"{i},{i % 3}\n" for i in range(20)))
+    argv = [a.replace("{table}", str(table)) for a in argv]
+    assert main(argv + ["--epochs", "1", "--hidden", "4", "--out", str(tmp_path / "run"), "--quiet",
+                        "--no-figures"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_every_model_kind_trains_with_free_bits_and_importance_samples_where_it_can(tmp_path, capsys):
+    """The model contract from the command line: the VAE family honours free bits and the IW bound."""
+    for model in ("vae", "cvae", "conv"):
+        out = tmp_path / model
+        assert main(["train", "--model", model, "--free-bits", "0.2", "--epochs", "1", "--hidden", "4", "--latent",
+                     "2", "--out", str(out), "--quiet", "--no-figures"]) in (0, None)
+        assert (out / "checkpoint.npz").exists()
+    assert main(["train", "--model", "cvae", "--iw-samples", "2", "--epochs", "1", "--hidden", "4", "--out",
+                 str(tmp_path / "cvae-iw"), "--quiet", "--no-figures"]) in (0, None)
+
+
+def test_failed_runs_exit_with_1(tmp_path, capsys, monkeypatch):
+    from minivae.training.trainer import Trainer, TrainingDiverged
+
+    (tmp_path / "broken.npz").write_bytes(b"not a zip file")
+    assert main(["sample", str(tmp_path / "broken.npz")]) == 1  # a corrupt checkpoint
+    assert "not a readable minivae checkpoint" in capsys.readouterr().err
+
+    def diverge(self, *args, **kwargs):
+        raise TrainingDiverged("the loss became NaN at step 3")
+
+    monkeypatch.setattr(Trainer, "fit", diverge)
+    assert main(["train", "--hidden", "4", "--out", str(tmp_path / "run"), "--quiet", "--no-figures"]) == 1
+    assert capsys.readouterr().err == "error: the loss became NaN at step 3\n"
+
+
+def test_debug_raises_instead(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        main(["--debug", "evaluate", str(tmp_path / "nope.npz")])
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        main(["evaluate", str(tmp_path / "nope.npz"), "--debug"])  # after the command works as well
+
+
+def test_a_user_sees_one_line_and_with_debug_the_traceback(tmp_path):
+    """The real thing, in a new process: python -m minivae as a user runs it."""
+    def run(*argv):
+        return subprocess.run([sys.executable, "-m", "minivae", *argv], cwd=ROOT, capture_output=True, text=True)
+
+    plain = run("evaluate", str(tmp_path / "nope.npz"))
+    assert plain.returncode == 1 and plain.stdout == ""
+    assert plain.stderr == f"error: no checkpoint at {tmp_path / 'nope.npz'}\n"
+    debug = run("--debug", "evaluate", str(tmp_path / "nope.npz"))
+    assert debug.returncode == 1
+    assert debug.stderr.startswith("Traceback") and "FileNotFoundError: no checkpoint at" in debug.stderr
 
 
 def test_commands_see_the_test_set_binarized_as_in_validation(tmp_path):
     """A model trained with --binarize dynamic is evaluated on the same fixed binarization of the test set that
-    its validation loss used (on the grey digits its negative ELBO would be several nats worse)."""
-    import argparse
-
+    its validation loss used: train records what data_of_checkpoint needs (the cases are in tests/test_run_data.py)."""
     import numpy as np
 
-    from minivae.training.checkpoint import load_checkpoint
-    from minivae.cli.main import _data_of_checkpoint
     from minivae.datasets import binarize_dynamic, load_mnist_test_10k
+    from minivae.training.checkpoint import load_checkpoint
+    from minivae.training.run_data import data_of_checkpoint
 
     main(["train", "--epochs", "1", "--hidden", "8", "--binarize", "dynamic", "--seed", "3", "--out", str(tmp_path),
           "--quiet", "--no-figures"])
-    args = argparse.Namespace(data=None, cache_dir=None, no_download=False, rescale=False)
-    data = _data_of_checkpoint(load_checkpoint(tmp_path / "checkpoint.npz"), args)
+    data = data_of_checkpoint(load_checkpoint(tmp_path / "checkpoint.npz"))
     expected = binarize_dynamic(load_mnist_test_10k().x_test, np.random.default_rng(3))
     assert np.array_equal(data.x_test, expected)

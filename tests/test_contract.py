@@ -66,7 +66,8 @@ def test_the_trainer_refuses_before_training_starts_or_trains(kind, setting):
         history = trainer.fit(X, y_train=labels)
         assert np.isfinite(history["train_loss"][0]) and trainer.step == 2
     else:
-        with pytest.raises(ValueError, match=rf"^{kind} cannot honour {option}="):
+        refused = "warmup_steps" if setting == "warm-up" else option
+        with pytest.raises(ValueError, match=rf"^{kind} cannot honour {refused}="):
             Trainer(model, TrainConfig(epochs=1, quiet=True, **config))
 
 

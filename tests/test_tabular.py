@@ -10,7 +10,7 @@ import pytest
 from minivae.models.likelihoods import Mixed
 from minivae.models import VAE
 from minivae.nn.optim import Adam
-from minivae.datasets.tables import TabularEncoder, read_csv_table, synthesize, write_csv_table
+from minivae.datasets.tables import TabularEncoder, read_csv_table, synthesize, table_dataset, write_csv_table
 
 HEADER = ["a", "b", "kind"]
 KINDS = ["high", "low", "mid"]
@@ -133,6 +133,36 @@ def test_encoder_errors_say_what_is_wrong():
         TabularEncoder().fit(["x", "c"], [["1", "red"], ["2", "red"]])
     with pytest.raises(RuntimeError, match="not fitted"):
         TabularEncoder().transform(rows)
+
+
+# ---------------------------------------------------------------------------------------------- as a Dataset
+@pytest.mark.parametrize("n_rows, n_test", [(300, 30), (95, 9), (12, 1)])
+def test_table_dataset_is_a_fixed_90_10_split_of_the_encoded_rows(tmp_path, n_rows, n_test):
+    rows = make_rows(np.random.default_rng(0), n_rows)
+    path = write_csv_table(tmp_path / "t.csv", HEADER, rows)
+    data = table_dataset(path)
+    assert data.x_test.shape == (n_test, 5) and data.x_train.shape == (n_rows - n_test, 5)  # 2 numbers + 3 kinds
+    assert data.x_train.dtype == np.float32 and data.y_train is None and data.image_shape is None
+    assert data.encoder.header == HEADER
+    # every row exactly once, in train or test
+    together = np.concatenate([data.x_train, data.x_test])
+    np.testing.assert_array_equal(np.sort(together, axis=0), np.sort(data.encoder.transform(rows), axis=0))
+    again = table_dataset(path)  # the same split every time: a resumed run sees the same test rows
+    np.testing.assert_array_equal(again.x_test, data.x_test)
+
+
+def test_table_dataset_reuses_a_recorded_encoder(tmp_path):
+    rng = np.random.default_rng(1)
+    first = write_csv_table(tmp_path / "a.csv", HEADER, make_rows(rng, 50))
+    second = write_csv_table(tmp_path / "b.csv", HEADER, make_rows(rng, 50))
+    encoder = table_dataset(first).encoder
+    for given in (encoder, json.loads(json.dumps(encoder.to_dict()))):  # as a checkpoint stores it
+        data = table_dataset(second, encoder=given)
+        assert data.encoder.to_dict() == encoder.to_dict()  # not refitted to the second table
+    codes = write_csv_table(tmp_path / "c.csv", ["x", "group"], [[f"{i}", f"{i % 3}"] for i in range(20)])
+    assert table_dataset(codes, categorical=["group"]).encoder.columns[1]["kind"] == "categorical"
+    with pytest.raises(ValueError, match="single data row"):
+        table_dataset(write_csv_table(tmp_path / "one.csv", HEADER, make_rows(rng, 1)))
 
 
 # -------------------------------------------------------------------------------------------- learning the table

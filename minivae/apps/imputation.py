@@ -15,7 +15,8 @@ Three methods, from the simplest to the most principled:
   Exact Likelihood of Deep Latent Variable Models", algorithm 1), whose chain of (z, x_mis) has the exact conditional
   p(z, x_mis | x_obs) of the model as its stationary distribution. See :func:`metropolis_within_gibbs`.
 
-``imputation_error`` measures a result: the mean squared error over the missing entries only.
+``imputation_error`` measures a result: the mean squared error over the missing entries only, and ``missing_mask``
+makes the masks of the usual experiments (the bottom or right half of each image, or entries missing at random).
 
 Example
 -------
@@ -30,6 +31,7 @@ from minivae.nn.reparam import reparameterize
 from minivae.validation import check_positive_int
 
 METHODS = ("iterative", "mcmc")
+MISSING_KINDS = ("bottom", "right", "random")
 
 
 # ------------------------------------------------------------------------------------------------------ checks
@@ -60,6 +62,53 @@ def _column_means(x, mask):
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.where(counts > 0, (x * mask).sum(axis=0) / counts, overall)
     return means
+
+
+# ------------------------------------------------------------------------------------------------------ masks
+def missing_mask(kind, shape, image_shape=None, fraction=0.5, rng=None):
+    """The observed-entry mask of an imputation experiment: (N, D) bool, True = observed, False = missing.
+
+    kind : "bottom"   the bottom half of each image is missing: rows h >= H // 2 of the (H, W) image
+           "right"    the right half of each image is missing: columns w >= W // 2
+           "random"   each entry is missing independently with probability ``fraction`` (needs ``rng``)
+    shape : (N, D), the shape of x    image_shape : (H, W) with H * W = D; needed by "bottom" and "right"
+    fraction : P(missing) for "random", in [0, 1]    rng : np.random.Generator, for "random"
+
+    Images are flattened row by row (as ``Dataset`` stores them), so "bottom" leaves the first (H // 2) * W entries
+    of each row observed. With an odd H or W the missing half is the larger one: rows H // 2 .. H - 1.
+
+    Example
+    -------
+    >>> mask = missing_mask("bottom", (2, 6), image_shape=(3, 2))
+    >>> mask.astype(int).tolist()                                     # row 0 of each 3 x 2 image observed
+    [[1, 1, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0]]
+    >>> mask = missing_mask("random", (1000, 10), fraction=0.3, rng=np.random.default_rng(0))
+    >>> round(float(mask.mean()), 2)                                  # 70 % observed
+    0.7
+    """
+    if kind not in MISSING_KINDS:
+        raise ValueError(f"unknown kind of missing values {kind!r}; choose one of {MISSING_KINDS}")
+    if len(shape) != 2:
+        raise ValueError(f"shape must be (N, D), the shape of the data, got {shape}")
+    n, d = shape
+    if kind == "random":
+        if not 0 <= fraction <= 1:
+            raise ValueError(f"fraction (the probability that an entry is missing) must be in [0, 1], got {fraction}")
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"missing values at random need rng=np.random.default_rng(seed), got {rng!r}")
+        return rng.random(shape) >= fraction  # missing with probability fraction
+    if image_shape is None:
+        raise ValueError(f"a missing {kind} half needs images (an image_shape (H, W)); for data that are not "
+                         "images, use missing values at random")
+    h, w = image_shape
+    if h * w != d:
+        raise ValueError(f"image_shape {tuple(image_shape)} has {h * w} pixels, but the data have D = {d} columns")
+    grid = np.ones((n, h, w), dtype=bool)  # (N, H, W)
+    if kind == "bottom":
+        grid[:, h // 2:, :] = False
+    else:
+        grid[:, :, w // 2:] = False
+    return grid.reshape(n, d)
 
 
 # ------------------------------------------------------------------------------------------------- baselines

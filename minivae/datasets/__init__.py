@@ -7,7 +7,8 @@
     download      verified downloads: checksums, the cache folder, atomic writes, DownloadError
     arrays        your own .npy / .npz / .csv arrays: checked, shuffled and split by a seed
     binarize      static and dynamic binarization of grey values in [0, 1]
-    tables        CSV tables as VAE data: TabularEncoder, read and write CSV rows
+    tables        CSV tables as VAE data: TabularEncoder, read and write CSV rows, table_dataset
+    labels        labelled data: n_classes, without_classes (the training set without some classes)
     files/        the bundled MNIST test set (the original IDX files) and its licence
 
 The names below are also importable from ``minivae.datasets`` itself, as in version 0.1.0.

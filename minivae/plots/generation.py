@@ -44,7 +44,7 @@ def plot_samples(model, rng, n=64, image_shape=MNIST_SHAPE):
     -------
     >>> save_figure(plot_samples(vae, np.random.default_rng(0), n=64), "samples.png")
     """
-    if not hasattr(model, "sample"):
+    if not model.probabilistic:
         raise TypeError(f"plot_samples needs a model with a prior to sample from (a VAE), got {type(model).__name__}")
     n = check_positive_int(n, "n")
     check_decoder_output(model, image_shape)

@@ -2,6 +2,7 @@
 
     trainer       TrainConfig (every setting), Trainer (epochs, validation, warm-up, the divergence guard)
     checkpoint    one .npz file per run, no pickle, exact resume
+    run_data      the data a run was trained on, rebuilt from what its checkpoint records
 
 The names below are also importable from ``minivae.training`` itself, as in version 0.1.0.
 """

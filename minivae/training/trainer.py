@@ -104,6 +104,9 @@ class Trainer:
     def __init__(self, model, config=None, optimizer=None, rng=None):
         self.model = model
         self.config = config or TrainConfig()
+        if self.config.warmup_steps and "beta" not in model.options:
+            raise ValueError(f"{type(model).__name__} cannot honour warmup_steps={self.config.warmup_steps}: it has "
+                             "no KL term to warm up")
         model.check_options(**self.config.model_options(labelled=model.conditional))
         self.optimizer = optimizer or make_optimizer(self.config.optimizer, lr=self.config.lr)
         self.rng = rng or np.random.default_rng(self.config.seed)

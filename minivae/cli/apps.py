@@ -1,0 +1,138 @@
+"""The commands that use a trained model: evaluate it, and the applications of ``minivae.apps``.
+
+    evaluate     test ELBO and its parts, bits per dimension, and the importance-weighted bound
+    anomaly      anomaly scores of the test set (negative ELBO, reconstruction error, IW bound), ROC AUC
+    impute       fill in missing pixels of test images (iterative or Metropolis-within-Gibbs) vs mean imputation
+    synthesize   N synthetic examples to .npz / .npy / .csv (labelled for a conditional VAE, table rows for a model
+                 trained with --table)
+
+Each one loads the checkpoint and its test set (binarized as the model was validated), calls the library and prints
+what it measured; the figures (ROC curve, imputations) go to --out.
+"""
+import numpy as np
+
+from minivae.apps.anomaly import anomaly_scores, roc_auc, roc_curve
+from minivae.apps.evaluation import bits_per_dim, importance_weighted_bound
+from minivae.apps.imputation import imputation_error, impute, mean_imputation, missing_mask
+from minivae.apps.synthetic import generate, save_synthetic
+from minivae.cli.common import add_checkpoint_command, add_data_options, checkpoint_data, save
+from minivae.datasets.tables import TabularEncoder, synthesize, write_csv_table
+from minivae.training.checkpoint import load_checkpoint
+
+
+def add_commands(sub):
+    p = add_checkpoint_command(sub, "evaluate", "test ELBO and its parts (and the importance-weighted bound) of a "
+                               "checkpoint", cmd_evaluate)
+    add_data_options(p)
+    p.add_argument("-k", type=int, default=0, help="importance samples for the IW bound (0: skip)")
+
+    p = add_checkpoint_command(sub, "anomaly", "anomaly scores of test examples (negative ELBO, reconstruction "
+                               "error, IW bound), ROC AUC", cmd_anomaly, out="roc.png",
+                               out_help="PNG file of the ROC curve (with --anomalous-class)")
+    add_data_options(p)
+    p.add_argument("--method", default="elbo", choices=["elbo", "reconstruction", "iwae"],
+                   help="the score: negative ELBO, reconstruction error, or the negative importance-weighted bound")
+    p.add_argument("-k", type=int, default=100, help="importance samples for --method iwae")
+    p.add_argument("--anomalous-class", type=int, default=None,
+                   help="score this label against the rest: ROC AUC and the ROC curve (default: scores only)")
+    p.add_argument("--scores", default=None,
+                   help="also write the scores (and labels) to this .npz/.npy/.csv (default: not written)")
+
+    p = add_checkpoint_command(sub, "impute", "fill in missing pixels of test images (iterative or "
+                               "Metropolis-within-Gibbs) vs mean imputation", cmd_impute, out="imputation.png",
+                               out_help="PNG file of the imputed images (image data only)")
+    add_data_options(p)
+    p.add_argument("--missing", default="bottom", choices=["bottom", "right", "random"],
+                   help="which pixels are missing: the bottom half, the right half, or each at random")
+    p.add_argument("--fraction", type=float, default=0.5, help="with --missing random: fraction missing")
+    p.add_argument("--method", default="iterative", choices=["iterative", "mcmc"],
+                   help="iterative (x_mis <- E[x_mis | z = mu], repeated) or mcmc (Metropolis-within-Gibbs)")
+    p.add_argument("-n", type=int, default=100, help="number of test images")
+
+    p = add_checkpoint_command(sub, "synthesize", "write N synthetic examples (images, or table rows for a model "
+                               "trained with --table) to a file", cmd_synthesize, out="synthetic.npz",
+                               out_help="file to write: .npz, .npy or .csv (a model trained with --table: .csv)")
+    p.add_argument("-n", type=int, default=1000, help="number of examples")
+    p.add_argument("--draw", action="store_true", help="draw x ~ p(x|z) instead of the decoder mean")
+    p.add_argument("--binarize", action="store_true", help="threshold the images at 0.5")
+
+
+def cmd_evaluate(args):
+    ckpt = load_checkpoint(args.checkpoint)
+    data = checkpoint_data(ckpt, args)
+    model, x = ckpt.model, data.x_test
+    rng = np.random.default_rng(args.seed)
+    if not model.probabilistic:  # an Autoencoder: no ELBO, only its reconstruction loss
+        rec = model.reconstruction_error(x)
+        print(f"{data.name} test set ({len(x)} examples): reconstruction loss {rec.mean():.2f} nats")
+        return
+    labels = data.y_test if model.conditional else None
+    terms = model.elbo(x, rng=rng, condition=labels)
+    neg_elbo = -terms.elbo.mean()
+    print(f"{data.name} test set ({len(x)} examples), nats per example:")
+    print(f"  negative ELBO   {neg_elbo:9.2f}   ({bits_per_dim(neg_elbo, x.shape[1]):.4f} bits/dim)")
+    print(f"  reconstruction  {terms.reconstruction.mean():9.2f}")
+    print(f"  KL              {terms.kl.mean():9.2f}")
+    if args.k > 0:
+        iw = importance_weighted_bound(model, x, k=args.k, rng=rng, condition=labels)
+        print(f"  -log p(x) <= {-iw.mean():.2f}   (importance-weighted bound, K = {args.k})")
+
+
+def cmd_anomaly(args):
+    from minivae import plots
+
+    ckpt = load_checkpoint(args.checkpoint)
+    data = checkpoint_data(ckpt, args)
+    if args.anomalous_class is not None and data.y_test is None:
+        raise ValueError("--anomalous-class needs labelled test data")
+    rng = np.random.default_rng(args.seed)
+    scores = anomaly_scores(ckpt.model, data.x_test, method=args.method, rng=rng, k=args.k)  # (M,) nats
+    top = np.argsort(-scores)[:5]
+    print(f"anomaly scores ({args.method}, nats) of {len(scores)} test examples of {data.name}: "
+          f"median {np.median(scores):.2f}, 99th percentile {np.percentile(scores, 99):.2f}")
+    print("most anomalous test examples: " + ", ".join(f"#{i} ({scores[i]:.1f})" for i in top))
+    if args.scores:
+        save_synthetic(args.scores, scores[:, None], data.y_test)
+        print(f"wrote {args.scores}")
+    if args.anomalous_class is not None:
+        is_anomaly = data.y_test == args.anomalous_class
+        auc = roc_auc(scores, is_anomaly)
+        print(f"class {args.anomalous_class} as the anomaly: ROC AUC {auc:.3f} "
+              f"({is_anomaly.sum()} anomalies, {len(scores) - is_anomaly.sum()} normal)")
+        fpr, tpr, _ = roc_curve(scores, is_anomaly)
+        save(plots.plot_roc(fpr, tpr, auc), args.out)
+
+
+def cmd_impute(args):
+    from minivae import plots
+
+    ckpt = load_checkpoint(args.checkpoint)
+    data = checkpoint_data(ckpt, args)
+    rng = np.random.default_rng(args.seed)
+    shape = ckpt.extra.get("image_shape")
+    x = data.x_test[:args.n]  # (n, D)
+    mask = missing_mask(args.missing, x.shape, shape, args.fraction, rng)  # (n, D), True = observed
+    x_vae = impute(ckpt.model, np.where(mask, x, np.nan), mask, method=args.method, rng=rng)
+    x_mean = mean_imputation(np.where(mask, x, np.nan), mask)
+    print(f"mean squared error on the missing entries of {len(x)} test examples ({args.missing} missing):")
+    print(f"  VAE ({args.method}) {imputation_error(x, x_vae, mask):.4f}   "
+          f"mean imputation {imputation_error(x, x_mean, mask):.4f}")
+    if shape:
+        save(plots.plot_imputation(x, mask, x_vae, image_shape=tuple(shape), title=f"Imputation ({args.method})"),
+             args.out)
+
+
+def cmd_synthesize(args):
+    ckpt = load_checkpoint(args.checkpoint)
+    model, rng = ckpt.model, np.random.default_rng(args.seed)
+    if ckpt.extra.get("table_encoder"):  # a model of a table: new rows, decoded by the run's encoder
+        if not str(args.out).endswith(".csv"):
+            raise ValueError("a model trained on a table writes table rows: give an --out ending in .csv")
+        encoder = TabularEncoder.from_dict(ckpt.extra["table_encoder"])
+        write_csv_table(args.out, encoder.header, synthesize(model, encoder, args.n, rng))
+    elif model.conditional:
+        labels = np.arange(args.n) % model.n_classes  # the classes in turn
+        save_synthetic(args.out, model.sample(args.n, rng, condition=labels), labels)
+    else:
+        save_synthetic(args.out, generate(model, args.n, rng, binarize=args.binarize, draw=args.draw))
+    print(f"wrote {args.n} synthetic examples to {args.out}")

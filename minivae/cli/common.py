@@ -1,0 +1,98 @@
+"""What the command groups share: one help format, the data options, the checkpoint commands' arguments.
+
+    HelpFormatter           every option's help ends with its default, once
+    add_command             a subcommand with that help format and the --debug flag (debug_option)
+    add_data_options        --data, --cache-dir, --no-download, --rescale, and ``loading(args)`` to pass them on
+    add_checkpoint_command  a command that reads a checkpoint: CHECKPOINT, --out, --seed
+    checkpoint_data         the checkpoint's test data as its model was validated (minivae.training.run_data)
+    image_shape, save       the (H, W) of a checkpoint's images; write a figure and say so
+"""
+import argparse
+
+from minivae.training.run_data import data_of_checkpoint
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default, once: " (default: X)" is added unless the help already says it.
+
+    Flags show "off", lists their items joined by commas ("none" when empty). An option whose default is None
+    must say in its help what happens without it ("default: the checkpoint's dataset").
+    """
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if not action.option_strings or "default" in text or default is None or default is argparse.SUPPRESS:
+            return text
+        if default is False:
+            shown = "off"
+        elif isinstance(default, (list, tuple)):
+            shown = ",".join(str(v) for v in default) or "none"
+        else:
+            shown = "%(default)s"
+        return f"{text} (default: {shown})"
+
+
+class TopLevelHelpFormatter(argparse.RawDescriptionHelpFormatter, HelpFormatter):
+    """The same, with the description of ``python -m minivae --help`` laid out as written (its paragraphs)."""
+
+
+def debug_option(parser, default):
+    """--debug: the traceback of an error instead of its one-line message."""
+    parser.add_argument("--debug", action="store_true", default=default,
+                        help="on an error, show the full traceback, not just the message")
+
+
+def add_command(sub, name, help_text, run):
+    """A subcommand whose parser has the shared help format and --debug; ``run(args)`` does its work."""
+    parser = sub.add_parser(name, help=help_text, description=help_text, formatter_class=HelpFormatter)
+    debug_option(parser, argparse.SUPPRESS)  # SUPPRESS: absent unless given, so a --debug before the command stays
+    parser.set_defaults(run=run)
+    return parser
+
+
+def add_data_options(parser, default=None):
+    """--data and what loading it needs; ``default`` None: the dataset recorded in the checkpoint."""
+    parser.add_argument("--data", default=default,
+                        help="bundled 'mnist-test-10k', 'mnist', 'fashion-mnist' (downloaded) or a path to "
+                             ".npy/.npz/.csv" + ("" if default else " (default: the checkpoint's dataset)"))
+    parser.add_argument("--cache-dir", default=None,
+                        help="download folder (default: $MINIVAE_CACHE_DIR or ~/.cache/minivae)")
+    parser.add_argument("--no-download", action="store_true", help="never download; fail if the files are not cached")
+    parser.add_argument("--rescale", action="store_true", help="min-max rescale your own data to [0, 1]")
+
+
+def loading(args):
+    """The keyword arguments of load_dataset that the data options set."""
+    return dict(cache_dir=args.cache_dir, download=not args.no_download, rescale=args.rescale)
+
+
+def add_checkpoint_command(sub, name, help_text, run, out=None, out_help="PNG file to write"):
+    """A command that reads a checkpoint: its path first, --out (if it writes a file) and --seed."""
+    parser = add_command(sub, name, help_text, run)
+    parser.add_argument("checkpoint", help="a checkpoint.npz written by train")
+    if out:
+        parser.add_argument("--out", default=out, help=out_help)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random draws")
+    return parser
+
+
+def checkpoint_data(ckpt, args):
+    """The checkpoint's test data (or --data's), binarized as its model was validated on them."""
+    return data_of_checkpoint(ckpt, args.data, **loading(args))
+
+
+def image_shape(ckpt, data=None):
+    """(H, W) of the images a checkpoint's model was trained on; a clear error for data that are not images."""
+    shape = ckpt.extra.get("image_shape") or (data.image_shape if data is not None else None)
+    if shape is None:
+        raise ValueError("this checkpoint's data are not images; the image commands do not apply to it")
+    return tuple(shape)
+
+
+def save(fig, path):
+    """Write a figure and say where."""
+    from minivae.plots import save_figure  # matplotlib loads only for the commands that draw
+
+    save_figure(fig, path)
+    print(f"wrote {path}")

@@ -1,0 +1,96 @@
+"""The figure commands: pictures of a trained model, each a PNG drawn by a function of ``minivae.plots``.
+
+    sample       images decoded from z ~ N(0, I)
+    reconstruct  test images over their reconstructions
+    manifold     the decoder on a grid of latent codes (Kingma & Welling 2013, Fig. 4)
+    interpolate  the decoded path between two test images, linear and spherical
+    traverse     one latent dimension at a time varied around the code of a test image
+
+Each one loads the checkpoint (and its test set, binarized as the model was validated), calls one plot function
+and saves the figure to --out. ``minivae.plots`` is imported inside the commands: matplotlib loads only when a
+figure is drawn.
+"""
+import numpy as np
+
+from minivae.cli.common import add_checkpoint_command, add_data_options, checkpoint_data, image_shape, save
+from minivae.training.checkpoint import load_checkpoint
+
+
+def add_commands(sub):
+    p = add_checkpoint_command(sub, "sample", "images sampled from the prior", cmd_sample, out="samples.png")
+    p.add_argument("-n", type=int, default=64, help="number of samples")
+
+    p = add_checkpoint_command(sub, "reconstruct", "test images and their reconstructions", cmd_reconstruct,
+                               out="reconstructions.png")
+    add_data_options(p)
+    p.add_argument("-n", type=int, default=10, help="number of images")
+
+    p = add_checkpoint_command(sub, "manifold", "the decoder on a grid of latent codes (Kingma & Welling 2013, "
+                               "Fig. 4)", cmd_manifold, out="manifold.png")
+    p.add_argument("-n", type=int, default=20, help="grid size")
+    p.add_argument("--dims", type=int, nargs=2, default=[0, 1], help="the two latent dimensions of the slice")
+
+    p = add_checkpoint_command(sub, "interpolate", "decode the path between two test images (linear and "
+                               "spherical)", cmd_interpolate, out="interpolation.png")
+    add_data_options(p)
+    p.add_argument("-a", type=int, default=0, help="index of the first test image")
+    p.add_argument("-b", type=int, default=1, help="index of the second test image")
+    p.add_argument("-n", type=int, default=10, help="steps")
+
+    p = add_checkpoint_command(sub, "traverse", "vary one latent dimension at a time", cmd_traverse, out="traversal.png")
+    add_data_options(p)
+    p.add_argument("--index", type=int, default=0, help="test image whose code is the base")
+    p.add_argument("--range", type=float, default=3.0, help="values from -RANGE to RANGE")
+    p.add_argument("-n", type=int, default=9, help="values per dimension")
+
+
+def _test_image(data, index, option):
+    """x_test[index] (D,), or an error that says which indices there are."""
+    n = len(data.x_test)
+    if not -n <= index < n:
+        raise ValueError(f"{option} {index} is not an index of the test set, which has {n} examples (0 to {n - 1})")
+    return data.x_test[index]
+
+
+def cmd_sample(args):
+    from minivae import plots
+
+    ckpt = load_checkpoint(args.checkpoint)
+    rng = np.random.default_rng(args.seed)
+    save(plots.plot_samples(ckpt.model, rng, n=args.n, image_shape=image_shape(ckpt)), args.out)
+
+
+def cmd_reconstruct(args):
+    from minivae import plots
+
+    ckpt = load_checkpoint(args.checkpoint)
+    data = checkpoint_data(ckpt, args)
+    save(plots.plot_reconstructions(ckpt.model, data.x_test, n=args.n, image_shape=image_shape(ckpt, data)),
+         args.out)
+
+
+def cmd_manifold(args):
+    from minivae import plots
+
+    ckpt = load_checkpoint(args.checkpoint)
+    save(plots.plot_latent_manifold(ckpt.model, n=args.n, dims=tuple(args.dims), image_shape=image_shape(ckpt)),
+         args.out)
+
+
+def cmd_interpolate(args):
+    from minivae import plots
+
+    ckpt = load_checkpoint(args.checkpoint)
+    data = checkpoint_data(ckpt, args)
+    x0, x1 = _test_image(data, args.a, "-a"), _test_image(data, args.b, "-b")
+    save(plots.plot_interpolation(ckpt.model, x0, x1, n=args.n, image_shape=image_shape(ckpt, data)), args.out)
+
+
+def cmd_traverse(args):
+    from minivae import plots
+
+    ckpt = load_checkpoint(args.checkpoint)
+    data = checkpoint_data(ckpt, args)
+    values = np.linspace(-args.range, args.range, args.n)  # (n,) the values each latent dimension takes in turn
+    x = _test_image(data, args.index, "--index")
+    save(plots.plot_traversal(ckpt.model, x, values=values, image_shape=image_shape(ckpt, data)), args.out)
