@@ -1,7 +1,7 @@
 """minivae: a from-scratch, educational Variational Autoencoder library.
 
 NumPy layers with hand-written backward passes, Numba kernels for the elementwise hot loops, every gradient checked
-against finite differences. Start with::
+against finite differences. Read ``minivae/start_here.py`` first (the whole VAE in one file), then::
 
     from minivae import VAE, Adam
     vae = VAE(784, latent_dim=2)
@@ -9,8 +9,76 @@ against finite differences. Start with::
     terms = vae.loss_and_gradients(x_batch, rng)   # negative ELBO, fills vae.grads
     opt.step(vae.params, vae.grads)
 
-The modules, one idea each: layers, losses, reparam, likelihoods, models, optim, gradcheck, kernels (Numba),
-datasets, training, checkpoint, plots, cli.
+The package map: every module, one idea each. The folders are layers, each importing only the ones above it in
+this list (nn knows nothing of models; models nothing of training; the command line only dispatches).
+
+    start_here.py               the whole VAE in one file of plain NumPy, equal to the library: read it first
+
+    nn/          the engine: arrays in, arrays and their gradients out
+      layers.py                 Layer, Linear, the activations, Sequential, MLP: forward and a hand-written backward
+      conv.py                   Conv2D, ConvTranspose2D, Flatten, Unflatten for images
+      kernels.py                the Numba loops of the elementwise work, each beside its plain NumPy twin
+      conv_kernels.py           im2col / col2im for the convolutions, each beside its NumPy twin
+      losses.py                 negative log-likelihoods and their gradients; logsumexp; Gaussian log densities
+      kl.py                     the closed-form KL to N(0, I), its gradient, free bits
+      reparam.py                z = mu + exp(logvar / 2) * eps and its backward pass
+      optim.py                  SGD, Adagrad, RMSProp, Adam, AdamW (named as in torch.optim), gradient clipping
+      gradcheck.py              central finite differences, the vector-Jacobian check, rel_error
+    models/      encoder + decoder + likelihood, one contract
+      base.py                   the contract: loss_and_gradients(x, rng, *, beta, free_bits, target, iw_samples,
+                                condition), declared options; what every model shares
+      autoencoder.py            the deterministic Autoencoder
+      vae.py                    the VAE: one training step, line by line, with the module of each formula
+      conv_vae.py               the VAE with convolutional networks
+      cvae.py                   the conditional VAE (labels as condition=)
+      iwae.py                   the importance-weighted bound: log-weights, the bound, its gradient
+      likelihoods.py            what the decoder's outputs mean: Bernoulli, Gaussian, categorical, mixed columns
+    datasets/    data in
+      dataset.py                the Dataset every loader returns
+      catalog.py                load_dataset, by name or by path
+      mnist.py                  the bundled MNIST test set; MNIST and Fashion-MNIST downloads
+      idx.py                    the IDX file format
+      download.py               verified downloads into a cache folder
+      arrays.py                 your own .npy / .npz / .csv arrays
+      binarize.py               static and dynamic binarization
+      labels.py                 number of classes, a Dataset without some classes
+      tables.py                 CSV tables as VAE data: TabularEncoder, synthetic rows
+      files/                    the bundled MNIST test set and its licence
+    training/    the loop and what it saves
+      trainer.py                TrainConfig and Trainer: epochs, validation, warm-up, the divergence guard
+      checkpoint.py             one .npz per run, no pickle, exact resume
+      run_data.py               the data of a run, rebuilt from what its checkpoint records
+    apps/        what a trained model is for
+      evaluation.py             the IW estimate of log p(x), bits per dimension, a model's report
+      latent.py                 interpolation, grids, traversals, attribute vectors, active units
+      anomaly.py                anomaly scores, the ROC curve and its AUC
+      imputation.py             missing values: iterative and Metropolis-within-Gibbs
+      synthetic.py              new examples from the prior, to .npy / .npz / .csv
+    plots/       figures: each function returns a matplotlib Figure (import it yourself: it loads matplotlib)
+      images.py                 image grids and save_figure
+      latent.py                 the manifold, the encoder means, interpolations, traversals
+      generation.py             reconstructions, samples, imputations
+      curves.py                 training curves, the ROC curve
+      run_figures.py            the figures the main job writes
+    teaching/    exercises, assignments and their grader
+      exercises.py              the exercises with reference solutions between markers
+      assignments.py            make-assignment: the student version
+      grader.py                 grade: runs every check, reports a score with hints
+      compare.py                how one output is judged, and the mistake that explains it
+      checks.py                 the exercise table
+      checks_layers.py          the checks of the building blocks
+      checks_vae.py             the check of the whole VAE
+      gradcheck_table.py        the gradcheck command's table
+    cli/         python -m minivae COMMAND: parses, calls the library, prints
+      main.py                   the top-level parser, --version, --debug, one-line errors
+      train.py                  train, the main job
+      apps.py                   evaluate, anomaly, impute, synthesize
+      figures.py                sample, reconstruct, manifold, interpolate, traverse
+      teaching.py               gradcheck, make-assignment, grade
+      common.py                 what the commands share: help format, data and checkpoint options
+    validation.py               input checks shared by every layer (shapes, dtypes, finite values, ranges)
+    fileio.py                   atomic writes: every file minivae writes goes through it
+    version.py                  the version number
 """
 from minivae.version import __version__  # noqa: E402,F401
 

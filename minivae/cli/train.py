@@ -97,7 +97,7 @@ def build_model_from_args(args, data):
     the data give its input size D (and the image shape, the number of classes, a table's likelihood)."""
     d = data.x_train.shape[1]
     likelihood = args.likelihood
-    if getattr(data, "encoder", None) is not None:  # a table: one Gaussian or categorical block per column
+    if data.encoder is not None:  # a table: one Gaussian or categorical block per column
         likelihood = {"name": "mixed", "columns": data.encoder.column_specs()}
     if args.model == "conv":
         if data.image_shape is None:

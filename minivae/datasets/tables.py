@@ -349,8 +349,7 @@ def table_dataset(path, encoder=None, categorical=()):
     x = encoder.transform(rows)  # (N, D)
     order = np.random.default_rng(0).permutation(len(x))  # fixed: the same split on resume and in later commands
     n_test = max(1, len(x) // 10)
-    data = Dataset(str(path), x[order[n_test:]], None, x[order[:n_test]], None, None, f"table {path}")
-    data.encoder = encoder
+    data = Dataset(str(path), x[order[n_test:]], None, x[order[:n_test]], None, None, f"table {path}", encoder)
     return data
 
 

@@ -70,7 +70,7 @@ def run_record(data, dataset, exclude_classes=()):
     """
     record = {"dataset": str(dataset), "exclude_classes": [int(c) for c in exclude_classes],
               "image_shape": list(data.image_shape) if data.image_shape else None}
-    if getattr(data, "encoder", None) is not None:
+    if data.encoder is not None:
         record["table_encoder"] = data.encoder.to_dict()
     return record
 
@@ -111,4 +111,4 @@ def data_of_checkpoint(ckpt, name=None, cache_dir=None, download=True, rescale=F
     else:
         raise ValueError(f"the checkpoint records binarize={mode!r}; expected 'none', 'static' or 'dynamic'")
     return Dataset(data.name, data.x_train, data.y_train, x_test, data.y_test, data.image_shape,
-                   data.description + f" (test set binarized: {mode})")
+                   data.description + f" (test set binarized: {mode})", data.encoder)
