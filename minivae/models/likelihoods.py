@@ -17,6 +17,7 @@ for real numbers; ``Categorical`` for one-hot blocks (strings over an alphabet, 
 import numpy as np
 
 from minivae.nn import kernels, losses
+from minivae.nn.reparam import reparameterize
 from minivae.validation import check_positive_int, check_unit_interval
 
 
@@ -114,7 +115,7 @@ class GaussianLearnedVariance:
 
     def sample(self, out, rng):
         mean, logvar, _ = self.split(out)
-        return (mean + np.exp(0.5 * logvar) * rng.standard_normal(mean.shape)).astype(out.dtype)
+        return reparameterize(mean, logvar, rng.standard_normal(mean.shape)).astype(out.dtype)  # x ~ N(m, e^lv)
 
     def config(self):
         return {"name": self.name, "min_logvar": self.min_logvar, "max_logvar": self.max_logvar}
