@@ -28,30 +28,35 @@ from minivae.apps.evaluation import importance_weighted_bound
 METHODS = ("elbo", "reconstruction", "iwae")
 
 
-def anomaly_scores(model, x, method="elbo", rng=None, k=100, batch_size=1024):
+def anomaly_scores(model, x, method="elbo", rng=None, k=100, batch_size=1024, condition=None):
     """Per-example anomaly scores (N,), float64, in nats; higher = more anomalous. See the module docstring.
 
     Parameters
     ----------
-    model : a trained VAE    x : (N, D) data
+    model : a trained model (an Autoencoder has only the "reconstruction" score)    x : (N, D) data
     method : "elbo" (needs rng), "reconstruction" (deterministic), "iwae" (needs rng; K = k samples per example)
     batch_size : examples per forward pass
+    condition : the labels (N,) of a conditional model: the scores are then of p(x | y)
     """
     if method not in METHODS:
         raise ValueError(f"unknown anomaly score method {method!r}; choose one of {METHODS}")
+    if method != "reconstruction" and not model.probabilistic:
+        raise ValueError(f"{type(model).__name__} has no ELBO or likelihood bound to score with: use "
+                         "method='reconstruction' (--method reconstruction)")
     if method != "reconstruction" and not isinstance(rng, np.random.Generator):
         raise TypeError(f"method {method!r} samples z: pass rng=np.random.default_rng(seed), got {rng!r}")
     x = np.asarray(x)
     if method == "iwae":
-        return -importance_weighted_bound(model, x, k=k, rng=rng)
+        return -importance_weighted_bound(model, x, k=k, rng=rng, condition=condition)
+    labels = {} if condition is None else {"condition": np.asarray(condition)}
     scores = []
     for i in range(0, len(x), batch_size):
         xb = x[i:i + batch_size]
+        yb = {name: y[i:i + batch_size] for name, y in labels.items()}
         if method == "elbo":
-            scores.append(-model.elbo(xb, rng=rng).elbo)
+            scores.append(-model.elbo(xb, rng=rng, **yb).elbo)
         else:
-            mu, _ = model.encode(xb)
-            scores.append(model.likelihood.nll(model.decoder.forward(mu), np.asarray(xb, dtype=mu.dtype))[0])
+            scores.append(model.reconstruction_error(xb, **yb))
     return np.concatenate(scores).astype(np.float64)
 
 

@@ -65,7 +65,7 @@ def _column_means(x, mask):
 
 
 # ------------------------------------------------------------------------------------------------------ masks
-def missing_mask(kind, shape, image_shape=None, fraction=0.5, rng=None):
+def missing_mask(kind, shape, image_shape=None, fraction=0.5, rng=None, blocks=None):
     """The observed-entry mask of an imputation experiment: (N, D) bool, True = observed, False = missing.
 
     kind : "bottom"   the bottom half of each image is missing: rows h >= H // 2 of the (H, W) image
@@ -73,6 +73,8 @@ def missing_mask(kind, shape, image_shape=None, fraction=0.5, rng=None):
            "random"   each entry is missing independently with probability ``fraction`` (needs ``rng``)
     shape : (N, D), the shape of x    image_shape : (H, W) with H * W = D; needed by "bottom" and "right"
     fraction : P(missing) for "random", in [0, 1]    rng : np.random.Generator, for "random"
+    blocks : for "random", the widths of the columns' blocks of x, summing to D (a table's one-hot categories
+             take several entries): a whole block is missing or observed together, each with P(missing) = fraction
 
     Images are flattened row by row (as ``Dataset`` stores them), so "bottom" leaves the first (H // 2) * W entries
     of each row observed. With an odd H or W the missing half is the larger one: rows H // 2 .. H - 1.
@@ -96,7 +98,12 @@ def missing_mask(kind, shape, image_shape=None, fraction=0.5, rng=None):
             raise ValueError(f"fraction (the probability that an entry is missing) must be in [0, 1], got {fraction}")
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"missing values at random need rng=np.random.default_rng(seed), got {rng!r}")
-        return rng.random(shape) >= fraction  # missing with probability fraction
+        if blocks is None:
+            return rng.random(shape) >= fraction  # missing with probability fraction
+        widths = np.asarray(blocks, dtype=int)
+        if widths.sum() != d or (widths < 1).any():
+            raise ValueError(f"blocks must be positive widths summing to D = {d}, got {list(blocks)}")
+        return np.repeat(rng.random((n, len(widths))) >= fraction, widths, axis=1)  # (N, D)
     if image_shape is None:
         raise ValueError(f"a missing {kind} half needs images (an image_shape (H, W)); for data that are not "
                          "images, use missing values at random")
@@ -147,8 +154,9 @@ def _iterative(model, x, mask, fill, n_iter):
     dtype = model.dtype
     current = np.where(mask, x, fill).astype(dtype)
     for _ in range(n_iter):
-        mu, _ = model.encode(current)  # (N, L)
-        x_hat = model.likelihood.mean(model.decoder.forward(mu))  # E[x | z = mu], (N, D)
+        code = model.encode(current)  # a VAE: (mu, logvar); an Autoencoder: the code
+        mu = code[0] if model.probabilistic else code  # (N, L)
+        x_hat = model.decode(mu)  # E[x | z = mu], (N, D)
         current = np.where(mask, current, x_hat)  # observed entries stay clamped
     return np.where(mask, x, current)  # the observed values exactly as given, not rounded to the model's dtype
 
@@ -244,6 +252,13 @@ def impute(model, x, mask, n_iter=None, method="iterative", rng=None, fill=None)
     """
     if method not in METHODS:
         raise ValueError(f"unknown imputation method {method!r}; choose one of {METHODS}")
+    name = type(model).__name__
+    if model.conditional:
+        raise ValueError(f"{name} is conditional: imputation does not take labels; impute with a VAE or an "
+                         "Autoencoder of the same data")
+    if method == "mcmc" and not model.probabilistic:
+        raise ValueError(f"Metropolis-within-Gibbs samples the posterior and the prior, which an {name} does not "
+                         "have: use method='iterative' (--method iterative)")
     if method == "mcmc":
         return metropolis_within_gibbs(model, x, mask, rng, 200 if n_iter is None else n_iter, fill=fill)[0]
     n_iter = check_positive_int(20 if n_iter is None else n_iter, "n_iter")

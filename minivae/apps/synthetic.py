@@ -38,6 +38,9 @@ def generate(model, n, rng, binarize=False, draw=False, batch_size=1024):
     batch_size : examples decoded at a time (bounds the memory)
     """
     n = check_positive_int(n, "n")
+    if not model.probabilistic:
+        raise ValueError(f"an {type(model).__name__} has no prior to draw new examples from: train a VAE "
+                         "(--model vae) to generate")
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy Generator, e.g. np.random.default_rng(0), got {type(rng).__name__}")
     dtype = model.dtype

@@ -30,8 +30,9 @@ def add_commands(sub):
                                "error, IW bound), ROC AUC", cmd_anomaly, out="roc.png",
                                out_help="PNG file of the ROC curve (with --anomalous-class)")
     add_data_options(p)
-    p.add_argument("--method", default="elbo", choices=["elbo", "reconstruction", "iwae"],
-                   help="the score: negative ELBO, reconstruction error, or the negative importance-weighted bound")
+    p.add_argument("--method", default=None, choices=["elbo", "reconstruction", "iwae"],
+                   help="the score: negative ELBO, reconstruction error, or the negative importance-weighted bound "
+                        "(default: elbo; reconstruction for an Autoencoder, which has no ELBO)")
     p.add_argument("-k", type=int, default=100, help="importance samples for --method iwae")
     p.add_argument("--anomalous-class", type=int, default=None,
                    help="score this label against the rest: ROC AUC and the ROC curve (default: scores only)")
@@ -42,8 +43,9 @@ def add_commands(sub):
                                "Metropolis-within-Gibbs) vs mean imputation", cmd_impute, out="imputation.png",
                                out_help="PNG file of the imputed images (image data only)")
     add_data_options(p)
-    p.add_argument("--missing", default="bottom", choices=["bottom", "right", "random"],
-                   help="which pixels are missing: the bottom half, the right half, or each at random")
+    p.add_argument("--missing", default=None, choices=["bottom", "right", "random"],
+                   help="which values are missing: the bottom half of each image, the right half, or each at random "
+                        "(a table: whole cells at random) (default: bottom for images, random otherwise)")
     p.add_argument("--fraction", type=float, default=0.5, help="with --missing random: fraction missing")
     p.add_argument("--method", default="iterative", choices=["iterative", "mcmc"],
                    help="iterative (x_mis <- E[x_mis | z = mu], repeated) or mcmc (Metropolis-within-Gibbs)")
@@ -86,9 +88,14 @@ def cmd_anomaly(args):
     if args.anomalous_class is not None and data.y_test is None:
         raise ValueError("--anomalous-class needs labelled test data")
     rng = np.random.default_rng(args.seed)
-    scores = anomaly_scores(ckpt.model, data.x_test, method=args.method, rng=rng, k=args.k)  # (M,) nats
+    model = ckpt.model
+    method = args.method or ("elbo" if model.probabilistic else "reconstruction")
+    labels = data.y_test if model.conditional else None  # a conditional model scores p(x | y)
+    if model.conditional and labels is None:
+        raise ValueError(f"{type(model).__name__} scores p(x | y): its test data need labels")
+    scores = anomaly_scores(model, data.x_test, method=method, rng=rng, k=args.k, condition=labels)  # (M,) nats
     top = np.argsort(-scores)[:5]
-    print(f"anomaly scores ({args.method}, nats) of {len(scores)} test examples of {data.name}: "
+    print(f"anomaly scores ({method}, nats) of {len(scores)} test examples of {data.name}: "
           f"median {np.median(scores):.2f}, 99th percentile {np.percentile(scores, 99):.2f}")
     print("most anomalous test examples: " + ", ".join(f"#{i} ({scores[i]:.1f})" for i in top))
     if args.scores:
@@ -110,12 +117,16 @@ def cmd_impute(args):
     data = checkpoint_data(ckpt, args)
     rng = np.random.default_rng(args.seed)
     shape = ckpt.extra.get("image_shape")
+    encoder = ckpt.extra.get("table_encoder")
+    blocks = [c["size"] for c in TabularEncoder.from_dict(encoder).column_specs()] if encoder else None  # cells
+    kind = args.missing or ("bottom" if shape else "random")
     x = data.x_test[:args.n]  # (n, D)
-    mask = missing_mask(args.missing, x.shape, shape, args.fraction, rng)  # (n, D), True = observed
+    mask = missing_mask(kind, x.shape, shape, args.fraction, rng, blocks=blocks)  # (n, D), True = observed
     x_vae = impute(ckpt.model, np.where(mask, x, np.nan), mask, method=args.method, rng=rng)
     x_mean = mean_imputation(np.where(mask, x, np.nan), mask)
-    print(f"mean squared error on the missing entries of {len(x)} test examples ({args.missing} missing):")
-    print(f"  VAE ({args.method}) {imputation_error(x, x_vae, mask):.4f}   "
+    where = "encoded entries (standardised numbers, one-hot categories)" if encoder else "entries"
+    print(f"mean squared error on the missing {where} of {len(x)} test examples ({kind} missing):")
+    print(f"  {type(ckpt.model).__name__} ({args.method}) {imputation_error(x, x_vae, mask):.4f}   "
           f"mean imputation {imputation_error(x, x_mean, mask):.4f}")
     if shape:
         save(plots.plot_imputation(x, mask, x_vae, image_shape=tuple(shape), title=f"Imputation ({args.method})"),

@@ -86,7 +86,11 @@ def image_shape(ckpt, data=None):
     """(H, W) of the images a checkpoint's model was trained on; a clear error for data that are not images."""
     shape = ckpt.extra.get("image_shape") or (data.image_shape if data is not None else None)
     if shape is None:
-        raise ValueError("this checkpoint's data are not images; the image commands do not apply to it")
+        if ckpt.extra.get("table_encoder"):
+            raise ValueError("this checkpoint's model is of a table, not of images: the image commands do not apply "
+                             "to it; write new rows with synthesize, score rows with anomaly or evaluate")
+        raise ValueError("this checkpoint's data are not images, so the image commands do not apply to it; give "
+                         "the image shape of flat data when training (--image-shape H,W)")
     return tuple(shape)
 
 

@@ -65,7 +65,9 @@ def cmd_reconstruct(args):
 
     ckpt = load_checkpoint(args.checkpoint)
     data = checkpoint_data(ckpt, args)
-    save(plots.plot_reconstructions(ckpt.model, data.x_test, n=args.n, image_shape=image_shape(ckpt, data)),
+    labels = data.y_test if ckpt.model.conditional else None  # a conditional model is told each digit's class
+    save(plots.plot_reconstructions(ckpt.model, data.x_test, n=args.n, image_shape=image_shape(ckpt, data),
+                                    condition=labels),
          args.out)
 
 

@@ -61,7 +61,7 @@ class Autoencoder(Model):
         rec = float(nll.mean())
         return LossTerms(loss=rec, reconstruction=rec, kl=0.0)
 
-    def reconstruction_error(self, x):
+    def reconstruction_error(self, x, *, condition=None):
         """Per-example reconstruction loss (N,), in nats (no gradients)."""
         x = self._check_x(x)
         return self.likelihood.nll(self.decoder.forward(self.encoder.forward(x)), x)[0]

@@ -164,6 +164,10 @@ class Model:
         """The loss of a batch x (N, D) and every gradient written to ``self.grads``; returns LossTerms."""
         raise NotImplementedError
 
+    def reconstruction_error(self, x, *, condition=None):
+        """Per-example reconstruction loss (N,), in nats: -log p(x | the code of x), without noise."""
+        raise NotImplementedError
+
     # -- input checks shared by every model ---------------------------------------------------------------------------
 
     def _check_x(self, x, name="x"):

@@ -125,6 +125,12 @@ class VAE(Model):
         n = check_positive_int(n, "n")
         return self.decode(sample_eps(rng, (n, self.latent_dim), self.dtype), condition=condition)
 
+    def reconstruction_error(self, x, *, condition=None):
+        """Per-example reconstruction loss -log p(x | z = mu(x)) (N,), in nats, at the encoder mean (no noise)."""
+        x = self._check_x(x)
+        mu, _, _ = self._encode(x, condition)
+        return self.likelihood.nll(self._decode(mu, condition), x)[0]
+
     def elbo(self, x, rng=None, eps=None, *, condition=None):
         """Per-example ELBO and its two terms (see ELBOTerms), with one sample of z per example.
 

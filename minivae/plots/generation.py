@@ -13,46 +13,54 @@ from minivae.plots.images import (MNIST_SHAPE, check_decoder_output, check_image
 from minivae.validation import check_positive_int
 
 
-def plot_reconstructions(model, x, n=10, image_shape=MNIST_SHAPE):
+def plot_reconstructions(model, x, n=10, image_shape=MNIST_SHAPE, condition=None):
     """The first n examples of x (top row) and their reconstructions decode(mu(x)) (bottom row).
 
+    condition : the labels (N,) of x, for a conditional model (its encoder and decoder are told them).
     Returns a Figure with one axes holding an image of 2 * H + 1 by n * W + (n - 1) pixels.
 
     Example
     -------
     >>> save_figure(plot_reconstructions(vae, x_test, n=10), "reconstructions.png")
     """
-    latent._check_model(model)
+    if not model.conditional:
+        latent._check_model(model)
     n = check_positive_int(n, "n")
     x = np.asarray(x)
     if x.ndim != 2 or len(x) == 0:
         raise ValueError(f"x must be a non-empty batch of shape (N, D), got shape {x.shape}")
     x = x[:n]
+    labels = {} if condition is None else {"condition": np.asarray(condition)[:n]}
     h, w = check_image_shape(image_shape, x.shape[1])
-    picture = tile_images(np.concatenate([x, model.reconstruct(x)]), 2, len(x), (h, w))
+    picture = tile_images(np.concatenate([x, model.reconstruct(x, **labels)]), 2, len(x), (h, w))
     fig, ax = grid_figure(picture, "Reconstructions (decoder mean at the encoder mean)", extra=(1.3, 0.5))
     label_rows(ax, ["original", "reconstruction"], h, 1)
     return fig
 
 
-def plot_samples(model, rng, n=64, image_shape=MNIST_SHAPE):
+def plot_samples(model, rng, n=64, image_shape=MNIST_SHAPE, condition=None):
     """n new images from the generative model: z ~ N(0, I), shown as the decoder mean of p(x | z), in a grid.
 
-    The grid has ceil(sqrt(n)) columns. Returns a Figure with one axes.
+    The grid has ceil(sqrt(n)) columns. A conditional model draws the classes in turn (or ``condition``, one label
+    per image), and then the grid has one column per class. Returns a Figure with one axes.
 
     Example
     -------
     >>> save_figure(plot_samples(vae, np.random.default_rng(0), n=64), "samples.png")
     """
     if not model.probabilistic:
-        raise TypeError(f"plot_samples needs a model with a prior to sample from (a VAE), got {type(model).__name__}")
+        raise ValueError(f"an {type(model).__name__} has no prior to sample from: plot_samples needs a VAE")
     n = check_positive_int(n, "n")
     check_decoder_output(model, image_shape)
-    images = model.sample(n, rng)  # (n, D)
+    n_cols, title = math.ceil(math.sqrt(n)), "Samples: decoder mean at z ~ N(0, I)"
+    if model.conditional:
+        n_cols = model.n_classes if condition is None else n_cols
+        condition = np.arange(n) % model.n_classes if condition is None else condition
+        title = "Samples of each class (one per column): decoder mean at z ~ N(0, I)"
+    images = model.sample(n, rng, condition=condition)  # (n, D)
     h, w = check_image_shape(image_shape, images.shape[1])
-    n_cols = math.ceil(math.sqrt(n))
     picture = tile_images(images, math.ceil(n / n_cols), n_cols, (h, w))
-    fig, _ = grid_figure(picture, "Samples: decoder mean at z ~ N(0, I)")
+    fig, _ = grid_figure(picture, title)
     return fig
 
 
