@@ -67,3 +67,16 @@ def test_a_command_works_or_is_refused_in_one_line(runs, tmp_path, capsys, kind,
         written = list(tmp_path.iterdir())
         if command not in ("evaluate", "anomaly") and (kind, command) != ("table", "impute"):  # these only print
             assert written, f"{command} wrote nothing"
+
+
+def test_evaluate_says_what_its_numbers_are(runs, capsys):
+    assert main(["evaluate", str(runs["vae"]), "-k", "5"]) in (0, None)
+    out = capsys.readouterr().out
+    assert "one sample of z per example" in out and "--seed 0" in out and "lower is better" in out
+    assert "importance-weighted bound with K = 5" in out
+
+
+def test_anomaly_warns_when_the_anomalous_class_was_trained_on(runs, tmp_path, capsys):
+    assert main(["anomaly", str(runs["vae"]), "--anomalous-class", "1", "--out", str(tmp_path / "roc.png")]) in (0, None)
+    out = capsys.readouterr().out
+    assert "class 1 was in this model's training data" in out and "--exclude-classes 1" in out

@@ -71,13 +71,17 @@ def cmd_evaluate(args):
     labels = data.y_test if model.conditional else None
     terms = model.elbo(x, rng=rng, condition=labels)
     neg_elbo = -terms.elbo.mean()
-    print(f"{data.name} test set ({len(x)} examples), nats per example:")
-    print(f"  negative ELBO   {neg_elbo:9.2f}   ({bits_per_dim(neg_elbo, x.shape[1]):.4f} bits/dim)")
-    print(f"  reconstruction  {terms.reconstruction.mean():9.2f}")
-    print(f"  KL              {terms.kl.mean():9.2f}")
+    print(f"{data.name} test set ({len(x)} examples), nats per example, lower is better; the ELBO terms are "
+          f"estimated with one sample of z per example (--seed {args.seed}; another seed gives another estimate):")
+    print(f"  negative ELBO   {neg_elbo:9.2f}   ({bits_per_dim(neg_elbo, x.shape[1]):.4f} bits/dim)  "
+          "= reconstruction + KL; in expectation an upper bound on -log p(x)")
+    print(f"  reconstruction  {terms.reconstruction.mean():9.2f}   -log p(x | z), z ~ q(z | x)")
+    print(f"  KL              {terms.kl.mean():9.2f}   KL(q(z | x) || N(0, I)), exact")
     if args.k > 0:
         iw = importance_weighted_bound(model, x, k=args.k, rng=rng, condition=labels)
-        print(f"  -log p(x) <= {-iw.mean():.2f}   (importance-weighted bound, K = {args.k})")
+        print(f"  -log p(x) <= {-iw.mean():9.2f}   the importance-weighted bound with K = {args.k} samples: tighter")
+    else:
+        print("  (add -k 1000 for the tighter importance-weighted bound on -log p(x))")
 
 
 def cmd_anomaly(args):
@@ -102,6 +106,9 @@ def cmd_anomaly(args):
         save_synthetic(args.scores, scores[:, None], data.y_test)
         print(f"wrote {args.scores}")
     if args.anomalous_class is not None:
+        if args.anomalous_class not in ckpt.extra.get("exclude_classes", []):
+            print(f"note: class {args.anomalous_class} was in this model's training data, so it is not an anomaly "
+                  f"to the model; to score it as one, train with --exclude-classes {args.anomalous_class}")
         is_anomaly = data.y_test == args.anomalous_class
         auc = roc_auc(scores, is_anomaly)
         print(f"class {args.anomalous_class} as the anomaly: ROC AUC {auc:.3f} "
