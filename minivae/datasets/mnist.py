@@ -103,7 +103,10 @@ def load_mnist_test_10k() -> Dataset:
 
 # ------------------------------------------------------------------------------------ MNIST, Fashion-MNIST
 def _load_idx_dataset(name, cache_dir, download):
-    """Shared body of load_mnist / load_fashion_mnist: files in <cache_dir>/<name>/, checked, fetched if missing."""
+    """Shared body of load_mnist / load_fashion_mnist: files in <cache_dir>/<name>/, checked, fetched if missing.
+
+    A cached file with a wrong checksum is deleted (so that the next call fetches it again), except with
+    ``download=False``: then nothing is deleted, and the error says how to get a fresh copy."""
     folder = pathlib.Path(cache_dir or default_cache_dir()).expanduser() / name
     loader = "load_" + name.replace("-", "_")
     missing = [f for f in _IDX_FILES if not (folder / f).exists()]
@@ -115,6 +118,10 @@ def _load_idx_dataset(name, cache_dir, download):
         if not path.exists():
             download_from_mirrors(filename, MIRRORS[name], md5, folder)
         elif (problem := checksum_problem(path, md5=md5)) is not None:
+            if not download:  # never delete what we may not fetch again: the user decides
+                raise ValueError(f"{path} is corrupt or incomplete ({problem}); it was left in place because "
+                                 f"downloading is off (--no-download, download=False): delete it and run again "
+                                 f"without --no-download to fetch a fresh copy, or place a good copy there")
             path.unlink()  # so that the next call downloads a fresh copy
             raise ValueError(f"{path} is corrupt or incomplete ({problem}); it has been deleted: call {loader}() "
                              f"again to download it, or place a good copy there")
