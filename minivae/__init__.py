@@ -78,6 +78,7 @@ this list (nn knows nothing of models; models nothing of training; the command l
       figures.py                sample, reconstruct, manifold, interpolate, traverse
       teaching.py               gradcheck, make-assignment, grade
       common.py                 what the commands share: help format, data and checkpoint options
+      options.py                the type= of the numeric options: ranges checked when parsed, a memory estimate
     validation.py               input checks shared by every layer (shapes, dtypes, finite values, ranges)
     fileio.py                   atomic writes: every file minivae writes goes through it
     version.py                  the version number
