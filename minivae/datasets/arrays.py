@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from minivae.datasets.csvfiles import read_csv_cells
-from minivae.datasets.dataset import MIN_TEST_EXAMPLES, Dataset, tell
+from minivae.datasets.dataset import MIN_TEST_EXAMPLES, DamagedFileError, Dataset, tell
 from minivae.datasets.missing import handle_missing_array, is_missing
 
 ARRAY_SUFFIXES = (".npy", ".npz", ".csv", ".csv.gz")
@@ -200,7 +200,7 @@ def _read_numpy(path):
 
 
 def _damaged(path, err):
-    return ValueError(f"{path} is truncated or corrupt ({err}); write it again, e.g. with np.save or np.savez")
+    return DamagedFileError(f"{path} is truncated or corrupt ({err}); write it again, e.g. with np.save or np.savez")
 
 
 def _npz_arrays(path, npz):

@@ -38,6 +38,7 @@ import pathlib
 import zlib
 from dataclasses import dataclass, field
 
+from minivae.datasets.dataset import DamagedFileError
 from minivae.datasets.missing import is_missing
 from minivae.fileio import atomic_write
 
@@ -258,8 +259,8 @@ def _read_text(path):
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as err:
-            raise ValueError(f"{path} starts like a gzip file but is not a valid one ({err}); it may be truncated: "
-                             "compress it again, or give the uncompressed file") from None
+            raise DamagedFileError(f"{path} starts like a gzip file but is not a valid one ({err}); it may be "
+                                   "truncated: compress it again, or give the uncompressed file") from None
         notes.append("gzip-compressed")
     if raw[:6] == b"\x93NUMPY" or raw[:4] == b"PK\x03\x04":
         raise ValueError(f"{path} is a NumPy file (.npy or .npz), not a CSV: give it its own suffix")

@@ -4,8 +4,9 @@ Rows are samples and columns are values: ``x_train`` (N, D) and ``x_test`` (M, D
 by row (a 28 x 28 digit becomes D = 784 numbers) and scaled to [0, 1] by ``pixel / 255``; ``image_shape`` says how
 to fold a row back into an image.
 
-Two small helpers go with it: ``tell`` prints what a loader decided about a file (its delimiter, a header row, the
-rows it dropped), and ``check_test_set`` refuses a test part too small to train with.
+What every loader shares goes with it: ``tell`` prints what a loader decided about a file (its delimiter, a header
+row, the rows it dropped), ``check_test_set`` refuses a test part too small to train with, and ``DamagedFileError``
+says that a file is truncated or corrupt (a run that failed, exit status 1, not a usage error).
 """
 from dataclasses import dataclass
 
@@ -43,6 +44,14 @@ class Dataset:
         labels = "with labels" if self.y_train is not None else "no labels"
         return (f"Dataset({self.name!r}, train {self.x_train.shape} {self.x_train.dtype}, "
                 f"test {self.x_test.shape} {self.x_test.dtype}, {labels}, image_shape={self.image_shape})")
+
+
+class DamagedFileError(OSError, ValueError):
+    """A data file that cannot be read as what it claims to be: truncated, corrupt, a bad checksum.
+
+    An OSError, as a failed read is (the command line exits with status 1: the run failed, the command was right),
+    and a ValueError, as these errors were before (``except ValueError`` still catches them).
+    """
 
 
 def tell(*notes):

@@ -108,9 +108,9 @@ def handle_missing_array(where, x, columns, positions, unit, missing):
     """An (N, D) float array with its NaN entries handled as ``missing`` says; returns (x, keep, notes).
 
     ``columns``: the D column names for messages (header names, or numbers); ``positions``: the N row numbers to
-    show (file lines, or indices), ``unit`` what they are ("line" or "row"). ``keep`` is the (N,) boolean mask of kept rows for "drop"
-    (apply it to the labels too), else None. "mean" replaces each NaN with its column's mean over the present
-    values; x is returned as a new float64 array.
+    show (file lines, or indices), ``unit`` what they are ("line" or "row"). ``keep`` is the (N,) boolean mask of
+    kept rows for "drop" (apply it to the labels too), else None. "mean" replaces each NaN with its column's mean
+    over the present values; x is returned as a new float64 array.
     """
     check_choice(missing)
     nan = np.isnan(x)  # (N, D)

@@ -16,7 +16,7 @@ import pathlib
 
 import numpy as np
 
-from minivae.datasets.dataset import Dataset
+from minivae.datasets.dataset import DamagedFileError, Dataset
 from minivae.datasets.download import checksum_problem, default_cache_dir, download_from_mirrors
 from minivae.datasets.idx import read_images_and_labels
 
@@ -119,12 +119,13 @@ def _load_idx_dataset(name, cache_dir, download):
             download_from_mirrors(filename, MIRRORS[name], md5, folder)
         elif (problem := checksum_problem(path, md5=md5)) is not None:
             if not download:  # never delete what we may not fetch again: the user decides
-                raise ValueError(f"{path} is corrupt or incomplete ({problem}); it was left in place because "
-                                 f"downloading is off (--no-download, download=False): delete it and run again "
-                                 f"without --no-download to fetch a fresh copy, or place a good copy there")
+                raise DamagedFileError(f"{path} is corrupt or incomplete ({problem}); it was left in place "
+                                       "because downloading is off (--no-download, download=False): delete it and "
+                                       "run again without --no-download to fetch a fresh copy, or place a good copy "
+                                       "there")
             path.unlink()  # so that the next call downloads a fresh copy
-            raise ValueError(f"{path} is corrupt or incomplete ({problem}); it has been deleted: call {loader}() "
-                             f"again to download it, or place a good copy there")
+            raise DamagedFileError(f"{path} is corrupt or incomplete ({problem}); it has been deleted: call "
+                                   f"{loader}() again to download it, or place a good copy there")
     x_train, y_train, shape = read_images_and_labels(folder / _IDX_FILES[0], folder / _IDX_FILES[1])
     x_test, y_test, _ = read_images_and_labels(folder / _IDX_FILES[2], folder / _IDX_FILES[3])
     return Dataset(name, _to_unit(x_train), y_train, _to_unit(x_test), y_test, tuple(shape), _DESCRIPTIONS[name])
