@@ -88,6 +88,8 @@ ROWS = [
      ("gzip-compressed", "36 train / 4 test")),
     ({"broken.csv.gz": gzip.compress(WINE.encode())[:-30]}, ["train", "--table", "{tmp}/broken.csv.gz", *TRAIN], 1,
      "starts like a gzip file but is not a valid one"),
+    ({"d.csv": "1.2.3,4\n" + "".join(f"{i},{i}\n" for i in range(20))}, ["train", "--data", "{tmp}/d.csv", *TRAIN], 2,
+     "line 1, column 1: '1.2.3' is not a number"),  # a typo in the first row is not a header
     ({"d.csv": "a;b;c\n7,4;0,7;1\n8,1;0,5;2\n"}, ["train", "--data", "{tmp}/d.csv", *TRAIN], 2, "a decimal comma?"),
     ({"t.csv": "a,b\nred,1\nblue,2\n"}, ["train", "--data", "{tmp}/t.csv", *TRAIN], 2,
      "'red' is not a number; a CSV given as --data holds numbers only (a table of numbers and words: train --table)"),

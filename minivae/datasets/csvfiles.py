@@ -13,7 +13,9 @@ semicolon-separated file (the UCI wine tables) read with commas is one column of
                ',' file rarely has a ';' on every line); if none does, the one that splits most lines alike
     header     the first row is a header if one of its cells is text (neither a number nor a missing-value marker),
                or if it reads 0, 1, ..., D-1 with D >= 3 columns (after an empty first cell when pandas also wrote
-               its row index); any other row of numbers is data (1, 2, 3 and 0, 1 are as likely to be an example)
+               its row index); any other row of numbers is data (1, 2, 3 and 0, 1 are as likely to be an example),
+               and so is, when a header is optional, a row that mixes numbers and text (a typo in the first example
+               must not silently remove it: its error says where)
     index      a first column named "" or "Unnamed: 0" that holds 0, 1, ..., N-1 is the row index pandas writes by
                default, not data: it is dropped
     blank      lines with no cells, or only empty ones, are skipped
@@ -109,6 +111,8 @@ def read_csv_cells(path, header="detect") -> CsvCells:
     names = None
     if rows:
         kind = header_kind(rows[0])
+        if kind == "names" and header == "detect" and any(_to_number(cell) is not None for cell in rows[0]):
+            kind = None  # numbers and text: an example with a typo (its error says where), not a header
         if kind is None and header == "required":
             raise ValueError(f"{path}, line {lines[0]}: the first row {rows[0][:8]} holds only numbers; a header "
                              "row of column names is required, add one (e.g. x1,x2,...)")
