@@ -79,7 +79,8 @@ ROWS = [
     ({"wine.csv": WINE}, ["train", "--data", "{tmp}/wine.csv", "--likelihood", "gaussian", *TRAIN], 0,
      ("';'-separated", "data: wine, 54 train / 6 test")),
     ({"digits.csv": PANDAS_HEADER}, ["train", "--data", "{tmp}/digits.csv", *TRAIN], 0,
-     ("reads 0,1,...,63: taken as a header of column numbers", "36 train / 4 test")),
+     ("a header row of column numbers, the first row (line 1) reads 0,1,...,63: taken as the column numbers pandas "
+      "writes, not as an example", "36 train / 4 test")),
     ({"digits.csv": PANDAS_INDEX}, ["train", "--data", "{tmp}/digits.csv", *TRAIN], 0,
      ("dropped the first column: an unnamed row index", "input_dim=64")),
     ({"wine.csv.gz": gzip.compress(WINE.encode())}, ["train", "--table", "{tmp}/wine.csv.gz", *TRAIN], 0,
@@ -104,7 +105,7 @@ ROWS = [
     ({"n.csv": NA_NUMBERS}, ["train", "--data", "{tmp}/n.csv", *TRAIN], 2,
      "2 missing values (NaN) in 1 column: column 'b': 2 at lines 6, 11"),
     ({"n.csv": NA_NUMBERS}, ["train", "--data", "{tmp}/n.csv", "--missing-values", "drop", *TRAIN], 0,
-     ("dropped 2 lines with missing values", "25 train / 3 test")),
+     ("dropped 2 rows with missing values (lines 6, 11)", "25 train / 3 test")),
     ({"x.npy": WITH_NAN}, ["train", "--data", "{tmp}/x.npy", *TRAIN], 2, ("missing values (NaN)", "count from 0")),
     ({"x.npy": WITH_NAN}, ["train", "--data", "{tmp}/x.npy", "--missing-values", "mean", *TRAIN], 0,
      "with its mean"),
@@ -143,7 +144,7 @@ ROWS = [
     ({"x.npy": "1,2\n3,4\n"}, ["train", "--data", "{tmp}/x.npy", *TRAIN], 2, "x.npy is not a NumPy file"),
     ({"x.npy": DIGITS[:2]}, ["train", "--data", "{tmp}/x.npy", *TRAIN], 2,
      "has 2 examples; a train and a test set need at least 3"),
-    ({"x.npy": DIGITS[:14]}, ["train", "--data", "{tmp}/x.npy", *TRAIN], 0, "12 train / 2 test"),  # failed after epoch 1
+    ({"x.npy": DIGITS[:14]}, ["train", "--data", "{tmp}/x.npy", *TRAIN], 0, "12 train / 2 test"),  # 1 test example
     ({"x.npy": (DIGITS * 255).astype(np.uint8)}, ["train", "--data", "{tmp}/x.npy", *TRAIN], 2,
      ("divide by 255", "pass --rescale")),
     ({"t.csv": "a|b|c\n" + "".join(f"{i}|{i}|{i}\n" for i in range(30))}, ["train", "--table", "{tmp}/t.csv", *TRAIN],

@@ -56,7 +56,8 @@ class CsvCells:
 
     ``header``: the column names (strings), or None; ``rows``: one list of stripped cells per data row, all of the
     same length; ``lines``: the line of the file each row was on (1-based, for messages); ``delimiter``; ``notes``:
-    the decisions worth telling (gzip, a header of column numbers, a dropped index column), in words.
+    the decisions worth telling (gzip, a header of column numbers, a dropped index column), in words; ``numbered``:
+    whether the header was pandas' column numbers 0..D-1.
     """
     path: pathlib.Path
     header: list | None
@@ -64,6 +65,7 @@ class CsvCells:
     lines: list
     delimiter: str
     notes: list = field(default_factory=list)
+    numbered: bool = False
 
     @property
     def notable(self):
@@ -74,7 +76,8 @@ class CsvCells:
     def summary(self):
         """One line for the user: size, delimiter, header, and the notes."""
         width = len(self.rows[0]) if self.rows else len(self.header or [])
-        head = "a header row of column names" if self.header is not None else "no header row"
+        head = ("no header row" if self.header is None else "a header row of column numbers" if self.numbered
+                else "a header row of column names")
         parts = [f"{len(self.rows)} rows x {width} columns", f"{_DELIMITER_NAMES[self.delimiter]}-separated",
                  head] + self.notes
         return f"{self.path.name}: " + ", ".join(parts)
@@ -119,13 +122,13 @@ def read_csv_cells(path, header="detect") -> CsvCells:
         if kind is not None:
             names, rows, header_line, lines = rows[0], rows[1:], lines[0], lines[1:]
             if kind == "numbers":
-                notes.append(f"the first row (line {header_line}) reads {_numbers_text(names)}: taken as a header "
-                             "of column numbers, as pandas writes it, not as an example")
+                notes.append(f"the first row (line {header_line}) reads {_numbers_text(names)}: taken as the "
+                             "column numbers pandas writes, not as an example")
     _check_lengths(path, names, rows, lines)
     if names is not None and rows and names[0] in _INDEX_NAMES and _is_row_index([row[0] for row in rows]):
         names, rows = names[1:], [row[1:] for row in rows]
         notes.append(f"dropped the first column: an unnamed row index 0..{len(rows) - 1}, as pandas writes it")
-    return CsvCells(path, names, rows, lines, delimiter, notes)
+    return CsvCells(path, names, rows, lines, delimiter, notes, kind == "numbers" if names is not None else False)
 
 
 # ------------------------------------------------------------------------------------------------ tables of cells

@@ -126,7 +126,7 @@ def handle_missing_array(where, x, columns, positions, unit, missing):
             raise ValueError(f"{where}: every row has a missing value, so dropping them leaves nothing; fill them "
                              "in (--missing-values mean) or drop the columns that have most of them")
         dropped = [positions[i] for i in np.flatnonzero(~keep)]
-        return x[keep], keep, [f"dropped {_count(len(dropped), unit)} with missing values "
+        return x[keep], keep, [f"dropped {_count(len(dropped), 'row')} with missing values "
                                f"({_positions(dropped, unit)}{', from 0' if unit == 'row' else ''})"]
     x = np.array(x, dtype=np.float64)
     filled = []
