@@ -39,7 +39,9 @@ this list (nn knows nothing of models; models nothing of training; the command l
       mnist.py                  the bundled MNIST test set; MNIST and Fashion-MNIST downloads
       idx.py                    the IDX file format
       download.py               verified downloads into a cache folder
-      arrays.py                 your own .npy / .npz / .csv arrays
+      arrays.py                 your own .npy / .npz / .csv arrays, and the labels in an .npz
+      csvfiles.py               CSV files read as meant: gzip, the delimiter, a header row; tables written atomically
+      missing.py                missing values: reported, and dropped or filled in only when asked
       binarize.py               static and dynamic binarization
       labels.py                 number of classes, a Dataset without some classes
       tables.py                 CSV tables as VAE data: TabularEncoder, synthetic rows
@@ -76,6 +78,7 @@ this list (nn knows nothing of models; models nothing of training; the command l
       figures.py                sample, reconstruct, manifold, interpolate, traverse
       teaching.py               gradcheck, make-assignment, grade
       common.py                 what the commands share: help format, data and checkpoint options
+      options.py                the type= of the numeric options: ranges checked when parsed, a memory estimate
     validation.py               input checks shared by every layer (shapes, dtypes, finite values, ranges)
     fileio.py                   atomic writes: every file minivae writes goes through it
     version.py                  the version number

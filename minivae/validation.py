@@ -2,7 +2,8 @@
 
 Every public entry point calls one of these before it computes anything, so that a wrong shape, a NaN or an
 integer image of 0..255 fails at once with a message that says what was wrong and what was expected, instead of
-producing a silently wrong number three layers later.
+producing a silently wrong number three layers later. The last of them estimates the memory a model of given sizes
+takes to train, so that sizes a user typed are refused with that estimate before the model is built.
 """
 import numpy as np
 
@@ -84,8 +85,9 @@ def check_unit_interval(x, name="data"):
         if nan.any():
             found += f" and {int(nan.sum())} NaN"
     raise ValueError(
-        f"{name} must lie in [0, 1] for a Bernoulli likelihood, got {found}; rescale the data (for 0..255 images "
-        "divide by 255; for a data file, load_dataset(..., rescale=True) or --rescale) or use a Gaussian likelihood"
+        f"{name} must lie in [0, 1] for a Bernoulli likelihood, got {found}; rescale the data (0..255 images: divide "
+        "by 255; a data file: pass --rescale, or rescale=True to load_dataset) or use a Gaussian likelihood "
+        "(--likelihood gaussian)"
     )
 
 
@@ -94,3 +96,56 @@ def check_positive_int(value, name):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+# ----------------------------------------------------------------------------------------------- memory of a model
+MEMORY_LIMIT_BYTES = 8 * 2**30  # 8 GiB: the most one training run may ask of a laptop; larger models are refused
+
+
+def training_memory_bytes(input_dim, hidden, latent_dim, batch_size=128, output_dim=None, itemsize=4):
+    """About how many bytes training an MLP VAE (or autoencoder) takes, before it is built.
+
+        P = parameters of the encoder D -> h1 -> ... -> hk -> 2L and the decoder L -> hk -> ... -> h1 -> D_out,
+            where a Linear layer n_in -> n_out has n_in * n_out + n_out
+        A = sum of the widths of every layer's output (what a forward pass keeps per example for the backward pass)
+
+        bytes = 4 * P * itemsize           the parameters, their gradients, and Adam's two moments
+              + 3 * B * A * itemsize       a batch of B: each layer's pre-activation, activation and gradient
+
+    ``output_dim`` is the decoder's output width D_out (default D; 2 D for a Gaussian with a learned variance). The
+    estimate leaves out what is small (the optimizer's scalars, one batch of data) and is meant to within a factor
+    of about 2. Example: ``training_memory_bytes(784, (512,), 2)`` is about 15 MiB (807,700 parameters, as
+    ``VAE(784, 2, hidden=(512,))`` has); a hidden layer of 10^9 units would take about 26,000 GiB.
+    """
+    output_dim = input_dim if output_dim is None else output_dim
+    widths = [int(h) for h in hidden]
+    encoder = [int(input_dim)] + widths + [2 * int(latent_dim)]
+    decoder = [int(latent_dim)] + widths[::-1] + [int(output_dim)]
+    parameters = sum(a * b + b for layers in (encoder, decoder) for a, b in zip(layers[:-1], layers[1:]))
+    activations = sum(encoder[1:]) + sum(decoder[1:])
+    return 4 * parameters * itemsize + 3 * int(batch_size) * activations * itemsize
+
+
+def check_training_memory(input_dim, hidden, latent_dim, batch_size=128, output_dim=None, itemsize=4,
+                          limit=MEMORY_LIMIT_BYTES):
+    """Raise ValueError, with the estimate, if ``training_memory_bytes`` exceeds ``limit`` (default 8 GiB).
+
+    Call it before building a model from sizes a user typed: a hidden layer of 10^9 units would otherwise fail
+    deep inside NumPy with a MemoryError (or, worse, make the machine swap for minutes first).
+    """
+    need = training_memory_bytes(input_dim, hidden, latent_dim, batch_size, output_dim, itemsize)
+    if need > limit:
+        sizes = ",".join(str(int(h)) for h in hidden) or "none"
+        raise ValueError(f"a model of {input_dim} inputs, hidden sizes {sizes} and {latent_dim} latent dimensions "
+                         f"would need about {format_bytes(need)} to train with batches of {batch_size} (parameters "
+                         f"x {itemsize} bytes x 4 for the parameters, their gradients and Adam's two moments, plus "
+                         f"the activations of a batch), more than the limit of {format_bytes(limit)}; use smaller "
+                         "hidden sizes, fewer latent dimensions or smaller batches")
+
+
+def format_bytes(n):
+    """Bytes as a number a person reads: "512 MiB", "8 GiB", "9.7 GiB", "26,345 GiB"."""
+    if n < 2**30:
+        return f"{n / 2**20:,.0f} MiB"
+    gib = n / 2**30
+    return f"{gib:,.0f} GiB" if gib >= 100 or gib == int(gib) else f"{gib:.1f} GiB"

@@ -1,5 +1,6 @@
 """Tests for minivae.datasets: the bundled MNIST, the IDX reader, downloads (offline, via file:// URLs), user array
-files and binarization. Every file a test needs is written by the test itself."""
+files (CSV dialects, gzip, headers, missing values, .npz labels, image shapes, the split) and binarization. Every
+file a test needs is written by the test itself; the hostile cases are rows of tests/test_hostile_input.py."""
 import gzip
 import hashlib
 import struct
@@ -12,6 +13,8 @@ from minivae.datasets import (
     load_mnist_test_10k, read_idx,
 )
 from minivae.datasets import mnist  # the module whose MIRRORS and MD5SUMS the download tests point at a local mirror
+from minivae.datasets.csvfiles import detect_delimiter, header_kind, read_csv_cells
+from minivae.datasets.dataset import DamagedFileError
 from minivae.datasets.download import DownloadError, default_cache_dir, download_file
 from minivae.validation import check_unit_interval
 
@@ -301,3 +304,137 @@ def test_binarize_dynamic_is_an_unbiased_reproducible_sample():
     assert not np.array_equal(out, binarize_dynamic(x, np.random.default_rng(1)))
     with pytest.raises(TypeError, match="default_rng"):
         binarize_dynamic(x, 0)
+
+
+# ------------------------------------------------------------------------------- files read as the user meant them
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+@pytest.mark.parametrize("header", ["names", "numbers", "none"])
+@pytest.mark.parametrize("compress", [False, True])
+def test_csv_delimiter_header_and_gzip_are_detected(tmp_path, delimiter, header, compress):
+    x = np.random.default_rng(0).random((6, 4)).round(4)
+    lines = {"names": ["a", "b", "c", "d"], "numbers": ["0", "1", "2", "3"], "none": None}[header]
+    text = "".join(delimiter.join(map(str, row)) + "\n" for row in ([lines] if lines else []) + x.tolist())
+    path = tmp_path / "x.csv"  # gzip is recognised by its first bytes, not by the name
+    path.write_bytes(gzip.compress(text.encode()) if compress else text.encode())
+    np.testing.assert_allclose(load_array_file(path), x, rtol=1e-6)
+    cells = read_csv_cells(path)
+    assert cells.delimiter == delimiter and (cells.header is None) == (header == "none")
+    assert ("gzip-compressed" in cells.summary()) == compress
+    assert ("taken as the column numbers pandas writes" in cells.summary()) == (header == "numbers")
+
+
+def test_the_delimiter_is_the_one_that_splits_every_line_alike():
+    assert detect_delimiter('"fixed acidity";"pH"\n7.4;3.51\n7.8;3.2\n') == ";"  # the UCI wine tables
+    assert detect_delimiter("a,b\n1,x;y\n2,z\n") == ","  # a ';' inside a cell of one line only
+    assert detect_delimiter('a,b\n1,"x;y"\n2,"z;w"\n') == ","  # quoted: the ';' never splits a cell
+    assert detect_delimiter("7,4;0,7\n8,1;0,5\n") == ";"  # both split every line in two: ';' (decimal commas)
+    assert detect_delimiter("a\tb\n1\t2\n") == "\t"
+    assert detect_delimiter("x\n1\n2\n") == ","  # one column: nothing to split
+
+
+def test_a_header_is_text_or_the_column_numbers_pandas_writes():
+    assert header_kind(["height", "2"]) == "names"
+    assert header_kind([str(i) for i in range(64)]) == "numbers"
+    assert header_kind([""] + [str(i) for i in range(64)]) == "numbers"  # with the index column's empty name
+    for data in (["1", "2", "3"], ["0", "1"], ["0", "2", "1"], ["0.0", "1.0", "2.0"], ["n/a", "1", "2"]):
+        assert header_kind(data) is None, data  # as likely to be an example
+
+
+def test_a_pandas_index_column_is_dropped_but_an_unnamed_data_column_is_not(tmp_path):
+    x = np.random.default_rng(1).random((5, 3)).round(3)
+    index = "".join(f"{i}," + ",".join(map(str, row)) + "\n" for i, row in enumerate(x.tolist()))
+    (tmp_path / "i.csv").write_text(",a,b,c\n" + index)
+    np.testing.assert_allclose(load_array_file(tmp_path / "i.csv"), x, rtol=1e-6)
+    (tmp_path / "u.csv").write_text(",a,b,c\n" + index.replace("3,", "7,", 1))  # not 0..N-1: data
+    assert load_array_file(tmp_path / "u.csv").shape == (5, 4)
+
+
+def test_missing_values_are_refused_dropped_or_filled_as_asked(tmp_path):
+    (tmp_path / "m.csv").write_text("a,b\n1,2\nNA,4\n5,\n7,8\n")
+    with pytest.raises(ValueError, match=r"m.csv: 2 missing values \(NaN\) in 2 columns: column 'a': 1 at line 3; "
+                                         r"column 'b': 1 at line 4.*--missing-values drop"):
+        load_array_file(tmp_path / "m.csv")
+    np.testing.assert_array_equal(load_array_file(tmp_path / "m.csv", missing="drop"), [[1, 2], [7, 8]])
+    np.testing.assert_array_equal(load_array_file(tmp_path / "m.csv", missing="mean"),  # float32, as loaded
+                                  np.float32([[1, 2], [13 / 3, 4], [5, 14 / 3], [7, 8]]))
+    x, y = np.arange(40.0).reshape(20, 2), np.arange(20) % 4
+    x[[3, 11], 1] = np.nan
+    np.savez(tmp_path / "m.npz", x=x, y=y)
+    data = load_dataset(tmp_path / "m.npz", missing="drop")
+    assert len(data.x_train) + len(data.x_test) == 18
+    for part_x, part_y in ((data.x_train, data.y_train), (data.x_test, data.y_test)):
+        np.testing.assert_array_equal(part_y, (part_x[:, 0] / 2) % 4)  # each label stayed with its row
+    with pytest.raises(ValueError, match="every row has a missing value"):
+        load_array_file(_save(tmp_path / "all.npy", np.full((3, 2), np.nan)), missing="drop")
+
+
+def _save(path, x):
+    np.save(path, x)
+    return path
+
+
+def test_npz_labels_are_used_and_follow_their_rows(tmp_path, capsys):
+    y = np.random.default_rng(2).integers(0, 5, 50)
+    x = np.column_stack([y, np.arange(50)]).astype(np.float32)  # column 0 is the label: we can check the split
+    np.savez(tmp_path / "l.npz", data=x, labels=y.astype(np.float64))  # whole-number floats are labels too
+    data = load_dataset(tmp_path / "l.npz")
+    assert "used array 'data' as the data and 'labels' as the labels" in capsys.readouterr().out
+    assert data.y_train.dtype == np.int64 and len(data.y_test) == 5 and "with labels" in data.description
+    np.testing.assert_array_equal(data.y_train, data.x_train[:, 0])
+    np.testing.assert_array_equal(data.y_test, data.x_test[:, 0])
+    np.savez(tmp_path / "x.npz", x=x, notes=np.zeros(3))
+    assert load_dataset(tmp_path / "x.npz").y_train is None
+    assert "ignored ['notes']" in capsys.readouterr().out
+
+
+def test_image_shape_makes_flat_rows_images(tmp_path):
+    np.save(tmp_path / "flat.npy", np.random.default_rng(3).random((20, 64)))
+    assert load_dataset(tmp_path / "flat.npy").image_shape is None
+    assert load_dataset(tmp_path / "flat.npy", image_shape=(8, 8)).image_shape == (8, 8)
+    assert load_dataset(tmp_path / "flat.npy", image_shape=[4, 16]).image_shape == (4, 16)  # as a JSON record replays
+    np.save(tmp_path / "img.npy", np.zeros((20, 4, 16)))
+    assert load_dataset(tmp_path / "img.npy", image_shape=(8, 8)).image_shape == (8, 8)
+    with pytest.raises(ValueError, match=r"image shape 8x7 = 56 pixels does not fit samples of 64 values"):
+        load_dataset(tmp_path / "flat.npy", image_shape=(8, 7))
+    assert load_dataset("mnist-test-10k", image_shape=(28, 28)).image_shape == (28, 28)
+
+
+@pytest.mark.parametrize("n", [3, 4, 10, 14, 15, 19, 20, 100])
+def test_the_split_always_holds_out_two_test_examples(tmp_path, n):
+    np.save(tmp_path / "x.npy", np.arange(2.0 * n).reshape(n, 2))
+    data = load_dataset(tmp_path / "x.npy")
+    assert len(data.x_test) == max(round(n * 0.1), 2) and len(data.x_train) == n - len(data.x_test)
+
+
+def test_too_few_examples_are_refused_before_training(tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="has 2 examples; a train and a test set need at least 3"):
+        load_dataset(tmp_path / "x.npy")
+
+
+def test_damaged_numpy_files_are_reported_as_damaged(tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((50, 4)))
+    (tmp_path / "x.npy").write_bytes((tmp_path / "x.npy").read_bytes()[:-64])
+    with pytest.raises(DamagedFileError, match="x.npy is truncated or corrupt") as err:
+        load_array_file(tmp_path / "x.npy")
+    assert isinstance(err.value, ValueError) and isinstance(err.value, OSError) and "pickl" not in str(err.value)
+    np.savez(tmp_path / "x.npz", x=np.zeros((50, 4)))
+    (tmp_path / "x.npz").write_bytes((tmp_path / "x.npz").read_bytes()[:100])
+    with pytest.raises(DamagedFileError, match="x.npz is truncated or corrupt"):
+        load_array_file(tmp_path / "x.npz")
+
+
+def test_a_compressed_csv_keeps_its_name(tmp_path):
+    (tmp_path / "digits.csv.gz").write_bytes(gzip.compress(b"1,2\n3,4\n5,6\n7,8\n"))
+    assert load_dataset(tmp_path / "digits.csv.gz").name == "digits"
+
+
+def test_no_download_never_deletes_a_corrupt_cached_file(tmp_path, mirror):
+    cache = tmp_path / "cache"
+    load_mnist(cache_dir=cache)
+    damaged = cache / "mnist" / "t10k-images-idx3-ubyte.gz"
+    damaged.write_bytes(damaged.read_bytes()[:-10])
+    before = damaged.read_bytes()
+    with pytest.raises(DamagedFileError, match="corrupt or incomplete.*left in place.*without --no-download"):
+        load_mnist(cache_dir=cache, download=False)
+    assert damaged.read_bytes() == before

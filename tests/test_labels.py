@@ -45,3 +45,15 @@ def test_without_classes_on_the_bundled_digits():
     data = load_mnist_test_10k()
     left = without_classes(data, [2, 3, 4, 5, 6, 7, 8, 9])
     assert set(np.unique(left.y_train)) == {0, 1} and len(left.x_train) == np.isin(data.y_train, [0, 1]).sum()
+
+
+def test_the_labels_of_an_npz_file_are_the_dataset_labels(tmp_path):
+    from minivae.datasets import load_dataset
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, 60)
+    np.savez(tmp_path / "d.npz", x=rng.random((60, 5)), y=y)
+    data = load_dataset(tmp_path / "d.npz")
+    assert n_classes(data) == 4 and sorted(np.concatenate([data.y_train, data.y_test]).tolist()) == sorted(y.tolist())
+    left = without_classes(data, [3])
+    assert 3 not in left.y_train and len(left.x_train) == len(left.y_train) == np.sum(data.y_train != 3)

@@ -217,3 +217,71 @@ def test_synthesize_refuses_a_mismatched_encoder():
     vae = VAE(4, latent_dim=2, hidden=(4,), likelihood="gaussian")
     with pytest.raises(ValueError, match="takes 4 columns but the encoder makes 5"):
         synthesize(vae, enc, 3, np.random.default_rng(0))
+
+
+# ------------------------------------------------------------------------------- tables read as the user meant them
+def test_a_semicolon_table_with_quoted_names_reads_as_written(tmp_path, capsys):
+    """The UCI wine-quality tables: ';'-separated, quoted column names, decimal points."""
+    text = '"fixed acidity";"volatile acidity";"quality"\n' + "".join(f"{7 + i / 10:.1f};{i / 20:.2f};{3 + i % 5}\n"
+                                                                     for i in range(40))
+    header, rows = read_csv_table(write_text(tmp_path / "wine.csv", text))
+    assert header == ["fixed acidity", "volatile acidity", "quality"] and rows[1] == ["7.1", "0.05", "4"]
+    data = table_dataset(tmp_path / "wine.csv")
+    assert [c["kind"] for c in data.encoder.columns] == ["numeric"] * 3 and data.x_train.shape == (36, 3)
+    assert "wine.csv: 40 rows x 3 columns, ';'-separated, a header row of column names" in capsys.readouterr().out
+
+
+def test_a_pandas_table_with_column_numbers_and_an_index(tmp_path):
+    rows = [[i, f"{i / 7:.3f}", i % 3, "ab"[i % 2]] for i in range(20)]  # DataFrame(...).to_csv()
+    write_text(tmp_path / "t.csv", ",0,1,2\n" + "".join(",".join(map(str, row)) + "\n" for row in rows))
+    header, read = read_csv_table(tmp_path / "t.csv")
+    assert header == ["0", "1", "2"] and read[3] == ["0.429", "0", "b"]  # the index is gone, the numbers are names
+
+
+def test_missing_cells_of_a_table_are_reported_and_handled_as_asked(tmp_path):
+    text = "x,colour\n1.0,red\nn/a,blue\n3.0,?\n5.0,red\n" + "".join(f"{i}.5,blue\n" for i in range(20))
+    path = write_text(tmp_path / "t.csv", text)
+    with pytest.raises(ValueError, match=r"2 missing values \(cells '\?', 'n/a'\) in 2 columns: column 'x': 1 at "
+                                         r"line 3; column 'colour': 1 at line 4.*--missing-values drop"):
+        table_dataset(path)
+    dropped = table_dataset(path, missing="drop")
+    assert len(dropped.x_train) + len(dropped.x_test) == 22
+    filled = table_dataset(path, missing="mean")
+    assert len(filled.x_train) + len(filled.x_test) == 24
+    assert filled.encoder.columns[1]["most_frequent"] == "blue"
+    # read again with the run's encoder, another file is filled with the values the run trained with
+    other = write_text(tmp_path / "u.csv", "x,colour\nNA,\n" + "".join(f"{i},red\n" for i in range(5)))
+    again = table_dataset(other, encoder=json.loads(json.dumps(filled.encoder.to_dict())), missing="mean")
+    row = again.encoder.inverse_transform(np.concatenate([again.x_train, again.x_test]))
+    assert [filled.encoder.columns[0]["mean"], "blue"] in [[pytest.approx(r[0]), r[1]] for r in row]
+
+
+def test_the_encoder_records_the_most_frequent_category_and_reads_older_records():
+    enc = TabularEncoder().fit(["c", "x"], [["b", "1"], ["a", "2"], ["b", "3"], ["a", "4"]])
+    assert enc.columns[0]["most_frequent"] == "a"  # a tie: the first in sorted order
+    assert TabularEncoder.from_dict(enc.to_dict()).to_dict() == enc.to_dict()
+    old = enc.to_dict()
+    del old["columns"][0]["most_frequent"]  # a checkpoint of minivae 0.1
+    assert "most_frequent" not in TabularEncoder.from_dict(old).columns[0]
+
+
+@pytest.mark.parametrize("text, kwargs, message", [
+    ("a|b\n" + "".join(f"{i}|{i}\n" for i in range(30)), {}, r"single column 'a\|b'; a table needs at least two"),
+    ("x,y\n" + "".join(f"{'7.7.7' if i == 3 else i},{i % 2}\n" for i in range(60)), {},
+     r"column 'x' holds numbers except in 1 row\(s\) \(line 5: '7.7.7'\)"),
+    ("x,y\n1,2\n3,4\n", {"image_shape": (1, 2)}, "rows are not images"),
+    ("x,y\n1,2\n3,4\n", {"missing": "impute"}, "missing must be one of"),
+    ("x,y\nn/a,1\nn/a,2\n", {"missing": "mean"}, "column 'x' has no values at all"),
+    ("x,y\nn/a,1\n2,n/a\n", {"missing": "drop"}, "every row has a missing value"),
+])
+def test_table_dataset_refusals_say_what_is_wrong(tmp_path, text, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        table_dataset(write_text(tmp_path / "t.csv", text), **kwargs)
+
+
+def test_a_recorded_encoder_needs_the_same_columns_in_the_same_order(tmp_path):
+    rows = make_rows(np.random.default_rng(5), 30)
+    encoder = table_dataset(write_csv_table(tmp_path / "a.csv", HEADER, rows)).encoder
+    swapped = write_csv_table(tmp_path / "b.csv", ["b", "a", "kind"], [[r[1], r[0], r[2]] for r in rows])
+    with pytest.raises(ValueError, match=r"has the columns \['b', 'a', 'kind'\], but the encoder was fitted on"):
+        table_dataset(swapped, encoder=encoder)

@@ -15,16 +15,21 @@ from minivae.apps.anomaly import anomaly_scores, roc_auc, roc_curve
 from minivae.apps.evaluation import bits_per_dim, importance_weighted_bound
 from minivae.apps.imputation import imputation_error, impute, mean_imputation, missing_mask
 from minivae.apps.synthetic import generate, save_synthetic
+from minivae.cli import options
 from minivae.cli.common import add_checkpoint_command, add_data_options, checkpoint_data, save
 from minivae.datasets.tables import TabularEncoder, synthesize, write_csv_table
 from minivae.training.checkpoint import load_checkpoint
+from minivae.validation import MEMORY_LIMIT_BYTES, format_bytes
+
+MAX_K = 100_000  # importance samples: the IWAE paper evaluates with 5,000; the gap to log p(x) shrinks like 1/K
 
 
 def add_commands(sub):
     p = add_checkpoint_command(sub, "evaluate", "test ELBO and its parts (and the importance-weighted bound) of a "
                                "checkpoint", cmd_evaluate)
     add_data_options(p)
-    p.add_argument("-k", type=int, default=0, help="importance samples for the IW bound (0: skip)")
+    p.add_argument("-k", type=options.integer(0, MAX_K), default=0,
+                   help=f"importance samples for the IW bound, 0 (skip) to {MAX_K:,}")
 
     p = add_checkpoint_command(sub, "anomaly", "anomaly scores of test examples (negative ELBO, reconstruction "
                                "error, IW bound), ROC AUC", cmd_anomaly, out="roc.png",
@@ -33,8 +38,9 @@ def add_commands(sub):
     p.add_argument("--method", default=None, choices=["elbo", "reconstruction", "iwae"],
                    help="the score: negative ELBO, reconstruction error, or the negative importance-weighted bound "
                         "(default: elbo; reconstruction for an Autoencoder, which has no ELBO)")
-    p.add_argument("-k", type=int, default=100, help="importance samples for --method iwae")
-    p.add_argument("--anomalous-class", type=int, default=None,
+    p.add_argument("-k", type=options.integer(1, MAX_K), default=100,
+                   help=f"importance samples for --method iwae, 1 to {MAX_K:,}")
+    p.add_argument("--anomalous-class", type=options.nonnegative_int, default=None,
                    help="score this label against the rest: ROC AUC and the ROC curve (default: scores only)")
     p.add_argument("--scores", default=None,
                    help="also write the scores (and labels) to this .npz/.npy/.csv (default: not written)")
@@ -46,15 +52,16 @@ def add_commands(sub):
     p.add_argument("--missing", default=None, choices=["bottom", "right", "random"],
                    help="which values are missing: the bottom half of each image, the right half, or each at random "
                         "(a table: whole cells at random) (default: bottom for images, random otherwise)")
-    p.add_argument("--fraction", type=float, default=0.5, help="with --missing random: fraction missing")
+    p.add_argument("--fraction", type=options.real(above=0, maximum=1), default=0.5,
+                   help="with --missing random: fraction missing, in (0, 1]")
     p.add_argument("--method", default="iterative", choices=["iterative", "mcmc"],
                    help="iterative (x_mis <- E[x_mis | z = mu], repeated) or mcmc (Metropolis-within-Gibbs)")
-    p.add_argument("-n", type=int, default=100, help="number of test images")
+    p.add_argument("-n", type=options.positive_int, default=100, help="number of test images")
 
     p = add_checkpoint_command(sub, "synthesize", "write N synthetic examples (images, or table rows for a model "
                                "trained with --table) to a file", cmd_synthesize, out="synthetic.npz",
                                out_help="file to write: .npz, .npy or .csv (a model trained with --table: .csv)")
-    p.add_argument("-n", type=int, default=1000, help="number of examples")
+    p.add_argument("-n", type=options.positive_int, default=1000, help="number of examples")
     p.add_argument("--draw", action="store_true", help="draw x ~ p(x|z) instead of the decoder mean")
     p.add_argument("--binarize", action="store_true", help="threshold the images at 0.5")
 
@@ -143,6 +150,11 @@ def cmd_impute(args):
 def cmd_synthesize(args):
     ckpt = load_checkpoint(args.checkpoint)
     model, rng = ckpt.model, np.random.default_rng(args.seed)
+    need = 2 * args.n * model.input_dim * np.dtype(model.dtype).itemsize  # the samples, and their copy on saving
+    if need > MEMORY_LIMIT_BYTES:
+        raise ValueError(f"-n {args.n} examples of {model.input_dim} values would need about {format_bytes(need)}, "
+                         f"more than the limit of {format_bytes(MEMORY_LIMIT_BYTES)}; write them in several runs "
+                         "(with different --seed values)")
     if ckpt.extra.get("table_encoder"):  # a model of a table: new rows, decoded by the run's encoder
         if not str(args.out).endswith(".csv"):
             raise ValueError("a model trained on a table writes table rows: give an --out ending in .csv")

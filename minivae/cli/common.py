@@ -2,13 +2,16 @@
 
     HelpFormatter           every option's help ends with its default, once
     add_command             a subcommand with that help format and the --debug flag (debug_option)
-    add_data_options        --data, --cache-dir, --no-download, --rescale, and ``loading(args)`` to pass them on
+    add_data_options        --data, --cache-dir, --no-download, --rescale, --missing-values, --image-shape, and
+                            ``loading(args)`` to pass them on
     add_checkpoint_command  a command that reads a checkpoint: CHECKPOINT, --out, --seed
     checkpoint_data         the checkpoint's test data as its model was validated (minivae.training.run_data)
     image_shape, save       the (H, W) of a checkpoint's images; write a figure and say so
 """
 import argparse
 
+from minivae.cli import options
+from minivae.datasets.missing import MISSING_CHOICES
 from minivae.training.run_data import data_of_checkpoint
 
 
@@ -55,16 +58,27 @@ def add_data_options(parser, default=None):
     """--data and what loading it needs; ``default`` None: the dataset recorded in the checkpoint."""
     parser.add_argument("--data", default=default,
                         help="bundled 'mnist-test-10k', 'mnist', 'fashion-mnist' (downloaded) or a path to "
-                             ".npy/.npz/.csv" + ("" if default else " (default: the checkpoint's dataset)"))
+                             ".npy/.npz/.csv/.csv.gz (labels: an .npz's y)"
+                             + ("" if default else " (default: the checkpoint's dataset)"))
     parser.add_argument("--cache-dir", default=None,
                         help="download folder (default: $MINIVAE_CACHE_DIR or ~/.cache/minivae)")
-    parser.add_argument("--no-download", action="store_true", help="never download; fail if the files are not cached")
+    parser.add_argument("--no-download", action="store_true",
+                        help="never download (and never delete a damaged cached file); fail if the files are not "
+                             "cached")
     parser.add_argument("--rescale", action="store_true", help="min-max rescale your own data to [0, 1]")
+    parser.add_argument("--missing-values", default="error", choices=MISSING_CHOICES,
+                        help="missing values (empty, n/a, NA, ?, nan cells; NaN in arrays) in your data or table: "
+                             "refuse them with a report of where they are, drop the rows that have one, or fill in "
+                             "each column's mean (a categorical column's most frequent value)")
+    parser.add_argument("--image-shape", type=options.image_shape, default=None, metavar="H,W",
+                        help="the rows of flat (N, D) data are H x W images, H * W = D, e.g. 8,8 (default: images "
+                             "only if the file holds (N, H, W))")
 
 
 def loading(args):
-    """The keyword arguments of load_dataset that the data options set."""
-    return dict(cache_dir=args.cache_dir, download=not args.no_download, rescale=args.rescale)
+    """The keyword arguments of load_dataset (and table_dataset) that the data options set."""
+    return dict(cache_dir=args.cache_dir, download=not args.no_download, rescale=args.rescale,
+                missing=args.missing_values, image_shape=args.image_shape)
 
 
 def add_checkpoint_command(sub, name, help_text, run, out=None, out_help="PNG file to write"):
@@ -73,7 +87,7 @@ def add_checkpoint_command(sub, name, help_text, run, out=None, out_help="PNG fi
     parser.add_argument("checkpoint", help="a checkpoint.npz written by train")
     if out:
         parser.add_argument("--out", default=out, help=out_help)
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random draws")
+    parser.add_argument("--seed", type=options.nonnegative_int, default=0, help="seed of the random draws")
     return parser
 
 

@@ -12,36 +12,43 @@ figure is drawn.
 """
 import numpy as np
 
+from minivae.cli import options
 from minivae.cli.common import add_checkpoint_command, add_data_options, checkpoint_data, image_shape, save
 from minivae.training.checkpoint import load_checkpoint
+
+# The most images one figure shows: beyond these it is too large to look at (and to hold in memory).
+MAX_SAMPLES, MAX_GRID, MAX_ROW = 2500, 100, 100
 
 
 def add_commands(sub):
     p = add_checkpoint_command(sub, "sample", "images sampled from the prior", cmd_sample, out="samples.png")
-    p.add_argument("-n", type=int, default=64, help="number of samples")
+    p.add_argument("-n", type=options.integer(1, MAX_SAMPLES), default=64,
+                   help=f"number of samples, 1 to {MAX_SAMPLES}")
 
     p = add_checkpoint_command(sub, "reconstruct", "test images and their reconstructions", cmd_reconstruct,
                                out="reconstructions.png")
     add_data_options(p)
-    p.add_argument("-n", type=int, default=10, help="number of images")
+    p.add_argument("-n", type=options.integer(1, MAX_ROW), default=10, help=f"number of images, 1 to {MAX_ROW}")
 
     p = add_checkpoint_command(sub, "manifold", "the decoder on a grid of latent codes (Kingma & Welling 2013, "
                                "Fig. 4)", cmd_manifold, out="manifold.png")
-    p.add_argument("-n", type=int, default=20, help="grid size")
-    p.add_argument("--dims", type=int, nargs=2, default=[0, 1], help="the two latent dimensions of the slice")
+    p.add_argument("-n", type=options.integer(2, MAX_GRID), default=20,
+                   help=f"grid size: n x n images, n from 2 to {MAX_GRID}")
+    p.add_argument("--dims", type=options.nonnegative_int, nargs=2, default=[0, 1],
+                   help="the two latent dimensions of the slice")
 
     p = add_checkpoint_command(sub, "interpolate", "decode the path between two test images (linear and "
                                "spherical)", cmd_interpolate, out="interpolation.png")
     add_data_options(p)
     p.add_argument("-a", type=int, default=0, help="index of the first test image")
     p.add_argument("-b", type=int, default=1, help="index of the second test image")
-    p.add_argument("-n", type=int, default=10, help="steps")
+    p.add_argument("-n", type=options.integer(2, MAX_ROW), default=10, help=f"steps, 2 to {MAX_ROW}")
 
     p = add_checkpoint_command(sub, "traverse", "vary one latent dimension at a time", cmd_traverse, out="traversal.png")
     add_data_options(p)
     p.add_argument("--index", type=int, default=0, help="test image whose code is the base")
-    p.add_argument("--range", type=float, default=3.0, help="values from -RANGE to RANGE")
-    p.add_argument("-n", type=int, default=9, help="values per dimension")
+    p.add_argument("--range", type=options.positive_float, default=3.0, help="values from -RANGE to RANGE")
+    p.add_argument("-n", type=options.integer(1, MAX_ROW), default=9, help=f"values per dimension, 1 to {MAX_ROW}")
 
 
 def _test_image(data, index, option):

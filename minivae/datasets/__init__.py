@@ -5,7 +5,9 @@
     mnist         the bundled MNIST test set (fixed 9,000 / 1,000 split), MNIST and Fashion-MNIST downloads
     idx           read_idx: the IDX file format of MNIST, raw or gzip-compressed
     download      verified downloads: checksums, the cache folder, atomic writes, DownloadError
-    arrays        your own .npy / .npz / .csv arrays: checked, shuffled and split by a seed
+    arrays        your own .npy / .npz / .csv arrays (and an .npz's labels): checked, shuffled and split by a seed
+    csvfiles      CSV files read as meant (gzip, delimiter, header row, pandas index); tables written atomically
+    missing       missing values: where and how many, and "drop" or "mean" only when asked
     binarize      static and dynamic binarization of grey values in [0, 1]
     tables        CSV tables as VAE data: TabularEncoder, read and write CSV rows, table_dataset
     labels        labelled data: n_classes, without_classes (the training set without some classes)

@@ -16,7 +16,7 @@ import pathlib
 
 import numpy as np
 
-from minivae.datasets.dataset import Dataset
+from minivae.datasets.dataset import DamagedFileError, Dataset
 from minivae.datasets.download import checksum_problem, default_cache_dir, download_from_mirrors
 from minivae.datasets.idx import read_images_and_labels
 
@@ -103,7 +103,10 @@ def load_mnist_test_10k() -> Dataset:
 
 # ------------------------------------------------------------------------------------ MNIST, Fashion-MNIST
 def _load_idx_dataset(name, cache_dir, download):
-    """Shared body of load_mnist / load_fashion_mnist: files in <cache_dir>/<name>/, checked, fetched if missing."""
+    """Shared body of load_mnist / load_fashion_mnist: files in <cache_dir>/<name>/, checked, fetched if missing.
+
+    A cached file with a wrong checksum is deleted (so that the next call fetches it again), except with
+    ``download=False``: then nothing is deleted, and the error says how to get a fresh copy."""
     folder = pathlib.Path(cache_dir or default_cache_dir()).expanduser() / name
     loader = "load_" + name.replace("-", "_")
     missing = [f for f in _IDX_FILES if not (folder / f).exists()]
@@ -115,9 +118,14 @@ def _load_idx_dataset(name, cache_dir, download):
         if not path.exists():
             download_from_mirrors(filename, MIRRORS[name], md5, folder)
         elif (problem := checksum_problem(path, md5=md5)) is not None:
+            if not download:  # never delete what we may not fetch again: the user decides
+                raise DamagedFileError(f"{path} is corrupt or incomplete ({problem}); it was left in place "
+                                       "because downloading is off (--no-download, download=False): delete it and "
+                                       "run again without --no-download to fetch a fresh copy, or place a good copy "
+                                       "there")
             path.unlink()  # so that the next call downloads a fresh copy
-            raise ValueError(f"{path} is corrupt or incomplete ({problem}); it has been deleted: call {loader}() "
-                             f"again to download it, or place a good copy there")
+            raise DamagedFileError(f"{path} is corrupt or incomplete ({problem}); it has been deleted: call "
+                                   f"{loader}() again to download it, or place a good copy there")
     x_train, y_train, shape = read_images_and_labels(folder / _IDX_FILES[0], folder / _IDX_FILES[1])
     x_test, y_test, _ = read_images_and_labels(folder / _IDX_FILES[2], folder / _IDX_FILES[3])
     return Dataset(name, _to_unit(x_train), y_train, _to_unit(x_test), y_test, tuple(shape), _DESCRIPTIONS[name])

@@ -1,4 +1,4 @@
-"""Tables as VAE data: read and write CSV files, turn rows into vectors and vectors back into rows.
+"""Tables as VAE data: turn rows into vectors and vectors back into rows, a CSV table as a Dataset.
 
 A table mixes numbers and categories. The VAE needs one vector of floats per row, so each column is encoded:
 
@@ -17,7 +17,9 @@ matching ``Mixed`` likelihood, so a VAE trained on ``transform(rows)`` can gener
 
 A column is categorical if any of its cells is not a number, or if you name it in ``categorical=[...]`` (for
 integer codes such as 1, 2, 3 that are labels, not quantities). Cells are compared as text after stripping spaces.
-Missing values are not imputed: an empty cell is an error that says where it is.
+The encoder imputes nothing: an empty cell is an error that says where it is. ``table_dataset`` reports missing
+values and handles them only as asked (``missing=``, ``minivae.datasets.missing``). The CSV files themselves are read
+and written by ``minivae.datasets.csvfiles`` (``read_csv_table``, ``write_csv_table``, also importable from here).
 
 Typical use::
 
@@ -31,82 +33,14 @@ Typical use::
 ``table_dataset(path)`` does the first three lines in one call and returns a ``Dataset`` with a fixed 90/10 split
 (what ``python -m minivae train --table people.csv`` trains on).
 """
-import csv
 import math
-import pathlib
 
 import numpy as np
 
-from minivae.datasets.dataset import Dataset
-from minivae.fileio import atomic_write
+from minivae.datasets.csvfiles import check_header, read_csv_table, read_table_cells, write_csv_table  # noqa: F401
+from minivae.datasets.dataset import Dataset, tell
+from minivae.datasets.missing import handle_missing_cells, is_missing, most_frequent
 from minivae.validation import check_positive_int
-
-
-# ---------------------------------------------------------------------------------------------------- CSV files
-def read_csv_table(path):
-    """Read a CSV file with a header row: returns (header, rows), the column names and the rows as lists of strings.
-
-    Cells are stripped of surrounding spaces; blank lines are skipped. Raises ValueError, naming the file and line,
-    for an empty file, a file with a header but no data, a first row that looks like data (no header), empty or
-    repeated column names, and rows whose length differs from the header's.
-
-    Example
-    -------
-    >>> header, rows = read_csv_table("table.csv")   # doctest: +SKIP
-    >>> header, rows[0]                              # doctest: +SKIP
-    (['height', 'colour'], ['175.2', 'red'])
-    """
-    header, rows = None, []
-    with open(path, newline="", encoding="utf-8-sig") as f:  # utf-8-sig: also reads files saved with a BOM
-        reader = csv.reader(f)
-        for row in reader:
-            cells = [cell.strip() for cell in row]
-            if not any(cells):
-                continue  # blank line
-            if header is None:
-                header = _check_header(cells, f"{path}, line {reader.line_num}")
-            elif len(cells) != len(header):
-                raise ValueError(f"{path}, line {reader.line_num}: {len(cells)} values, but the header has "
-                                 f"{len(header)} columns {header}; every row needs one value per column")
-            else:
-                rows.append(cells)
-    if header is None:
-        raise ValueError(f"{path} is empty; expected a header row of column names followed by data rows")
-    if not rows:
-        raise ValueError(f"{path} has a header {header} but no data rows")
-    return header, rows
-
-
-def _check_header(names, where):
-    if all(_to_number(name) is not None for name in names):
-        raise ValueError(f"{where}: the first row {names} holds only numbers; a header row of column names is "
-                         "required, add one (e.g. x1,x2,...)")
-    if not all(names):
-        raise ValueError(f"{where}: column {names.index('') + 1} of the header has no name; name every column")
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise ValueError(f"{where}: repeated column name(s) {repeated}; column names must be unique")
-    return list(names)
-
-
-def write_csv_table(path, header, rows):
-    """Write a header row and the rows to a CSV file, atomically.
-
-    The table goes to a temporary file in the same folder, which then replaces ``path`` in one step (``os.replace``):
-    a crash or an error midway never leaves a half-written file, and an existing file stays as it was. Rows are
-    checked before anything is written (one value per column).
-    """
-    path = pathlib.Path(path)
-    header = [str(name) for name in header]
-    rows = [list(row) for row in rows]
-    for i, row in enumerate(rows):
-        if len(row) != len(header):
-            raise ValueError(f"row {i} has {len(row)} values, but the header has {len(header)} columns {header}")
-    with atomic_write(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 def _to_number(cell):
@@ -151,9 +85,11 @@ class TabularEncoder:
 
     # -- fitting -------------------------------------------------------------------------------------------------------
 
-    def fit(self, header, rows):
-        """Learn each column's kind and encoding from the rows (lists of cells, strings or numbers). Returns self."""
-        header = _check_header([str(name).strip() for name in header], "header")
+    def fit(self, header, rows, lines=None):
+        """Learn each column's kind and encoding from the rows (lists of cells, strings or numbers). Returns self.
+
+        ``lines``: optionally the file line of each row, for messages (default: rows are counted from 0)."""
+        header = check_header([str(name).strip() for name in header], "header")
         unknown = [name for name in self.categorical if name not in header]
         if unknown:
             raise ValueError(f"categorical={unknown} names column(s) not in the header {header}")
@@ -161,10 +97,11 @@ class TabularEncoder:
         if not rows:
             raise ValueError("cannot fit on an empty table; pass at least one row")
         self.header = header
-        self.columns = [self._fit_column(name, [row[j] for row in rows]) for j, name in enumerate(header)]
+        where = [f"line {n}" for n in lines] if lines is not None else [f"row {i}" for i in range(len(rows))]
+        self.columns = [self._fit_column(name, [row[j] for row in rows], where) for j, name in enumerate(header)]
         return self
 
-    def _fit_column(self, name, cells):
+    def _fit_column(self, name, cells, where):
         numbers = [_to_number(cell) for cell in cells]
         if name not in self.categorical and None not in numbers:
             values = np.array(numbers)
@@ -173,6 +110,8 @@ class TabularEncoder:
             # a constant column would divide by 0: keep it unscaled (std 1), its standardised value is then always 0
             return {"name": name, "kind": "numeric", "mean": float(values.mean()), "std": std if std > 0 else 1.0}
         distinct = set(cells)
+        if len(distinct) > self.max_categories and name not in self.categorical:
+            _refuse_mostly_numbers(name, cells, numbers, where)
         if len(distinct) > self.max_categories:
             raise ValueError(f"column {name!r} is categorical with {len(distinct)} distinct values, more than "
                              f"max_categories={self.max_categories}; it looks like an identifier or free text: drop "
@@ -184,7 +123,7 @@ class TabularEncoder:
             categories = sorted(distinct)
         else:  # integer codes: order 2 before 10
             categories = sorted(distinct, key=lambda cell: (float(cell), cell))
-        return {"name": name, "kind": "categorical", "categories": categories}
+        return {"name": name, "kind": "categorical", "categories": categories, "most_frequent": most_frequent(cells)}
 
     @staticmethod
     def _check_rows(rows, header):
@@ -285,6 +224,8 @@ class TabularEncoder:
             elif c["kind"] == "categorical":
                 enc.columns.append({"name": str(c["name"]), "kind": "categorical",
                                     "categories": [str(k) for k in c["categories"]]})
+                if "most_frequent" in c:  # recorded since minivae 0.2: the value that fills a missing cell
+                    enc.columns[-1]["most_frequent"] = str(c["most_frequent"])
             else:
                 raise ValueError(f"column {c.get('name')!r} has unknown kind {c['kind']!r}; expected 'numeric' or "
                                  "'categorical'")
@@ -303,6 +244,16 @@ def _width(column):
     return 1 if column["kind"] == "numeric" else len(column["categories"])
 
 
+def _refuse_mostly_numbers(name, cells, numbers, where):
+    """A column of numbers with a few cells of text is a typo or a missing value, not a categorical column."""
+    bad = [i for i, v in enumerate(numbers) if v is None]
+    if len(bad) <= len(cells) // 2:
+        shown = ", ".join(f"{where[i]}: {cells[i]!r}" for i in bad[:5]) + (" ..." if len(bad) > 5 else "")
+        raise ValueError(f"column {name!r} holds numbers except in {len(bad)} row(s) ({shown}); fix those cells "
+                         "(a missing value: --missing-values, missing= in Python), or name the column as categorical "
+                         "if its values are labels")
+
+
 def _check_finite_column(name, values):
     bad = [i for i, v in enumerate(values) if not math.isfinite(v)]
     if bad:
@@ -311,22 +262,28 @@ def _check_finite_column(name, values):
 
 
 # ------------------------------------------------------------------------------------------------- as a Dataset
-def table_dataset(path, encoder=None, categorical=()):
+def table_dataset(path, encoder=None, categorical=(), missing="error", image_shape=None):
     """A CSV table as a ``Dataset`` to train a VAE on: the rows encoded, shuffled once and split into train and test.
 
-        header, rows = read_csv_table(path)
+        header, rows = read_csv_table(path)                  # missing values handled as ``missing`` says
         x = encoder.transform(rows)                          # (N, D) float32, D = encoder.data_dim
         x_test  = x[order[:M]],  x_train = x[order[M:]]      # order: a fixed permutation (seed 0)
 
     with M = max(1, N // 10) test rows: a 90/10 split. The permutation depends only on N, so a resumed run, or a
-    command that reads the checkpoint later, gets the same rows back.
+    command that reads the checkpoint later, gets the same rows back. What the reader decided (the delimiter, the
+    header, rows dropped or values filled in) is printed, one line each ("minivae: ...", on stderr).
 
     Parameters
     ----------
-    path : a CSV file with a header row (see :func:`read_csv_table`)
+    path : a CSV file (or .csv.gz) with a header row (see :func:`read_csv_table`) and at least two columns
     encoder : the TabularEncoder of an earlier run (or its ``to_dict()``, as a checkpoint stores it); default None: a
-        new ``TabularEncoder(categorical=categorical)`` fitted to all rows of the table
+        new ``TabularEncoder(categorical=categorical)`` fitted to all rows of the table. A given encoder must have
+        the table's columns, in the same order
     categorical : with a new encoder, columns to treat as categories even though they hold numbers
+    missing : missing values ("", "n/a", "NA", "?", "nan", ...): "error" (the default) refuses the table with a report
+        of where they are; "drop" leaves out the rows that have one; "mean" fills in a numeric column's mean and a
+        categorical column's most frequent value (a given encoder's, which are the values its run was trained with)
+    image_shape : must be None (the rows of a table are not images); there so that every loader takes the same options
 
     Returns
     -------
@@ -339,18 +296,40 @@ def table_dataset(path, encoder=None, categorical=()):
     >>> data.x_train.shape, data.x_test.shape, data.encoder           # doctest: +SKIP
     ((270, 5), (30, 5), TabularEncoder(height: numeric, weight: numeric, group: 3; D=5))
     """
-    header, rows = read_csv_table(path)
+    if image_shape is not None:
+        raise ValueError(f"{path} is a table: its rows are not images, so an image shape {tuple(image_shape)} does "
+                         "not apply")
+    cells = read_table_cells(path)
+    header, rows = cells.header, cells.rows
+    if len(header) < 2:
+        raise ValueError(f"{path} has a single column {header[0]!r}; a table needs at least two (if the file has "
+                         "more, they are not separated by ',', ';' or tab; a single column of numbers can be read "
+                         "with --data)")
+    if isinstance(encoder, dict):
+        encoder = TabularEncoder.from_dict(encoder)
+    if encoder is not None and encoder.header != header:
+        raise ValueError(f"{path} has the columns {header}, but the encoder was fitted on {encoder.header}; a table "
+                         "read with a run's encoder needs the same columns in the same order")
+    if encoder is not None:
+        numeric = [c["kind"] == "numeric" for c in encoder.columns]
+        fill = {c["name"]: repr(c["mean"]) if c["kind"] == "numeric" else c.get("most_frequent")
+                for c in encoder.columns}
+        fill = {name: value for name, value in fill.items() if value is not None}
+    else:
+        numeric = [name not in categorical and all(_to_number(row[j]) is not None for row in rows
+                                                   if not is_missing(row[j])) for j, name in enumerate(header)]
+        fill = None
+    rows, lines, notes = handle_missing_cells(path, header, rows, cells.lines, missing, numeric, fill)
+    tell(*([cells.summary()] if cells.notable else []), *notes)
     if len(rows) < 2:
         raise ValueError(f"{path} has a single data row; a train and a test part need at least 2 rows")
     if encoder is None:
-        encoder = TabularEncoder(categorical=categorical).fit(header, rows)
-    elif isinstance(encoder, dict):
-        encoder = TabularEncoder.from_dict(encoder)
+        encoder = TabularEncoder(categorical=categorical).fit(header, rows, lines)
     x = encoder.transform(rows)  # (N, D)
     order = np.random.default_rng(0).permutation(len(x))  # fixed: the same split on resume and in later commands
     n_test = max(1, len(x) // 10)
-    data = Dataset(str(path), x[order[n_test:]], None, x[order[:n_test]], None, None, f"table {path}", encoder)
-    return data
+    description = f"table {path}" + "".join(f"; {note}" for note in cells.notes + notes)
+    return Dataset(str(path), x[order[n_test:]], None, x[order[:n_test]], None, None, description, encoder)
 
 
 # ---------------------------------------------------------------------------------------------------- generation

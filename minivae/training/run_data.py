@@ -38,7 +38,7 @@ DEFAULT_DATASET = "mnist-test-10k"
 
 
 def training_data(dataset=DEFAULT_DATASET, table=False, table_encoder=None, categorical=(), exclude_classes=(),
-                  cache_dir=None, download=True, rescale=False):
+                  cache_dir=None, download=True, rescale=False, missing="error", image_shape=None):
     """The Dataset a run trains on.
 
     Parameters
@@ -50,15 +50,18 @@ def training_data(dataset=DEFAULT_DATASET, table=False, table_encoder=None, cate
     categorical : with a new table encoder, the columns to treat as categories even though they hold numbers
     exclude_classes : labels whose examples are removed from the training part (see ``without_classes``)
     cache_dir, download, rescale : passed on to ``load_dataset`` (downloads; min-max rescaling of array files)
+    missing, image_shape : passed on to ``load_dataset`` or ``table_dataset`` (missing values; flat rows as images)
 
     Returns
     -------
     Dataset: x_train (N, D), x_test (M, D) float32; a table's Dataset also has ``encoder``.
     """
     if table or table_encoder is not None:
-        data = table_dataset(dataset, encoder=table_encoder, categorical=categorical)
+        data = table_dataset(dataset, encoder=table_encoder, categorical=categorical, missing=missing,
+                             image_shape=image_shape)
     else:
-        data = load_dataset(dataset, cache_dir=cache_dir, download=download, rescale=rescale)
+        data = load_dataset(dataset, cache_dir=cache_dir, download=download, rescale=rescale, missing=missing,
+                            image_shape=image_shape)
     return without_classes(data, exclude_classes)
 
 
@@ -75,7 +78,8 @@ def run_record(data, dataset, exclude_classes=()):
     return record
 
 
-def data_of_checkpoint(ckpt, name=None, cache_dir=None, download=True, rescale=False):
+def data_of_checkpoint(ckpt, name=None, cache_dir=None, download=True, rescale=False, missing="error",
+                       image_shape=None):
     """The test data of a checkpoint, binarized as its model was validated on them.
 
     Parameters
@@ -84,7 +88,8 @@ def data_of_checkpoint(ckpt, name=None, cache_dir=None, download=True, rescale=F
     name : the dataset to load instead of the recorded one (default: ``ckpt.extra["dataset"]``, or mnist-test-10k
         for a checkpoint that records none). A run on a CSV table reads its table (or ``name``, another table
         with the same columns) with the recorded encoder: ``table_dataset(path, encoder=extra["table_encoder"])``
-    cache_dir, download, rescale : passed on to ``load_dataset``
+    cache_dir, download, rescale, missing, image_shape : passed on to ``load_dataset`` (a table: missing and
+        image_shape to ``table_dataset``)
 
     Returns
     -------
@@ -97,9 +102,10 @@ def data_of_checkpoint(ckpt, name=None, cache_dir=None, download=True, rescale=F
     """
     dataset = name or ckpt.extra.get("dataset", DEFAULT_DATASET)
     if ckpt.extra.get("table_encoder"):  # a table: its rows encoded as in training, the same 90/10 split
-        data = table_dataset(dataset, encoder=ckpt.extra["table_encoder"])
+        data = table_dataset(dataset, encoder=ckpt.extra["table_encoder"], missing=missing, image_shape=image_shape)
     else:
-        data = load_dataset(dataset, cache_dir=cache_dir, download=download, rescale=rescale)
+        data = load_dataset(dataset, cache_dir=cache_dir, download=download, rescale=rescale, missing=missing,
+                            image_shape=image_shape)
     train_config = ckpt.extra.get("train_config", {})
     mode = train_config.get("binarize", "none")
     if mode == "none":
