@@ -9,7 +9,8 @@ Layout of the file (plain arrays only, read with ``allow_pickle=False``, so load
                       settings (the training config, a data encoder, ...)
 
 Files are written atomically: to a temporary file in the same folder, then renamed over the target, so a crash or a
-Ctrl-C while saving never leaves a half-written checkpoint behind.
+Ctrl-C while saving never leaves a half-written checkpoint behind (and the temporary files of saves killed outright,
+by kill -9 or a power cut, are removed at the next save into the folder: ``minivae.fileio``).
 """
 import io
 import json
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from minivae.version import __version__
-from minivae.fileio import atomic_write_bytes
+from minivae.fileio import atomic_write_bytes, remove_stale_temporaries
 from minivae.nn.optim import make_optimizer
 
 FORMAT_VERSION = 1
@@ -65,7 +66,9 @@ def save_checkpoint(path, model, optimizer=None, rng=None, epoch=0, history=None
     arrays["meta"] = np.array(json.dumps(meta))
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    return atomic_write_bytes(path, buffer.getvalue())
+    path = atomic_write_bytes(path, buffer.getvalue())
+    remove_stale_temporaries(path.parent)  # of earlier saves here that were killed before they could clean up
+    return path
 
 
 def _optimizer_name(optimizer):
