@@ -241,3 +241,80 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.npz"]  # no temporary file left behind
     assert zipfile.is_zipfile(path)
+
+
+def _rewrite_arrays(path, change):
+    with np.load(path, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    change(arrays)
+    np.savez(path, **arrays)
+
+
+def _set_rng_kind(meta):
+    meta["rng_state"]["bit_generator"] = "Mersenne"
+
+
+def _break_rng_state(meta):
+    meta["rng_state"]["state"] = "not a state"
+
+
+DAMAGED_FIELDS = [  # (what is changed, in the meta dict or the arrays, a fragment of the CheckpointError)
+    ("meta", lambda m: m.pop("model"), "has no 'model' entry"),
+    ("meta", lambda m: m.update(model=[1, 2]), "'model' entry is [1, 2], not an object"),
+    ("meta", lambda m: m["model"].update(model="GAN"), "model config cannot be built (unknown model kind 'GAN'"),
+    ("meta", lambda m: m["model"].pop("input_dim"), "model config cannot be built"),
+    ("meta", lambda m: m["model"].update(hidden="wide"), "model config cannot be built"),
+    ("meta", lambda m: m.update(epoch=1.5), "'epoch' entry is 1.5, not an integer"),
+    ("meta", lambda m: m.update(epoch="3"), "'epoch' entry is '3', not an integer"),
+    ("meta", lambda m: m.update(epoch=-2), "epoch is -2, not a count"),
+    ("meta", lambda m: m.update(history=[1.0]), "'history' entry is [1.0], not an object"),
+    ("meta", lambda m: m.update(history={"train_loss": 3.0}), "history entry 'train_loss' is not a list of numbers"),
+    ("meta", lambda m: m.update(history={"train_loss": ["a"]}), "history entry 'train_loss' is not a list"),
+    ("meta", lambda m: m.update(extra=None), "'extra' entry is None, not an object"),
+    ("meta", lambda m: m.pop("rng_state"), "has no 'rng_state' entry"),
+    ("meta", _set_rng_kind, "random generator of unknown kind 'Mersenne'"),
+    ("meta", _break_rng_state, "generator state that numpy refuses"),
+    ("meta", lambda m: m.update(rng_state=7), "'rng_state' entry is 7, not an object or null"),
+    ("meta", lambda m: m["optimizer"].update(name="lbfgs"), "optimizer named 'lbfgs'"),
+    ("meta", lambda m: m["optimizer"].update(lr=-1), "its adam settings"),
+    ("meta", lambda m: m["optimizer"].update(momentum=0.9), "its adam settings"),
+    ("meta", lambda m: m.update(optimizer="adam"), "'optimizer' entry is 'adam', not an object or null"),
+    ("arrays", lambda a: a.pop("optim/encoder.0.W/m"), "optimizer state lacks optim/encoder.0.W/m"),
+    ("arrays", lambda a: a.pop("optim/t"), "no step count 'optim/t'"),
+    ("arrays", lambda a: a.update({"optim/t": np.array(2.5)}), "no step count 'optim/t'"),
+    ("arrays", lambda a: a.update({"optim/encoder.0.W/velocity": a["optim/encoder.0.W/m"]}),
+     "entry 'optim/encoder.0.W/velocity', but Adam keeps m and v"),
+    ("arrays", lambda a: a.update({"optim/nowhere/m": a["optim/encoder.0.W/m"]}), "entry 'optim/nowhere/m'"),
+    ("arrays", lambda a: a.update({"optim/encoder.0.W/v": np.zeros((3, 3), np.float32)}),
+     "'optim/encoder.0.W/v' has shape (3, 3)"),
+    ("arrays", lambda a: a.update({"optim/encoder.0.W/v": a["optim/encoder.0.W/v"].astype(np.float64)}),
+     "dtype float64"),
+    ("arrays", lambda a: a.update(meta=np.array("{not json")), "'meta' entry is not valid JSON"),
+    ("arrays", lambda a: a.update(meta=np.array("[1, 2]")), "'meta' entry is a JSON list, not an object"),
+]
+
+
+@pytest.mark.parametrize("where, change, message", DAMAGED_FIELDS, ids=[m for _, _, m in DAMAGED_FIELDS])
+def test_every_damaged_field_is_one_clear_checkpoint_error(tmp_path, where, change, message):
+    model, opt, rng = trained_state()
+    path = save_checkpoint(tmp_path / "c.npz", model, opt, rng, epoch=1, history={"train_loss": [1.0]})
+    (_rewrite_meta if where == "meta" else _rewrite_arrays)(path, change)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path)
+    assert message in str(info.value) and str(path) in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_a_folder_given_as_a_checkpoint_names_its_checkpoint(tmp_path):
+    model, opt, rng = trained_state()
+    save_checkpoint(tmp_path / "checkpoint.npz", model, opt, rng)
+    with pytest.raises(CheckpointError, match=r"is a folder, not a checkpoint file.*checkpoint\.npz"):
+        load_checkpoint(tmp_path)
+
+
+def test_an_optimizer_before_its_first_step_has_no_state_and_loads(tmp_path):
+    model = small_vae()
+    save_checkpoint(tmp_path / "c.npz", model, Adam(lr=3e-3), np.random.default_rng(0))
+    ckpt = load_checkpoint(tmp_path / "c.npz")
+    assert ckpt.optimizer.t == 0 and ckpt.optimizer.state == {} and ckpt.optimizer.lr == 3e-3
+
