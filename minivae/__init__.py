@@ -50,6 +50,7 @@ this list (nn knows nothing of models; models nothing of training; the command l
       guard.py                  the divergence guard: NaN, infinity, or a loss far above its start
       checkpoint.py             one .npz per run, no pickle, every field checked on load
       run_data.py               the data of a run (source, checksum, options, split), rebuilt from its record
+      run_folder.py             one run per folder: the lock, no run written over another
     apps/        what a trained model is for
       evaluation.py             the IW estimate of log p(x), bits per dimension, a model's report
       latent.py                 interpolation, grids, traversals, attribute vectors, active units

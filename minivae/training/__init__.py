@@ -5,6 +5,7 @@
     guard         the divergence guard (NaN, infinity, or a loss far above its start)
     checkpoint    one .npz file per run, no pickle, every field checked on load
     run_data      the data a run was trained on (source, checksum, options, split), rebuilt from its record
+    run_folder    one run per folder: the lock, and no run written over another
 
 The names below are also importable from ``minivae.training`` itself, as in version 0.1.0.
 """
