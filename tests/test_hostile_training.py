@@ -88,7 +88,10 @@ CASES = [
     ("data-changed-named", "user_data_changed", ["evaluate", "{ckpt}", "--data", "{data}"], 0,
      "has changed since the run was trained on it (other SHA-256); using it as it is now"),
     ("data-gone", "user_data_gone", ["evaluate", "{ckpt}"], 1, "is gone; if it moved, give its new place with --data"),
-    ("data-rescale-contradicted", "user_data", ["evaluate", "{ckpt}", "--data", "{data}"], 0, "negative ELBO"),
+    ("data-moved-resume", "user_data_moved", RESUME + ["--data", "{data}", "--quiet", "--no-figures"], 0,
+     "the run's data file has moved to {data} (the same bytes); recorded there"),
+    ("data-moved-evaluate", "user_data_moved", ["evaluate", "{ckpt}", "--data", "{data}"], 0, "negative ELBO"),
+    ("data-named-as-recorded", "user_data", ["evaluate", "{ckpt}", "--data", "{data}"], 0, "negative ELBO"),
     ("data-other-noted", "copy", ["evaluate", "{ckpt}", "--data", "{data}"], 0, "note: using"),
 ]
 
@@ -160,6 +163,12 @@ def user_data_gone(tmp, trained):
     words = _user_run_with_its_own_file(tmp, trained)
     os.remove(words["data"])
     return words
+
+
+def user_data_moved(tmp, trained):
+    words = _user_run_with_its_own_file(tmp, trained)
+    os.rename(words["data"], tmp / "moved.npy")
+    return {**words, "data": str(tmp / "moved.npy")}
 
 
 def _user_run_with_its_own_file(tmp, trained):

@@ -196,8 +196,11 @@ def resume(args):
               f"--epochs N with N > {ckpt.epoch} to train more (nothing was written)")
         return
     trainer = Trainer.from_checkpoint(ckpt, replace(recorded, epochs=epochs, quiet=args.quiet))
-    data = recorded_data(ckpt.extra, name=args.table or (args.data if args.data != DEFAULT_DATASET else None),
-                         strict=True, **loading(args))
+    name = args.table or (args.data if args.data != DEFAULT_DATASET else None)
+    data = recorded_data(ckpt.extra, name=name, strict=True, **loading(args))
+    if name is not None and ckpt.extra.get("dataset_sha256") and Path(name).resolve() != Path(ckpt.extra["dataset"]):
+        notes.append(f"note: the run's data file has moved to {Path(name).resolve()} (the same bytes); recorded there")
+        trainer.extra["dataset"] = str(Path(name).resolve())  # strict recorded_data accepted it: the same SHA-256
     here = Path(args.resume).resolve().parent
     out = Path(args.out) if args.out else here
     with RunFolderLock(out) as lock:
