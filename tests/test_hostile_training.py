@@ -88,6 +88,10 @@ CASES = [
     ("data-changed-named", "user_data_changed", ["evaluate", "{ckpt}", "--data", "{data}"], 0,
      "has changed since the run was trained on it (other SHA-256); using it as it is now"),
     ("data-gone", "user_data_gone", ["evaluate", "{ckpt}"], 1, "is gone; if it moved, give its new place with --data"),
+    ("table-changed", "table_changed", ["evaluate", "{ckpt}"], 1, "t.csv, has changed since the run was trained"),
+    ("table-changed-resume", "table_changed", RESUME, 1, "t.csv, has changed since the run was trained"),
+    ("table-resume-as-recorded", "table_copy", RESUME + ["--table", "{data}", "--quiet", "--no-figures"], 0,
+     "done in"),
     ("data-moved-resume", "user_data_moved", RESUME + ["--data", "{data}", "--quiet", "--no-figures"], 0,
      "the run's data file has moved to {data} (the same bytes); recorded there"),
     ("data-moved-evaluate", "user_data_moved", ["evaluate", "{ckpt}", "--data", "{data}"], 0, "negative ELBO"),
@@ -105,6 +109,10 @@ def trained(tmp_path_factory):
     np.save(run / "mine.npy", x)
     assert main(["train", "--data", str(run / "mine.npy"), "--rescale", "--epochs", "1", "--hidden", "4",
                  "--out", str(run / "user"), "--quiet", "--no-figures"]) is None
+    rows = "".join(f"{150 + i % 40},{'red' if i % 3 else 'blue'}\n" for i in range(100))
+    (run / "t.csv").write_text("height,colour\n" + rows)
+    assert main(["train", "--table", str(run / "t.csv"), "--epochs", "1", "--hidden", "4", "--out",
+                 str(run / "table"), "--quiet", "--no-figures"]) is None
     return run
 
 
@@ -162,6 +170,20 @@ def user_data_changed(tmp, trained):
 def user_data_gone(tmp, trained):
     words = _user_run_with_its_own_file(tmp, trained)
     os.remove(words["data"])
+    return words
+
+
+def table_copy(tmp, trained):
+    shutil.copytree(trained / "table", tmp / "run")
+    shutil.copy(trained / "t.csv", tmp / "t.csv")
+    _edit(tmp / "run" / "checkpoint.npz", lambda meta, arrays: meta["extra"].update(dataset=str(tmp / "t.csv")))
+    return {**_words(tmp, tmp / "run"), "data": str(tmp / "t.csv")}
+
+
+def table_changed(tmp, trained):
+    words = table_copy(tmp, trained)
+    with open(words["data"], "a") as f:
+        f.write("999,red\n")  # one row more: another split
     return words
 
 
