@@ -27,7 +27,8 @@ CASES = [
     # resuming changes nothing but the total number of epochs
     ("resume-batch-size", "copy", RESUME + ["--batch-size", "64"], 2, "--batch-size 64 (the run was trained with 32)"),
     ("resume-lr", "copy", RESUME + ["--lr", "1e-3"], 2, "--lr 0.001 (the run was trained with 0.003)"),
-    ("resume-binarize", "copy", RESUME + ["--binarize", "none"], 2, "--binarize none (the run was trained with dynamic)"),
+    ("resume-binarize", "copy", RESUME + ["--binarize", "none"], 2,
+     "--binarize none (the run was trained with dynamic)"),
     ("resume-beta", "copy", RESUME + ["--beta", "1"], 2, "--beta 1.0 (the run was trained with 0.5)"),
     ("resume-seed", "copy", RESUME + ["--seed", "5"], 2, "--seed 5 (the run was trained with 0)"),
     ("resume-latent", "copy", RESUME + ["--latent", "5"], 2, "--latent 5 (the run was trained with 2)"),
@@ -47,6 +48,8 @@ CASES = [
      "nothing to do: {ckpt} has done 1 epochs and --epochs 0 is the total"),
     ("resume-no-epochs", "copy", ["train", "--resume", "{ckpt}"], 0, "give --epochs N with N > 1 to train more"),
     ("resume-into-another-run", "copy", RESUME + ["--out", "{tmp}/other"], 2, "{tmp}/other already holds a run"),
+    ("resume-behind-an-interrupted-one", "interrupted_beside", RESUME + ["--quiet", "--no-figures"], 0,
+     "{run}/checkpoint-interrupted.npz holds a later state of this run"),
     ("resume-no-optimizer", "library_checkpoint", RESUME, 1, "holds no optimizer or random generator state"),
     # no run over another, one process per folder
     ("train-over-a-run", "copy", ["train", "--out", "{run}", "--epochs", "1"], 2,
@@ -69,7 +72,8 @@ CASES = [
     ("npz-not-a-checkpoint", "plain_npz", ["evaluate", "{ckpt}"], 1, "is an .npz file but not a minivae checkpoint"),
     ("no-model", "tamper:no_model", ["evaluate", "{ckpt}"], 1, "its metadata has no 'model' entry"),
     ("model-kind", "tamper:model_kind", ["sample", "{ckpt}"], 1, "model config cannot be built (unknown model kind"),
-    ("generator-kind", "tamper:generator_kind", ["evaluate", "{ckpt}"], 1, "random generator of unknown kind 'Mersenne'"),
+    ("generator-kind", "tamper:generator_kind", ["evaluate", "{ckpt}"], 1,
+     "random generator of unknown kind 'Mersenne'"),
     ("generator-state", "tamper:generator_state", ["train", "--resume", "{ckpt}", "--epochs", "3"], 1,
      "generator state that numpy refuses"),
     ("missing-moment", "tamper:missing_moment", RESUME, 1, "optimizer state lacks optim/decoder.0.W/v"),
@@ -125,6 +129,12 @@ def copy(tmp, trained):
     shutil.copytree(trained / "run", tmp / "other")
     np.save(tmp / "mine.npy", np.zeros((20, 784), np.float32))
     return _words(tmp, tmp / "run")
+
+
+def interrupted_beside(tmp, trained):
+    words = copy(tmp, trained)
+    shutil.copy(tmp / "run" / "checkpoint.npz", tmp / "run" / "checkpoint-interrupted.npz")
+    return words
 
 
 def nothing(tmp, trained):

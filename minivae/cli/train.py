@@ -202,6 +202,10 @@ def resume(args):
         notes.append(f"note: the run's data file has moved to {Path(name).resolve()} (the same bytes); recorded there")
         trainer.extra["dataset"] = str(Path(name).resolve())  # strict recorded_data accepted it: the same SHA-256
     here = Path(args.resume).resolve().parent
+    later = here / "checkpoint-interrupted.npz"
+    if Path(args.resume).resolve() != later and later.exists():
+        notes.append(f"note: {later} holds a later state of this run (saved on Ctrl-C); it is removed once this "
+                     f"resumed run finishes an epoch. To continue from where the run stopped, resume from it instead")
     out = Path(args.out) if args.out else here
     with RunFolderLock(out) as lock:
         if out.resolve() != here:  # continued into another folder: that one must be free

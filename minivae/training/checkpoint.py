@@ -42,7 +42,8 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used: corrupt, from another format version, or of another architecture."""
 
 
-NOT_AS_WRITTEN = "it was not written by minivae as it is (edited, or damaged); use a checkpoint minivae wrote, or train again"
+NOT_AS_WRITTEN = ("it was not written by minivae as it is (edited, or damaged); use a checkpoint minivae wrote, or "
+                  "train again")
 
 
 @dataclass

@@ -40,7 +40,8 @@ from minivae.datasets.binarize import binarize_dynamic, binarize_static
 from minivae.nn.optim import OPTIMIZERS, clip_grad_norm, make_optimizer
 from minivae.training.checkpoint import Checkpoint, CheckpointError, generator_from_state, load_checkpoint, \
     save_checkpoint
-from minivae.training.config import RESUMABLE, TrainConfig, config_changes, recorded_config, resume_refusal  # noqa: F401
+# TrainConfig, RESUMABLE and recorded_config are also importable from here, where 0.1.0 had TrainConfig
+from minivae.training.config import RESUMABLE, TrainConfig, config_changes, recorded_config, resume_refusal  # noqa
 from minivae.training.guard import DivergenceGuard
 from minivae.validation import as_float_array
 
