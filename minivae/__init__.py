@@ -47,9 +47,12 @@ this list (nn knows nothing of models; models nothing of training; the command l
       tables.py                 CSV tables as VAE data: TabularEncoder, synthetic rows
       files/                    the bundled MNIST test set and its licence
     training/    the loop and what it saves
-      trainer.py                TrainConfig and Trainer: epochs, validation, warm-up, the divergence guard
-      checkpoint.py             one .npz per run, no pickle, exact resume
-      run_data.py               the data of a run, rebuilt from what its checkpoint records
+      config.py                 TrainConfig, every training setting; what a resumed run may change of them
+      trainer.py                Trainer: epochs, validation, warm-up, exact resume, Ctrl-C between two steps
+      guard.py                  the divergence guard: NaN, infinity, or a loss far above its start
+      checkpoint.py             one .npz per run, no pickle, every field checked on load
+      run_data.py               the data of a run (source, checksum, options, split), rebuilt from its record
+      run_folder.py             one run per folder: the lock, no run written over another
     apps/        what a trained model is for
       evaluation.py             the IW estimate of log p(x), bits per dimension, a model's report
       latent.py                 interpolation, grids, traversals, attribute vectors, active units

@@ -4,11 +4,12 @@
     add_command             a subcommand with that help format and the --debug flag (debug_option)
     add_data_options        --data, --cache-dir, --no-download, --rescale, --missing-values, --image-shape, and
                             ``loading(args)`` to pass them on
-    add_checkpoint_command  a command that reads a checkpoint: CHECKPOINT, --out, --seed
+    add_checkpoint_command  a command that reads a checkpoint: CHECKPOINT, --out (default: next to it), --seed
     checkpoint_data         the checkpoint's test data as its model was validated (minivae.training.run_data)
     image_shape, save       the (H, W) of a checkpoint's images; write a figure and say so
 """
 import argparse
+from pathlib import Path
 
 from minivae.cli import options
 from minivae.datasets.missing import MISSING_CHOICES
@@ -82,13 +83,25 @@ def loading(args):
 
 
 def add_checkpoint_command(sub, name, help_text, run, out=None, out_help="PNG file to write"):
-    """A command that reads a checkpoint: its path first, --out (if it writes a file) and --seed."""
+    """A command that reads a checkpoint: its path first, --out (if it writes a file) and --seed.
+
+    ``out`` is the name of the file it writes by default, in the checkpoint's folder (``next_to_checkpoint``), so
+    that a run's pictures stay with the run and not in whatever folder the command was started from.
+    """
     parser = add_command(sub, name, help_text, run)
     parser.add_argument("checkpoint", help="a checkpoint.npz written by train")
     if out:
-        parser.add_argument("--out", default=out, help=out_help)
+        parser.add_argument("--out", default=None, help=f"{out_help} (default: {out} in the checkpoint's folder)")
+        parser.set_defaults(run=lambda args: run(next_to_checkpoint(args, out)))
     parser.add_argument("--seed", type=options.nonnegative_int, default=0, help="seed of the random draws")
     return parser
+
+
+def next_to_checkpoint(args, name):
+    """``args`` with --out set to ``<the checkpoint's folder>/<name>`` when it was not given."""
+    if args.out is None:
+        args.out = str(Path(args.checkpoint).resolve().parent / name)
+    return args
 
 
 def checkpoint_data(ckpt, args):

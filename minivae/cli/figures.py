@@ -7,7 +7,8 @@
     traverse     one latent dimension at a time varied around the code of a test image
 
 Each one loads the checkpoint (and its test set, binarized as the model was validated), calls one plot function
-and saves the figure to --out. ``minivae.plots`` is imported inside the commands: matplotlib loads only when a
+and saves the figure to --out, by default next to the checkpoint (``sample runs/demo/checkpoint.npz`` writes
+runs/demo/samples.png). ``minivae.plots`` is imported inside the commands: matplotlib loads only when a
 figure is drawn.
 """
 import numpy as np

@@ -8,23 +8,45 @@ It reads top to bottom: the options become a TrainConfig and a model, the data c
 commands load the same data), the Trainer runs, and the outputs are written to --out:
 
     checkpoint.npz   everything needed to continue exactly (rewritten after every epoch)
-    history.json     the losses per epoch        config.json   the model and training settings
+    history.json     the losses per epoch        config.json   the model, training and data settings
     figures/         the PNGs of minivae.plots.run_figures (unless --no-figures)
+
+A run owns its folder (minivae.training.run_folder): a second ``train`` into it is refused while the first runs,
+and a new run is refused where one already is, unless it continues it (--resume) or replaces it (--overwrite).
+``--resume`` continues with everything the checkpoint records: an option given with it that changes the run (other
+than --epochs, the total) is refused.
 """
 import argparse
 import json
+import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from minivae.cli.common import add_command, add_data_options, loading
 from minivae.datasets.labels import n_classes
-from minivae.fileio import atomic_write_bytes
+from minivae.fileio import atomic_write_bytes, remove_stale_temporaries
 from minivae.models import VAE, Autoencoder, ConditionalVAE, ConvVAE
-from minivae.training.run_data import DEFAULT_DATASET, run_record, training_data
-from minivae.training.trainer import TrainConfig, Trainer
+from minivae.training.checkpoint import load_checkpoint
+from minivae.training.run_data import DEFAULT_DATASET, recorded_data, run_record, training_data
+from minivae.training.run_folder import RunFolderLock, clear_run, existing_run
+from minivae.training.trainer import TrainConfig, Trainer, recorded_config
 
 DEFAULT_OUT = "runs/mnist-vae-2d"
+
+# The defaults of a new run, in one place. The options below default to None, so that a resumed run can tell an
+# option given from one left out: left out, it keeps the value the run recorded.
+NEW_RUN = dict(
+    model="vae", latent=2, hidden=(512,), likelihood="bernoulli", activation="relu",     # the model
+    beta=1.0, warmup=0, free_bits=0.0, iw_samples=1,                                      # the objective
+    epochs=50, batch_size=128, lr=1e-3, optimizer="adam", binarize="none", corruption=0.0, clip_norm=0.0,
+    seed=0,                                                                               # the optimisation
+)
+# option -> the TrainConfig field it sets (the others are the model's)
+TRAIN_FIELDS = dict(beta="beta", warmup="warmup_steps", free_bits="free_bits", iw_samples="iw_samples",
+                    epochs="epochs", batch_size="batch_size", lr="lr", optimizer="optimizer", binarize="binarize",
+                    corruption="corruption", clip_norm="clip_norm", seed="seed")
+MODEL_KINDS = {"VAE": "vae", "Autoencoder": "ae", "ConvVAE": "conv", "ConditionalVAE": "cvae"}
 
 
 def _hidden(text):
@@ -43,6 +65,15 @@ def _classes(text):
         raise argparse.ArgumentTypeError(f"classes must be integer labels separated by commas, got {text!r}")
 
 
+def _shown(value):
+    """A value as the command line writes it: (400, 200) -> 400,200."""
+    return ",".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
+
+
+def _default(name):
+    return f" (default: {_shown(NEW_RUN[name])})"
+
+
 def add_commands(sub):
     p = add_command(sub, "train", "train a model (default: a VAE with a 2-D latent space on the bundled MNIST) and "
                     "write its checkpoint, history, config and figures", cmd_train)
@@ -56,39 +87,51 @@ def add_commands(sub):
     p.add_argument("--exclude-classes", type=_classes, default=[], metavar="C1,C2",
                    help="leave these labels out of training (they become the anomalies)")
     # the model
-    p.add_argument("--model", default="vae", choices=["vae", "ae", "conv", "cvae"],
-                   help="VAE, plain autoencoder, convolutional VAE or conditional VAE")
-    p.add_argument("--latent", type=int, default=2, help="latent size")
-    p.add_argument("--hidden", type=_hidden, default=(512,), help="hidden sizes, e.g. 512 or 400,200 (not for conv)")
-    p.add_argument("--likelihood", default="bernoulli", choices=["bernoulli", "gaussian", "gaussian_learned"],
+    p.add_argument("--model", choices=["vae", "ae", "conv", "cvae"],
+                   help="VAE, plain autoencoder, convolutional VAE or conditional VAE" + _default("model"))
+    p.add_argument("--latent", type=int, help="latent size" + _default("latent"))
+    p.add_argument("--hidden", type=_hidden, help="hidden sizes, e.g. 512 or 400,200 (not for conv)"
+                   + _default("hidden"))
+    p.add_argument("--likelihood", choices=["bernoulli", "gaussian", "gaussian_learned"],
                    help="what the decoder's outputs mean: pixel probabilities, a Gaussian mean with fixed variance, "
-                        "or a Gaussian mean and log-variance (a table always gets the mixed likelihood)")
-    p.add_argument("--activation", default="relu", choices=["relu", "leaky_relu", "tanh", "sigmoid", "softplus"],
-                   help="nonlinearity of the hidden layers (not for conv)")
+                        "or a Gaussian mean and log-variance (a table always gets the mixed likelihood)"
+                        + _default("likelihood"))
+    p.add_argument("--activation", choices=["relu", "leaky_relu", "tanh", "sigmoid", "softplus"],
+                   help="nonlinearity of the hidden layers (not for conv)" + _default("activation"))
     # the objective
-    p.add_argument("--beta", type=float, default=1.0, help="KL weight (beta-VAE)")
-    p.add_argument("--warmup", type=int, default=0, help="KL warm-up steps (beta grows linearly from 0)")
-    p.add_argument("--free-bits", type=float, default=0.0, help="KL floor per latent dimension, nats")
-    p.add_argument("--iw-samples", type=int, default=1,
-                   help="train on the importance-weighted bound with K samples (IWAE; 1: the ELBO)")
+    p.add_argument("--beta", type=float, help="KL weight (beta-VAE)" + _default("beta"))
+    p.add_argument("--warmup", type=int, help="KL warm-up steps (beta grows linearly from 0)" + _default("warmup"))
+    p.add_argument("--free-bits", type=float, help="KL floor per latent dimension, nats" + _default("free_bits"))
+    p.add_argument("--iw-samples", type=int,
+                   help="train on the importance-weighted bound with K samples (IWAE; 1: the ELBO)"
+                        + _default("iw_samples"))
     # the optimisation
-    p.add_argument("--epochs", type=int, default=50,
-                   help="passes over the training set (with --resume: the total, counting those already done)")
-    p.add_argument("--batch-size", type=int, default=128, help="examples per gradient step")
-    p.add_argument("--lr", type=float, default=1e-3, help="learning rate")
-    p.add_argument("--optimizer", default="adam", choices=["sgd", "adagrad", "rmsprop", "adam", "adamw"],
-                   help="the update rule (minivae.nn.optim)")
-    p.add_argument("--binarize", default="none", choices=["none", "static", "dynamic"],
-                   help="train on 0/1 pixels: threshold at 0.5 (static) or a fresh random draw each epoch (dynamic)")
-    p.add_argument("--corruption", type=float, default=0.0, help="denoising: fraction of input pixels zeroed")
-    p.add_argument("--clip-norm", type=float, default=0.0, help="clip the gradient norm (0: off)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights, shuffling, noise and binarization")
+    p.add_argument("--epochs", type=int,
+                   help="passes over the training set (with --resume: the total, counting those already done)"
+                        + _default("epochs"))
+    p.add_argument("--batch-size", type=int, help="examples per gradient step" + _default("batch_size"))
+    p.add_argument("--lr", type=float, help="learning rate" + _default("lr"))
+    p.add_argument("--optimizer", choices=["sgd", "adagrad", "rmsprop", "adam", "adamw"],
+                   help="the update rule (minivae.nn.optim)" + _default("optimizer"))
+    p.add_argument("--binarize", choices=["none", "static", "dynamic"],
+                   help="train on 0/1 pixels: threshold at 0.5 (static) or a fresh random draw each epoch (dynamic)"
+                        + _default("binarize"))
+    p.add_argument("--corruption", type=float, help="denoising: fraction of input pixels zeroed"
+                   + _default("corruption"))
+    p.add_argument("--clip-norm", type=float, help="clip the gradient norm (0: off)" + _default("clip_norm"))
+    p.add_argument("--seed", type=int, help="seed of the initial weights, shuffling, noise and binarization"
+                   + _default("seed"))
     # the outputs
-    p.add_argument("--out", default=DEFAULT_OUT, help="output folder")
+    p.add_argument("--out", default=None,
+                   help=f"output folder (default: {DEFAULT_OUT}; with --resume, the checkpoint's folder)")
     p.add_argument("--figures-dir", default=None, help="where the PNGs go (default: OUT/figures)")
     p.add_argument("--no-figures", action="store_true", help="write no figures")
     p.add_argument("--resume", default=None, metavar="CHECKPOINT",
-                   help="continue from a checkpoint up to --epochs (default: start a new run)")
+                   help="continue from a checkpoint up to --epochs, with the options it records: an option given "
+                        "that changes them is refused (default: start a new run)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start a new run in --out even though it holds one, replacing it (its checkpoints, history, "
+                        "config and figures are removed first)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -114,39 +157,150 @@ def build_model_from_args(args, data):
 
 
 def cmd_train(args):
-    out = Path(args.out)
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
-                         beta=args.beta, warmup_steps=args.warmup, free_bits=args.free_bits, binarize=args.binarize,
-                         corruption=args.corruption, clip_norm=args.clip_norm, iw_samples=args.iw_samples,
-                         seed=args.seed, quiet=args.quiet)
-    if args.resume:  # the data the checkpoint records, not the options'
-        trainer = Trainer.from_checkpoint(args.resume, config)
-        record = trainer.extra
-        data = training_data(record.get("dataset", args.data), table_encoder=record.get("table_encoder"),
-                             exclude_classes=record.get("exclude_classes", []), **loading(args))
-        print(f"resuming {args.resume} at epoch {trainer.epoch}")
-    else:
-        dataset = args.table or args.data
-        data = training_data(dataset, table=bool(args.table), categorical=args.categorical,
-                             exclude_classes=args.exclude_classes, **loading(args))
-        trainer = Trainer(build_model_from_args(args, data), config)
-        trainer.extra = run_record(data, dataset, args.exclude_classes)
-    print(f"{trainer.model}\ndata: {data.name}, {len(data.x_train)} train / {len(data.x_test)} test examples")
+    if args.resume:
+        return resume(args)
+    opts = argparse.Namespace(**{**vars(args), **{k: v for k, v in NEW_RUN.items() if getattr(args, k) is None}})
+    out = Path(args.out or DEFAULT_OUT)
+    if opts.epochs == 0:
+        print("nothing to train: --epochs 0 asks for no epoch, so nothing was written")
+        return
+    if existing_run(out) and not args.overwrite:  # checked again under the lock; early, to say it before loading
+        raise ValueError(_occupied(out))
+    config = TrainConfig(**{field: getattr(opts, option) for option, field in TRAIN_FIELDS.items()},
+                         quiet=args.quiet)
+    dataset = args.table or args.data
+    data = training_data(dataset, table=bool(args.table), categorical=args.categorical,
+                         exclude_classes=args.exclude_classes, **loading(args))
+    trainer = Trainer(build_model_from_args(opts, data), config)
+    trainer.extra = run_record(data, dataset, args.exclude_classes, loading(args))
+    with RunFolderLock(out) as lock:
+        _claim(out, lock, replace_run=args.overwrite)
+        _run(trainer, data, out, args)
 
+
+def resume(args):
+    """train --resume CHECKPOINT: the run continues as its checkpoint records it, up to --epochs in total."""
+    ckpt = load_checkpoint(args.resume)
+    notes = []
+    recorded = recorded_config(ckpt, notes)
+    changes = _changed_options(args, ckpt, recorded)
+    if changes:
+        listed = "; ".join(f"--{option.replace('_', '-')} {_shown(new)} (the run was trained with {_shown(old)})"
+                           for option, old, new in changes)
+        raise ValueError(f"cannot resume with changed options: {listed}. A resumed run continues as it was made: "
+                         "only --epochs (the total) may change. Resume without them, or start a new run with "
+                         "another --out")
+    epochs = args.epochs if args.epochs is not None else recorded.epochs
+    if epochs <= ckpt.epoch:
+        print(f"nothing to do: {args.resume} has done {ckpt.epoch} epochs and --epochs {epochs} is the total; give "
+              f"--epochs N with N > {ckpt.epoch} to train more (nothing was written)")
+        return
+    trainer = Trainer.from_checkpoint(ckpt, replace(recorded, epochs=epochs, quiet=args.quiet))
+    name = args.table or (args.data if args.data != DEFAULT_DATASET else None)
+    data = recorded_data(ckpt.extra, name=name, strict=True, **loading(args))
+    if name is not None and ckpt.extra.get("dataset_sha256") and Path(name).resolve() != Path(ckpt.extra["dataset"]):
+        notes.append(f"note: the run's data file has moved to {Path(name).resolve()} (the same bytes); recorded there")
+        trainer.extra["dataset"] = str(Path(name).resolve())  # strict recorded_data accepted it: the same SHA-256
+    here = Path(args.resume).resolve().parent
+    later = here / "checkpoint-interrupted.npz"
+    if Path(args.resume).resolve() != later and later.exists():
+        notes.append(f"note: {later} holds a later state of this run (saved on Ctrl-C); it is removed once this "
+                     f"resumed run finishes an epoch. To continue from where the run stopped, resume from it instead")
+    out = Path(args.out) if args.out else here
+    with RunFolderLock(out) as lock:
+        if out.resolve() != here:  # continued into another folder: that one must be free
+            _claim(out, lock, replace_run=args.overwrite)
+        else:
+            _tidy(out, lock)
+        for note in notes:
+            print(note, file=sys.stderr)
+        inside = (f", inside epoch {ckpt.epoch + 1} after batch {trainer.position['batches_done']}"
+                  if trainer.position else "")
+        print(f"resuming {args.resume} at epoch {ckpt.epoch}{inside}, up to {epochs}, with its recorded options: "
+              f"{_describe(recorded)}")
+        _run(trainer, data, out, args)
+
+
+def _changed_options(args, ckpt, recorded):
+    """[(option, recorded, given)] for every option given with --resume that differs from what the run recorded."""
+    model = ckpt.model.config()
+    kind = MODEL_KINDS.get(model.get("model"), model.get("model"))
+    of_model = dict(model=kind, latent=model.get("latent_dim"), activation=model.get("activation"),
+                    hidden=tuple(model["hidden"]) if model.get("hidden") is not None else None,
+                    likelihood=(model.get("likelihood") or {}).get("name"))
+    changes = []
+    for option in NEW_RUN:
+        given = getattr(args, option)
+        if given is None or option == "epochs":
+            continue
+        old = getattr(recorded, TRAIN_FIELDS[option]) if option in TRAIN_FIELDS else of_model[option]
+        if given != old:
+            changes.append((option, old, given))
+    record = ckpt.extra
+    if args.exclude_classes and args.exclude_classes != record.get("exclude_classes", []):
+        changes.append(("exclude_classes", record.get("exclude_classes", []), args.exclude_classes))
+    if args.categorical:
+        changes.append(("categorical", "its recorded table encoder", args.categorical))
+    return changes
+
+
+def _describe(config):
+    """The options of a run that differ from a new run's defaults, e.g. "batch size 32, lr 0.003"."""
+    shown = [f"{option.replace('_', ' ')} {getattr(config, field)}" for option, field in TRAIN_FIELDS.items()
+             if option != "epochs" and getattr(config, field) != NEW_RUN[option]]
+    return ", ".join(shown) or "the defaults"
+
+
+def _occupied(out):
+    names = ", ".join(p.name for p in existing_run(out))
+    return (f"{out} already holds a run ({names}); continue it with  --resume {out / 'checkpoint.npz'}  (and "
+            "--epochs N for more epochs), replace it with --overwrite, or choose another --out")
+
+
+def _claim(out, lock, replace_run):
+    """Under the lock: refuse a folder that holds another run, unless it is to be replaced."""
+    if existing_run(out):
+        if not replace_run:
+            raise ValueError(_occupied(out))
+        removed = clear_run(out)
+        print(f"--overwrite: removed the run that was in {out} ({len(removed)} files)", file=sys.stderr)
+    _tidy(out, lock)
+
+
+def _tidy(out, lock):
+    """Say that a stale lock was replaced, and remove the temporary files of saves that were killed."""
+    if lock.stale_message():
+        print(lock.stale_message(), file=sys.stderr)
+    removed = remove_stale_temporaries(out)
+    if removed:
+        size = sum(s for _, s in removed) / 1e6
+        print(f"note: removed {len(removed)} temporary files of interrupted saves in {out} ({size:.1f} MB)",
+              file=sys.stderr)
+
+
+def _run(trainer, data, out, args):
+    """Train, then write the history, the config and the figures; the final line says what its number is."""
+    print(f"{trainer.model}\ndata: {data.name}, {len(data.x_train)} train / {len(data.x_test)} test examples")
     t0 = time.perf_counter()
     history = trainer.fit(data.x_train, data.x_test, data.y_train, data.y_test, checkpoint_path=out / "checkpoint.npz")
     seconds = time.perf_counter() - t0
 
     _write_json(out / "history.json", history)
-    _write_json(out / "config.json", {"model": trainer.model.config(), "train": asdict(config),
-                                      "dataset": trainer.extra.get("dataset")})
+    record = {k: v for k, v in trainer.extra.items() if k != "table_encoder"}
+    _write_json(out / "config.json", {"model": trainer.model.config(), "train": asdict(trainer.config),
+                                      "dataset": trainer.extra.get("dataset"), "data": record})
     if not args.no_figures:
         from minivae.plots.run_figures import write_run_figures  # matplotlib loads only when figures are drawn
 
-        write_run_figures(trainer.model, data, history, args.figures_dir or out / "figures", seed=args.seed)
-    last = history["val_loss"][-1] if history["val_loss"] else None
-    print(f"done in {seconds:.0f} s: test negative ELBO {last:.2f} nats" if last is not None else "done")
-    print(f"outputs in {out}/ (checkpoint.npz, history.json, config.json, figures/)")
+        write_run_figures(trainer.model, data, history, args.figures_dir or out / "figures", seed=trainer.config.seed)
+    rec, kl = history["val_reconstruction"][-1], history["val_kl"][-1]
+    if not trainer.model.probabilistic:
+        print(f"done in {seconds:.0f} s: test reconstruction loss {rec:.2f} nats per example")
+    else:
+        print(f"done in {seconds:.0f} s: test negative ELBO (one sample of z per example) {rec + kl:.2f} nats "
+              f"(reconstruction {rec:.2f} + KL {kl:.2f})")
+    print(f"outputs in {out}/ (checkpoint.npz, history.json, config.json"
+          + (")" if args.no_figures else ", figures/)"))
 
 
 def _write_json(path, obj):

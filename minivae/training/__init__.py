@@ -1,8 +1,11 @@
 """Training: the loop and what it saves.
 
-    trainer       TrainConfig (every setting), Trainer (epochs, validation, warm-up, the divergence guard)
-    checkpoint    one .npz file per run, no pickle, exact resume
-    run_data      the data a run was trained on, rebuilt from what its checkpoint records
+    config        TrainConfig (every setting) and what a resumed run may change of them
+    trainer       Trainer (epochs, validation, warm-up, exact resume, Ctrl-C between two steps)
+    guard         the divergence guard (NaN, infinity, or a loss far above its start)
+    checkpoint    one .npz file per run, no pickle, every field checked on load
+    run_data      the data a run was trained on (source, checksum, options, split), rebuilt from its record
+    run_folder    one run per folder: the lock, and no run written over another
 
 The names below are also importable from ``minivae.training`` itself, as in version 0.1.0.
 """

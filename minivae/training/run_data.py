@@ -1,23 +1,36 @@
-"""The data a run was trained on, rebuilt from what its checkpoint records.
+"""The data a run was trained on, recorded when it starts and rebuilt from its checkpoint the same way.
 
-A checkpoint stores the model, not the data. What it stores instead is enough to load them again (``Trainer.extra``,
-written by ``run_record`` when the run starts, and the training config, added by ``Trainer.save``)::
+A checkpoint stores the model, not the data. What it stores instead is the whole pipeline that made them
+(``Trainer.extra``, written by ``run_record`` when the run starts; the training config is added by ``Trainer.save``)::
 
-    extra = {"dataset": "mnist-test-10k",        # a dataset name, or the path of an array file or a CSV table
-             "exclude_classes": [5],             # labels left out of the training part (anomaly detection)
-             "image_shape": [28, 28],            # (H, W) of image data, None for other data
-             "table_encoder": {...},             # only for a CSV table: the fitted TabularEncoder, as a dict
+    extra = {"dataset": "/home/ada/data/digits.npy",   # a dataset name, or the absolute path of a file
+             "dataset_sha256": "9f86d08...",           # the SHA-256 of that file's bytes (None for a dataset name)
+             "load_options": {"rescale": True},        # load_dataset's keyword arguments as the run passed them
+             "split": {"test_fraction": 0.1, "seed": 0},   # how a file was split (None: the dataset's own split)
+             "exclude_classes": [5],                   # labels left out of the training part (anomaly detection)
+             "image_shape": [28, 28],                  # (H, W) of image data, None for other data
+             "examples": [9000, 1000],                 # train and test sizes, to check the rebuilt data against
+             "table_encoder": {...},                   # only for a CSV table: the fitted TabularEncoder, as a dict
              "train_config": {"binarize": "dynamic", "seed": 0, ...}}
+
+``load_options`` holds every keyword the run gave ``load_dataset`` except ``cache_dir`` and ``download``, which say
+where files come from, not what the data are; whatever options ``load_dataset`` grows, they are recorded and
+replayed as they are. Paths are stored absolute, so the commands work from any folder.
 
 Three functions, in the order a run uses them:
 
-* ``training_data``: the Dataset a run trains on, from a dataset name or a table, without the excluded classes;
+* ``training_data``: the Dataset a run trains on, from a dataset name, a file or a table, without the excluded classes;
 * ``run_record``: the dict above (without the training config) for a new run to store;
-* ``data_of_checkpoint``: the test data of a saved run as its model was validated on them. A model trained with
-  ``binarize="static"`` or ``"dynamic"`` saw 0/1 pixels, and its validation loss was computed on binarized test
-  images; scored on the grey images it would look several nats worse than it is. So the test set is binarized the
-  same way: thresholded at 0.5 for "static", and for "dynamic" the single fixed draw ``binarize_dynamic(x_test,
-  default_rng(seed))`` that ``Trainer.fit`` validates on.
+* ``recorded_data`` and ``data_of_checkpoint``: the data again, from a record. By default everything comes from the
+  record. An option given explicitly (a value other than ``load_dataset``'s default) that contradicts the record is
+  applied with a note, or, with ``strict=True`` (resuming a run), refused. A file whose bytes changed since the run
+  (another SHA-256) is refused unless it is named explicitly, and then used with a warning. A checkpoint written
+  before the record existed (minivae 0.1.0) gets its data as the options given say, with a note.
+
+``data_of_checkpoint`` also binarizes the test set as the model was validated on it: a model trained with
+``binarize="static"`` or ``"dynamic"`` saw 0/1 pixels, and scored on the grey images it would look several nats worse
+than it is. So the test set is thresholded at 0.5 for "static", and for "dynamic" it is the single fixed draw
+``binarize_dynamic(x_test, default_rng(seed))`` that ``Trainer.fit`` validates on.
 
 Example
 -------
@@ -26,19 +39,30 @@ Example
 >>> trainer.fit(data.x_train, data.x_test, checkpoint_path="run/checkpoint.npz")
 >>> test = data_of_checkpoint(load_checkpoint("run/checkpoint.npz"))  # later: the same test set, as validated
 """
+import dataclasses
+import hashlib
+import inspect
+import sys
+from pathlib import Path
+
 import numpy as np
 
-from minivae.datasets.labels import without_classes
 from minivae.datasets.binarize import binarize_dynamic, binarize_static
-from minivae.datasets.catalog import load_dataset
-from minivae.datasets.dataset import Dataset
+from minivae.datasets.catalog import KNOWN_DATASETS, load_dataset
+from minivae.datasets.labels import without_classes
 from minivae.datasets.tables import table_dataset
+from minivae.training.checkpoint import CheckpointError
 
 DEFAULT_DATASET = "mnist-test-10k"
+WHERE_FROM = ("cache_dir", "download")  # load_dataset's options about where files come from: never recorded
+
+
+def _note(message):
+    print(message, file=sys.stderr)
 
 
 def training_data(dataset=DEFAULT_DATASET, table=False, table_encoder=None, categorical=(), exclude_classes=(),
-                  cache_dir=None, download=True, rescale=False, missing="error", image_shape=None):
+                  cache_dir=None, download=True, **load_options):
     """The Dataset a run trains on.
 
     Parameters
@@ -49,47 +73,136 @@ def training_data(dataset=DEFAULT_DATASET, table=False, table_encoder=None, cate
     table_encoder : a table's recorded TabularEncoder (or its dict); implies ``table``. Default: fit a new one
     categorical : with a new table encoder, the columns to treat as categories even though they hold numbers
     exclude_classes : labels whose examples are removed from the training part (see ``without_classes``)
-    cache_dir, download, rescale : passed on to ``load_dataset`` (downloads; min-max rescaling of array files)
-    missing, image_shape : passed on to ``load_dataset`` or ``table_dataset`` (missing values; flat rows as images)
+    cache_dir, download, **load_options : passed on to ``load_dataset`` (downloads; ``rescale`` and whatever else it
+        takes); for a table, those of them that ``table_dataset`` takes
 
     Returns
     -------
     Dataset: x_train (N, D), x_test (M, D) float32; a table's Dataset also has ``encoder``.
     """
     if table or table_encoder is not None:
-        data = table_dataset(dataset, encoder=table_encoder, categorical=categorical, missing=missing,
-                             image_shape=image_shape)
+        data = table_dataset(dataset, encoder=table_encoder, categorical=categorical,
+                             **_taken_by(table_dataset, load_options))
     else:
-        data = load_dataset(dataset, cache_dir=cache_dir, download=download, rescale=rescale, missing=missing,
-                            image_shape=image_shape)
+        data = load_dataset(dataset, cache_dir=cache_dir, download=download, **load_options)
     return without_classes(data, exclude_classes)
 
 
-def run_record(data, dataset, exclude_classes=()):
+def run_record(data, dataset, exclude_classes=(), load_options=None):
     """What a new run records about its data (``Trainer.extra``), so that later commands can load them again.
 
-    Returns {"dataset": dataset, "exclude_classes": [...], "image_shape": [H, W] or None} and, for a table (a
-    Dataset with an ``encoder``), "table_encoder": the encoder as a JSON-able dict.
+    ``data`` is what ``training_data(dataset, exclude_classes=..., **load_options)`` returned; ``load_options`` the
+    keyword arguments it was given (``cache_dir`` and ``download`` are left out). Returns the dict of the module
+    docstring, JSON-able.
     """
-    record = {"dataset": str(dataset), "exclude_classes": [int(c) for c in exclude_classes],
-              "image_shape": list(data.image_shape) if data.image_shape else None}
+    options = {k: _jsonable(v) for k, v in (load_options or {}).items() if k not in WHERE_FROM}
+    named = _is_name(dataset)
+    split = None
+    if data.encoder is not None:
+        split = {"test_fraction": 0.1, "seed": 0}  # table_dataset's fixed 90/10 split
+    elif not named:
+        defaults = _defaults(load_dataset)
+        split = {k: options.get(k, defaults[k]) for k in ("test_fraction", "seed")}
+    record = {"dataset": str(dataset) if named else str(Path(dataset).resolve()),
+              "dataset_sha256": None if named else file_sha256(dataset),
+              "load_options": options, "split": split,
+              "exclude_classes": [int(c) for c in exclude_classes],
+              "image_shape": list(data.image_shape) if data.image_shape else None,
+              "examples": [len(data.x_train), len(data.x_test)]}
     if data.encoder is not None:
         record["table_encoder"] = data.encoder.to_dict()
     return record
 
 
-def data_of_checkpoint(ckpt, name=None, cache_dir=None, download=True, rescale=False, missing="error",
-                       image_shape=None):
-    """The test data of a checkpoint, binarized as its model was validated on them.
+def recorded_data(record, name=None, cache_dir=None, download=True, strict=False, say=_note, **load_options):
+    """The data of a run again, from its record (a checkpoint's ``extra``): the training part without the excluded
+    classes (if the data have labels), the test part as loaded.
+
+    Parameters
+    ----------
+    record : the dict of the module docstring (``ckpt.extra``)
+    name : another dataset to load instead of the recorded one (or the recorded file at a new place)
+    cache_dir, download : where downloads come from (never recorded)
+    strict : refuse (ValueError) any explicit option that contradicts the record, and data other than the run's:
+        what resuming needs. Default: apply it, with a note
+    say : how notes and warnings are told (default: printed to stderr)
+    **load_options : options of ``load_dataset``; those at its defaults count as not given
+
+    Raises CheckpointError when the recorded file has changed (another SHA-256) and it was not named explicitly, or
+    the rebuilt data do not have the recorded sizes.
+    """
+    given = {k: v for k, v in load_options.items() if not _at_default(k, v)}
+    recorded = record.get("dataset", DEFAULT_DATASET)
+    if record.get("load_options") is None:  # written before minivae recorded the pipeline (0.1.0)
+        say(f"note: this checkpoint does not record how its data were loaded (it predates minivae 0.2.0); loading "
+            f"{name or recorded} with the options given now ({_listed(load_options) or 'the defaults'})")
+        options = dict(load_options)
+    else:
+        options = dict(record["load_options"])
+        for key, value in given.items():
+            if options.get(key, _defaults(load_dataset).get(key)) != value:
+                what = (f"the run was trained with {key}={options.get(key, _defaults(load_dataset).get(key))!r}, "
+                        f"not {key}={value!r}")
+                if strict:
+                    raise ValueError(f"cannot resume with {key}={value!r}: {what}; resume without it, or start a "
+                                     "new run")
+                say(f"note: {what}; applying {key}={value!r} as asked, so the numbers are not those of the run's "
+                    "own data pipeline")
+                options[key] = value
+    dataset = _which_dataset(record, recorded, name, strict, say)
+    data = training_data(dataset, table_encoder=record.get("table_encoder"), cache_dir=cache_dir, download=download,
+                         **options)
+    if data.y_train is not None:  # other data without labels keep their training part: only x_test is scored
+        data = without_classes(data, record.get("exclude_classes", []))
+    expected = record.get("examples")
+    if expected and dataset == recorded and [len(data.x_train), len(data.x_test)] != list(expected):
+        raise CheckpointError(
+            f"{dataset} now gives {len(data.x_train)} training and {len(data.x_test)} test examples, but the run had "
+            f"{expected[0]} and {expected[1]}: the data or the way minivae splits them changed since; the numbers "
+            "would not be comparable")
+    return data
+
+
+def _which_dataset(record, recorded, name, strict, say):
+    """The dataset to load: the recorded one (its file checked against its SHA-256), or ``name``."""
+    digest = record.get("dataset_sha256")
+    if name is not None and _same_source(name, recorded):
+        name = None if digest is None or file_sha256(name) == digest else name
+    if name is None:
+        if digest is not None:
+            if not Path(recorded).exists():
+                raise FileNotFoundError(f"the data file of this run, {recorded}, is gone; if it moved, give its new "
+                                        "place with --data")
+            now = file_sha256(recorded)
+            if now != digest:
+                raise CheckpointError(
+                    f"the data file of this run, {recorded}, has changed since the run was trained (SHA-256 "
+                    f"{digest[:12]}... then, {now[:12]}... now), so its split would not be the run's; restore it, or "
+                    + ("start a new run on it" if strict else "name it with --data to use it as it is now"))
+        return recorded
+    if record.get("load_options") is not None and digest is not None and not _is_name(name) \
+            and Path(name).exists() and file_sha256(name) == digest:
+        return str(Path(name).resolve())  # the recorded file at a new place
+    if strict and _same_source(name, recorded):
+        raise CheckpointError(f"cannot resume on {name}: it has changed since the run was trained on it (other "
+                              "SHA-256); restore it, or start a new run")
+    if strict:
+        raise ValueError(f"cannot resume on {name}: the run was trained on {recorded}; resume without --data (or "
+                         "--table), or start a new run")
+    say(f"warning: {name} has changed since the run was trained on it (other SHA-256); using it as it is now"
+        if _same_source(name, recorded) else f"note: using {name}, not the run's own data ({recorded})")
+    return name
+
+
+def data_of_checkpoint(ckpt, name=None, cache_dir=None, download=True, say=_note, **load_options):
+    """The data of a checkpoint, with the test part binarized as its model was validated on it.
 
     Parameters
     ----------
     ckpt : a Checkpoint (``load_checkpoint``)
-    name : the dataset to load instead of the recorded one (default: ``ckpt.extra["dataset"]``, or mnist-test-10k
-        for a checkpoint that records none). A run on a CSV table reads its table (or ``name``, another table
-        with the same columns) with the recorded encoder: ``table_dataset(path, encoder=extra["table_encoder"])``
-    cache_dir, download, rescale, missing, image_shape : passed on to ``load_dataset`` (a table: missing and
-        image_shape to ``table_dataset``)
+    name, cache_dir, download, say, **load_options : as for ``recorded_data`` (the recorded pipeline by default,
+        an explicit option that contradicts it applied with a note). A run on a CSV table reads its table (or
+        ``name``, another table with the same columns) with the recorded encoder
 
     Returns
     -------
@@ -98,14 +211,9 @@ def data_of_checkpoint(ckpt, name=None, cache_dir=None, download=True, rescale=F
         "static"   binarize_static(x_test): 1 where x > 0.5
         "dynamic"  binarize_dynamic(x_test, np.random.default_rng(train_config["seed"])), the one fixed draw of the
                    validation set in ``Trainer.fit``
-    The training part is returned as loaded.
+    and whose x_train is the training part as loaded, without the recorded excluded classes.
     """
-    dataset = name or ckpt.extra.get("dataset", DEFAULT_DATASET)
-    if ckpt.extra.get("table_encoder"):  # a table: its rows encoded as in training, the same 90/10 split
-        data = table_dataset(dataset, encoder=ckpt.extra["table_encoder"], missing=missing, image_shape=image_shape)
-    else:
-        data = load_dataset(dataset, cache_dir=cache_dir, download=download, rescale=rescale, missing=missing,
-                            image_shape=image_shape)
+    data = recorded_data(ckpt.extra, name, cache_dir=cache_dir, download=download, say=say, **load_options)
     train_config = ckpt.extra.get("train_config", {})
     mode = train_config.get("binarize", "none")
     if mode == "none":
@@ -115,6 +223,50 @@ def data_of_checkpoint(ckpt, name=None, cache_dir=None, download=True, rescale=F
     elif mode == "dynamic":
         x_test = binarize_dynamic(data.x_test, np.random.default_rng(train_config.get("seed", 0)))
     else:
-        raise ValueError(f"the checkpoint records binarize={mode!r}; expected 'none', 'static' or 'dynamic'")
-    return Dataset(data.name, data.x_train, data.y_train, x_test, data.y_test, data.image_shape,
-                   data.description + f" (test set binarized: {mode})", data.encoder)
+        raise CheckpointError(f"the checkpoint records binarize={mode!r}; expected 'none', 'static' or 'dynamic'")
+    return dataclasses.replace(data, x_test=x_test, description=data.description + f" (test set binarized: {mode})")
+
+
+def file_sha256(path):
+    """The SHA-256 of a file's bytes, as 64 hex digits (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _is_name(dataset):
+    return isinstance(dataset, str) and dataset in KNOWN_DATASETS
+
+
+def _same_source(a, b):
+    if _is_name(a) or _is_name(b):
+        return a == b
+    return Path(a).resolve() == Path(b).resolve()
+
+
+def _defaults(function):
+    return {k: p.default for k, p in inspect.signature(function).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
+def _at_default(key, value):
+    """True if ``key=value`` is what load_dataset does without it (an option not given)."""
+    defaults = _defaults(load_dataset)
+    return key in WHERE_FROM or (key in defaults and _jsonable(defaults[key]) == _jsonable(value))
+
+
+def _taken_by(function, options):
+    """The options that ``function`` has parameters for (a table reader takes fewer than load_dataset)."""
+    names = inspect.signature(function).parameters
+    return {k: v for k, v in options.items() if k in names}
+
+
+def _jsonable(value):
+    """Tuples as lists, as JSON gives them back, so that a recorded value compares equal to the one given."""
+    return [_jsonable(v) for v in value] if isinstance(value, (tuple, list)) else value
+
+
+def _listed(options):
+    return ", ".join(f"{k}={v!r}" for k, v in options.items() if k not in WHERE_FROM)

@@ -1,4 +1,4 @@
-"""Training: shuffled minibatches, validation every epoch, checkpoints, resume, and a guard against divergence.
+"""Training: shuffled minibatches, validation every epoch, checkpoints, exact resume, and a guard against divergence.
 
     trainer = Trainer(VAE(784, latent_dim=2), TrainConfig(epochs=10))
     history = trainer.fit(data.x_train, data.x_test, checkpoint_path="runs/mnist/checkpoint.npz")
@@ -14,76 +14,40 @@ One epoch, in order (the order is part of the contract, because resuming must re
         terms = model.loss_and_gradients(xin, rng=rng, beta=beta_t, free_bits=free_bits, target=xb,
                                          iw_samples=iw_samples, condition=labels[batch])
                                                      # the one call of every model (minivae.models.base)
-        stop if terms.loss is not finite             # divergence guard
+        stop if the loss diverged                    # NaN, infinite, or far above the start (training/guard.py)
         clip_grad_norm(grads, clip_norm)             # only if clip_norm is set
         optimizer.step(params, grads)
 
-The random generator, the optimizer state, the epoch and the step are saved in the checkpoint after every epoch, so
-that 2 epochs straight equal 1 epoch, save, load, 1 more epoch, bit for bit.
+What a checkpoint holds to continue exactly: the model, the optimizer state, the random generator, the epoch, the
+step, the history, the guard's state, the whole TrainConfig, and, for a run stopped inside an epoch (Ctrl-C), its
+``position`` there: the generator's state when the epoch drew its permutation (to draw it again), the batches done
+and the running sums of the epoch's losses. So 2 epochs straight equal 1 epoch, save, load, 1 more epoch, bit for
+bit, and so does a run interrupted in the middle of an epoch and resumed.
+
+Ctrl-C: the first one lets the current batch finish (so that the state saved is a state between two steps), saves it
+as "<name>-interrupted.npz" and raises KeyboardInterrupt; a second one stops at once.
 """
-import math
+import signal
+import threading
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from minivae.training.checkpoint import load_checkpoint, save_checkpoint
 from minivae.datasets.binarize import binarize_dynamic, binarize_static
-from minivae.nn.optim import clip_grad_norm, make_optimizer
+from minivae.nn.optim import OPTIMIZERS, clip_grad_norm, make_optimizer
+from minivae.training.checkpoint import Checkpoint, CheckpointError, generator_from_state, load_checkpoint, \
+    save_checkpoint
+# TrainConfig, RESUMABLE and recorded_config are also importable from here, where 0.1.0 had TrainConfig
+from minivae.training.config import RESUMABLE, TrainConfig, config_changes, recorded_config, resume_refusal  # noqa
+from minivae.training.guard import DivergenceGuard
 from minivae.validation import as_float_array
 
 
-@dataclass
-class TrainConfig:
-    """Every training setting in one place, with the defaults of the main job."""
-
-    epochs: int = 10              # total number of epochs (a resumed run continues up to this number)
-    batch_size: int = 128
-    optimizer: str = "adam"       # sgd | adagrad | rmsprop | adam | adamw
-    lr: float = 1e-3
-    beta: float = 1.0             # weight of the KL term (beta-VAE when != 1)
-    warmup_steps: int = 0         # KL warm-up: beta grows linearly from 0 to beta over this many steps
-    free_bits: float = 0.0        # a floor, in nats, on the KL of each latent dimension (0: off)
-    binarize: str = "none"        # none (grey values) | static (threshold 0.5) | dynamic (resampled every epoch)
-    corruption: float = 0.0       # denoising: fraction of input entries set to 0 (the target stays clean)
-    clip_norm: float = 0.0        # clip the global gradient norm to this value (0: off)
-    iw_samples: int = 1           # > 1: train on the importance-weighted bound with this many samples (IWAE)
-    seed: int = 0                 # shuffling, noise and binarization all come from this seed
-    quiet: bool = False           # no progress bar, no per-epoch line
-
-    def __post_init__(self):
-        if self.epochs < 0 or self.batch_size < 1:
-            raise ValueError(f"epochs must be >= 0 and batch_size >= 1, got {self.epochs} and {self.batch_size}")
-        if self.binarize not in ("none", "static", "dynamic"):
-            raise ValueError(f"binarize must be 'none', 'static' or 'dynamic', got {self.binarize!r}")
-        if not 0 <= self.corruption < 1:
-            raise ValueError(f"corruption must be a fraction in [0, 1), got {self.corruption}")
-        if self.beta < 0 or self.warmup_steps < 0 or self.free_bits < 0 or self.clip_norm < 0:
-            raise ValueError("beta, warmup_steps, free_bits and clip_norm must not be negative")
-        if self.iw_samples < 1:
-            raise ValueError(f"iw_samples must be at least 1, got {self.iw_samples}")
-        if self.iw_samples > 1 and (self.beta != 1 or self.warmup_steps or self.free_bits):
-            raise ValueError("iw_samples > 1 trains on the importance-weighted bound of log p(x), which has no KL "
-                             "weight: use it with beta = 1, no warm-up and no free bits")
-
-    def model_options(self, labelled=False):
-        """The training options this config asks of a model, as ``Model.check_options`` takes them.
-
-        With KL warm-up the first steps use beta = 0 (the value checked); ``labelled``: labels will be passed.
-        """
-        return {"beta": 0.0 if self.warmup_steps else self.beta, "free_bits": self.free_bits,
-                "iw_samples": self.iw_samples, "condition": np.zeros(1, int) if labelled else None}
-
-    @classmethod
-    def from_dict(cls, d):
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
-
-
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the message names likely causes and remedies."""
+    """The loss became NaN or infinite, or stayed far above its start; the message names likely causes."""
 
 
 HISTORY_KEYS = ("epoch", "train_loss", "train_reconstruction", "train_kl", "val_loss", "val_reconstruction",
@@ -97,13 +61,18 @@ class Trainer:
     ----------
     model : any minivae model (minivae.models.base.Model): VAE, Autoencoder, ConvVAE, ConditionalVAE
     config : TrainConfig; an option the model cannot honour is refused here, before anything runs
-    optimizer : an optimizer from minivae.nn.optim; default make_optimizer(config.optimizer, lr=config.lr)
+    optimizer : an optimizer from minivae.nn.optim; default make_optimizer(config.optimizer, lr=config.lr). Given,
+        the config's ``optimizer`` and ``lr`` are set to describe it, so that the checkpoint records what ran
     rng : the Generator for shuffling and noise; default np.random.default_rng(config.seed)
     """
 
     def __init__(self, model, config=None, optimizer=None, rng=None):
         self.model = model
-        self.config = config or TrainConfig()
+        config = config or TrainConfig()
+        if optimizer is not None:
+            names = [name for name, cls in OPTIMIZERS.items() if type(optimizer) is cls]
+            config = replace(config, lr=optimizer.lr, optimizer=names[0] if names else config.optimizer)
+        self.config = config
         if self.config.warmup_steps and "beta" not in model.options:
             raise ValueError(f"{type(model).__name__} cannot honour warmup_steps={self.config.warmup_steps}: it has "
                              "no KL term to warm up")
@@ -113,25 +82,52 @@ class Trainer:
         self.epoch = 0  # completed epochs
         self.step = 0  # completed optimizer steps
         self.history = {k: [] for k in HISTORY_KEYS}
+        self.guard = DivergenceGuard(self.config.divergence_factor, self.config.divergence_patience)
+        self.position = None  # inside an unfinished epoch: where it stands (see the module docstring)
         self.extra = {}  # JSON-able data saved with the checkpoint (a tabular encoder, the dataset name, ...)
+        self._batch_start = None  # the generator's state when the current batch began (None between batches)
+        self._updating = False  # inside the update of the parameters, whose interruption leaves no exact state
 
     @classmethod
     def from_checkpoint(cls, path, config=None):
-        """Continue a run: the model, optimizer, generator, epoch, step and history come from the checkpoint.
+        """Continue a run: the model, optimizer, generator, epoch, step, history, guard and position inside the
+        epoch come from the checkpoint (a path, or a Checkpoint already loaded).
 
-        ``config`` overrides the saved training config (typically to raise ``epochs``).
+        ``config`` replaces the recorded training config (``recorded_config``), to raise ``epochs`` or set
+        ``quiet``; a config that changes anything else is refused with a ValueError that names the option, since the
+        run would no longer be the one recorded.
         """
-        ckpt = load_checkpoint(path)
-        saved = TrainConfig.from_dict(ckpt.extra.get("train_config", {}))
+        ckpt = path if isinstance(path, Checkpoint) else load_checkpoint(path)
+        where = f"checkpoint {path}" if not isinstance(path, Checkpoint) else "the checkpoint"
+        saved = recorded_config(ckpt)
+        changed = config_changes(saved, config) if config is not None else []
+        if changed:
+            raise ValueError(resume_refusal(changed))
+        if ckpt.optimizer is None or ckpt.rng is None:
+            raise CheckpointError(f"{where} holds no optimizer or random generator state, so training cannot "
+                                  "continue from it; train a new model instead")
         trainer = cls(ckpt.model, config or saved, ckpt.optimizer, ckpt.rng)
-        trainer.epoch, trainer.step = ckpt.epoch, int(ckpt.extra.get("step", 0))
+        extra = dict(ckpt.extra)
+        trainer.epoch, trainer.step = ckpt.epoch, _count(extra.pop("step", 0), "step", where)
         trainer.history = {k: list(ckpt.history.get(k, [])) for k in HISTORY_KEYS}
-        trainer.extra = {k: v for k, v in ckpt.extra.items() if k not in ("train_config", "step")}
+        guard = extra.pop("guard", None) or {}
+        try:
+            trainer.guard = DivergenceGuard(trainer.config.divergence_factor, trainer.config.divergence_patience,
+                                            None if guard.get("start") is None else float(guard["start"]),
+                                            _count(guard.get("over", 0), "guard's count", where))
+        except (AttributeError, TypeError, ValueError):
+            raise CheckpointError(f"{where}: its divergence guard state {guard!r:.80} is not "
+                                  '{"start": a number or null, "over": a count}') from None
+        trainer.position = _checked_position(extra.pop("position", None), where)
+        extra.pop("train_config", None)
+        trainer.extra = extra
         return trainer
 
     def save(self, path):
         """Write a checkpoint of the current state (atomic)."""
-        extra = {**self.extra, "train_config": asdict(self.config), "step": self.step}
+        extra = {**self.extra, "train_config": asdict(self.config), "step": self.step, "guard": self.guard.state()}
+        if self.position is not None:
+            extra["position"] = self.position
         return save_checkpoint(path, self.model, self.optimizer, self.rng, self.epoch, self.history, extra)
 
     # -- data ----------------------------------------------------------------------------------------------------------
@@ -161,14 +157,30 @@ class Trainer:
         c = self.config
         return c.beta if c.warmup_steps == 0 else c.beta * min(1.0, self.step / c.warmup_steps)
 
-    def train_epoch(self, x, y=None):
-        """One pass over x in shuffled minibatches; returns mean (loss, reconstruction, kl) over the examples."""
+    def train_epoch(self, x, y=None, stop=None):
+        """One pass over x in shuffled minibatches (or the rest of one, from ``self.position``); returns mean
+        (loss, reconstruction, kl) over the examples. ``stop``: a _StopAtBatchEnd, asked after every batch."""
         c, n = self.config, len(x)
-        perm = self.rng.permutation(n)
-        sums = np.zeros(3)
-        bar = tqdm(range(0, n, c.batch_size), desc=f"epoch {self.epoch + 1}/{c.epochs}", leave=False,
-                   disable=c.quiet, unit="batch")
-        for start in bar:
+        if self.position is None:
+            epoch_start = self.rng.bit_generator.state
+            perm = self.rng.permutation(n)
+            self.position = {"epoch_rng_state": epoch_start, "examples": n, "batches_done": 0,
+                             "sums": [0.0, 0.0, 0.0]}
+        elif self.position["examples"] != n:
+            raise ValueError(f"this run stopped inside an epoch over {self.position['examples']} examples, but the "
+                             f"training data have {n}: resume it on the data it was trained on")
+        else:  # the same permutation again, from the generator's state at the start of the epoch
+            perm = generator_from_state(self.position["epoch_rng_state"]).permutation(n)
+        sums = np.array(self.position["sums"], dtype=np.float64)
+        starts = range(0, n, c.batch_size)
+        done = self.position["batches_done"]
+        if done > len(starts):
+            raise CheckpointError(f"the saved position says {done} batches of this epoch were done, but an epoch of "
+                                  f"{n} examples in batches of {c.batch_size} has {len(starts)}")
+        bar = tqdm(starts[done:], desc=f"epoch {self.epoch + 1}/{c.epochs}", leave=False, disable=c.quiet,
+                   unit="batch")
+        for b, start in enumerate(bar, start=done):
+            self._batch_start = self.rng.bit_generator.state  # an interruption in this batch goes back here
             idx = perm[start:start + c.batch_size]
             xb = x[idx]
             if c.binarize == "dynamic":
@@ -177,32 +189,41 @@ class Trainer:
             terms = self.model.loss_and_gradients(xin, rng=self.rng, beta=self.current_beta(),
                                                   free_bits=c.free_bits, target=xb, iw_samples=c.iw_samples,
                                                   condition=None if y is None else y[idx])
-            if not math.isfinite(terms.loss):
-                raise TrainingDiverged(self._divergence_message(terms))
+            reason = self.guard.check(terms.loss)
+            if reason is not None:
+                raise TrainingDiverged(self._divergence_message(reason, terms))
             if c.clip_norm > 0:
                 clip_grad_norm(self.model.grads, c.clip_norm)
+            self._updating = True  # from here to the end of the bookkeeping, a step is taken or not, never half
             self.optimizer.step(self.model.params, self.model.grads)
             self.step += 1
+            self.guard.commit(terms.loss)
             sums += len(idx) * np.array([terms.loss, terms.reconstruction, terms.kl])
+            self.position["batches_done"], self.position["sums"] = b + 1, sums.tolist()
+            self._updating, self._batch_start = False, None
             if not c.quiet:
                 bar.set_postfix(loss=f"{sums[0] / min(start + c.batch_size, n):.2f}", refresh=False)
+            if stop is not None and stop.requested and b + 1 < len(starts):
+                raise KeyboardInterrupt
         return sums / n
 
-    def _divergence_message(self, terms):
+    def _divergence_message(self, reason, terms):
         last = self.history["train_loss"][-1] if self.history["train_loss"] else None
+        last_text = f"{last:.2f}" if last is not None else "none yet"
         return (
-            f"training diverged at epoch {self.epoch + 1}, step {self.step + 1}: the loss is {terms.loss} "
-            f"(reconstruction {terms.reconstruction}, KL {terms.kl}; last epoch's mean loss {last}). "
-            f"Likely causes: a learning rate too high for {type(self.optimizer).__name__} (now {self.optimizer.lr:g}; "
-            "try 10x smaller), exploding gradients (set clip_norm, e.g. 10), or a Gaussian likelihood with a learned "
-            "variance collapsing onto constant pixels (use the Bernoulli or fixed-variance likelihood). "
-            "The last good checkpoint, if one was written, is unchanged.")
+            f"training diverged at epoch {self.epoch + 1}, step {self.step + 1}: {reason} (reconstruction "
+            f"{terms.reconstruction:.4g}, KL {terms.kl:.4g}; last epoch's mean loss {last_text}). Likely causes: a "
+            f"learning rate too high for {type(self.optimizer).__name__} (now {self.optimizer.lr:g}; try 10x "
+            "smaller), exploding gradients (set clip_norm, e.g. 10), data far outside the likelihood's range "
+            "(rescale them), or a Gaussian likelihood with a learned variance collapsing onto constant pixels (use "
+            "the Bernoulli or fixed-variance likelihood).")
 
     # -- evaluation -------------------------------------------------------------------------------------------------
 
-    def evaluate(self, x, y=None, batch_size=1000):
-        """Mean (loss, reconstruction, kl) on x with fixed noise (np.random.default_rng([seed, epoch]))."""
-        rng = np.random.default_rng([self.config.seed, self.epoch])
+    def evaluate(self, x, y=None, batch_size=1000, epoch=None):
+        """Mean (loss, reconstruction, kl) on x with fixed noise (np.random.default_rng([seed, epoch]), epoch
+        default ``self.epoch``); loss = reconstruction + beta * kl, one sample of z per example."""
+        rng = np.random.default_rng([self.config.seed, self.epoch if epoch is None else epoch])
         sums = np.zeros(3)
         for start in range(0, len(x), batch_size):
             xb = x[start:start + batch_size]
@@ -227,9 +248,10 @@ class Trainer:
     def fit(self, x_train, x_val=None, y_train=None, y_val=None, checkpoint_path=None):
         """Train until ``config.epochs`` epochs are done; return the history (a dict of lists, see HISTORY_KEYS).
 
-        After each epoch the checkpoint (if a path is given) is rewritten atomically. On Ctrl-C the current state is
-        saved next to it as "<name>-interrupted.npz" and KeyboardInterrupt is raised again. On divergence,
-        TrainingDiverged is raised and the checkpoint of the last good epoch is left as it was.
+        After each epoch the checkpoint (if a path is given) is rewritten atomically, and an "-interrupted" one
+        beside it, now behind, is removed. On Ctrl-C the state between two steps is saved next to it as
+        "<name>-interrupted.npz" and KeyboardInterrupt is raised again. On divergence, TrainingDiverged is raised
+        and the checkpoint of the last good epoch is left as it was.
         """
         c = self.config
         x_train, y_train = self._prepare(x_train, y_train, "x_train")
@@ -237,23 +259,49 @@ class Trainer:
             x_val, y_val = self._prepare(x_val, y_val, "x_val")
             if c.binarize == "dynamic":  # evaluate on one fixed binarization of the validation set
                 x_val = binarize_dynamic(x_val, np.random.default_rng(c.seed))
-        try:
-            while self.epoch < c.epochs:
-                t0 = time.perf_counter()
-                train = self.train_epoch(x_train, y_train)
-                self.epoch += 1
-                val = self.evaluate(x_val, y_val) if x_val is not None else [None] * 3
-                active = self._active_units(x_val if x_val is not None else x_train, y_val)
-                self._record(train, val, active, time.perf_counter() - t0)
-                if checkpoint_path is not None:
-                    self.save(checkpoint_path)
-        except KeyboardInterrupt:
-            if checkpoint_path is not None:
-                path = Path(checkpoint_path)
-                saved = self.save(path.with_name(path.stem + "-interrupted.npz"))
-                print(f"\ninterrupted: the current state is saved in {saved}")
-            raise
+        if not c.quiet and self.epoch < c.epochs:
+            tqdm.write("per epoch: mean loss (reconstruction + beta x KL, nats per example, one sample of z) on the "
+                       "training set" + (" and on the held-out set" if x_val is not None else ""))
+        path = None if checkpoint_path is None else Path(checkpoint_path)
+        with _StopAtBatchEnd() as stop:
+            try:
+                while self.epoch < c.epochs:
+                    t0 = time.perf_counter()
+                    train = self.train_epoch(x_train, y_train, stop)
+                    val = self.evaluate(x_val, y_val, epoch=self.epoch + 1) if x_val is not None else [None] * 3
+                    active = self._active_units(x_val if x_val is not None else x_train, y_val)
+                    self.epoch, self.position = self.epoch + 1, None
+                    self._record(train, val, active, time.perf_counter() - t0)
+                    if path is not None:
+                        self.save(path)
+                        _interrupted_path(path).unlink(missing_ok=True)  # behind this one now
+                    if stop.requested and self.epoch < c.epochs:
+                        raise KeyboardInterrupt
+            except KeyboardInterrupt:
+                self._save_interrupted(path)
+                raise
+            except TrainingDiverged as err:
+                kept = (f"The last good checkpoint (epoch {self.epoch}) is unchanged: {path}" if path is not None
+                        and self.epoch > 0 and path.exists() else "There is no last good checkpoint: "
+                        + ("no epoch had finished." if path is not None else "no checkpoint_path was given."))
+                raise TrainingDiverged(f"{err} {kept}") from None
         return self.history
+
+    def _save_interrupted(self, path):
+        """On Ctrl-C: go back to the start of the batch that was running (its noise is drawn again when the run
+        continues), and save that state, between two steps."""
+        if self._updating:  # a second Ctrl-C inside the update: half the parameters moved
+            print(f"\ninterrupted inside a parameter update, so no exact state could be saved; the checkpoint of "
+                  f"epoch {self.epoch} is unchanged")
+            return
+        if self._batch_start is not None:
+            self.rng.bit_generator.state, self._batch_start = self._batch_start, None
+        if path is None:
+            return
+        saved = self.save(_interrupted_path(path))
+        where = (f"after batch {self.position['batches_done']} of epoch {self.epoch + 1}"
+                 if self.position is not None else f"after epoch {self.epoch}")
+        print(f"\ninterrupted {where}: the state is saved in {saved}; resuming from it continues exactly there")
 
     def _record(self, train, val, active, seconds):
         row = {"epoch": self.epoch, "train_loss": train[0], "train_reconstruction": train[1], "train_kl": train[2],
@@ -263,7 +311,60 @@ class Trainer:
             v = row[k]
             self.history[k].append(None if v is None else (int(v) if k in ("epoch", "active_units") else float(v)))
         if not self.config.quiet:
-            val_text = f"  val {val[0]:.2f}" if val[0] is not None else ""
+            val_text = f"  held-out {val[0]:.2f}" if val[0] is not None else ""
             active_text = f"  active units {active}/{self.model.latent_dim}" if active is not None else ""
             tqdm.write(f"epoch {self.epoch}/{self.config.epochs}  train {train[0]:.2f} (reconstruction "
                        f"{train[1]:.2f}, KL {train[2]:.2f}){val_text}{active_text}  {seconds:.1f}s")
+
+
+def _interrupted_path(path):
+    return path.with_name(path.stem + "-interrupted.npz")
+
+
+class _StopAtBatchEnd:
+    """While ``fit`` runs: the first Ctrl-C (SIGINT) sets ``requested``, and the loop stops at the end of the batch;
+    a second one raises KeyboardInterrupt at once. Outside the main thread (no signals there) it does nothing."""
+
+    def __enter__(self):
+        self.requested, self._previous = False, None
+        if threading.current_thread() is threading.main_thread():
+            try:
+                previous = signal.signal(signal.SIGINT, self._handle)
+            except (ValueError, OSError):  # an embedding that does not let Python handle signals
+                return self
+            self._previous = previous if previous is not None else signal.default_int_handler
+        return self
+
+    def _handle(self, signum, frame):
+        self.requested = True
+        signal.signal(signal.SIGINT, self._previous)
+        tqdm.write("\nCtrl-C: stopping at the end of this batch (press Ctrl-C again to stop at once)")
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+def _count(value, what, where):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise CheckpointError(f"{where}: its {what} is {value!r:.40}, not a count >= 0")
+    return value
+
+
+def _checked_position(position, where):
+    """The ``position`` of a checkpoint saved inside an epoch, checked; None for one saved between epochs."""
+    if position is None:
+        return None
+    try:
+        ok = (isinstance(position, dict) and isinstance(position["epoch_rng_state"], dict)
+              and all(isinstance(position[k], int) and not isinstance(position[k], bool) and position[k] >= 0
+                      for k in ("examples", "batches_done"))
+              and len(position["sums"]) == 3 and all(isinstance(s, (int, float)) for s in position["sums"]))
+    except (KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise CheckpointError(f"{where}: its position inside the epoch ({position!r:.80}) is not "
+                              '{"epoch_rng_state": ..., "examples": N, "batches_done": k, "sums": [3 numbers]}')
+    generator_from_state(position["epoch_rng_state"], where)  # a clear error for a bad state
+    return dict(position, sums=[float(s) for s in position["sums"]])
