@@ -33,9 +33,21 @@ RUN_FAILED = (CheckpointError, DownloadError, TrainingDiverged, OSError)  # exit
 USAGE_ERRORS = (ValueError, TypeError)  # exit status 2, as for argparse's own errors
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, with its errors as one line: the problem and where the options are listed.
+
+    (argparse prints its usage block before the error; for a command with thirty options that hides the one line
+    that matters.) Subcommands inherit the class, so every command's errors read the same.
+    """
+
+    def error(self, message):
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def make_parser():
-    parser = argparse.ArgumentParser(prog="python -m minivae", description=DESCRIPTION, epilog=EPILOG,
-                                     formatter_class=TopLevelHelpFormatter)
+    parser = Parser(prog="python -m minivae", description=DESCRIPTION, epilog=EPILOG,
+                    formatter_class=TopLevelHelpFormatter)
     parser.add_argument("--version", action="version", version=f"minivae {__version__}")
     debug_option(parser, False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -23,7 +23,9 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from minivae.cli import options
 from minivae.cli.common import add_command, add_data_options, loading
+from minivae.datasets.dataset import check_test_set
 from minivae.datasets.labels import n_classes
 from minivae.fileio import atomic_write_bytes, remove_stale_temporaries
 from minivae.models import VAE, Autoencoder, ConditionalVAE, ConvVAE
@@ -31,6 +33,7 @@ from minivae.training.checkpoint import load_checkpoint
 from minivae.training.run_data import DEFAULT_DATASET, recorded_data, run_record, training_data
 from minivae.training.run_folder import RunFolderLock, clear_run, existing_run
 from minivae.training.trainer import TrainConfig, Trainer, recorded_config
+from minivae.validation import check_training_memory
 
 DEFAULT_OUT = "runs/mnist-vae-2d"
 
@@ -47,22 +50,6 @@ TRAIN_FIELDS = dict(beta="beta", warmup="warmup_steps", free_bits="free_bits", i
                     epochs="epochs", batch_size="batch_size", lr="lr", optimizer="optimizer", binarize="binarize",
                     corruption="corruption", clip_norm="clip_norm", seed="seed")
 MODEL_KINDS = {"VAE": "vae", "Autoencoder": "ae", "ConvVAE": "conv", "ConditionalVAE": "cvae"}
-
-
-def _hidden(text):
-    """'512' or '400,200' -> (512,) or (400, 200)."""
-    try:
-        return tuple(int(s) for s in text.split(",") if s.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"hidden sizes must be integers separated by commas, got {text!r}")
-
-
-def _classes(text):
-    """'2,3' -> [2, 3]."""
-    try:
-        return [int(c) for c in text.split(",") if c.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"classes must be integer labels separated by commas, got {text!r}")
 
 
 def _shown(value):
@@ -84,13 +71,13 @@ def add_commands(sub):
                         "likelihood; synthesize then writes new rows (default: none, train on --data)")
     p.add_argument("--categorical", type=lambda t: [c for c in t.split(",") if c], default=[],
                    help="with --table: columns to treat as categories even if they hold numbers, e.g. 'group,year'")
-    p.add_argument("--exclude-classes", type=_classes, default=[], metavar="C1,C2",
+    p.add_argument("--exclude-classes", type=options.class_labels, default=[], metavar="C1,C2",
                    help="leave these labels out of training (they become the anomalies)")
     # the model
     p.add_argument("--model", choices=["vae", "ae", "conv", "cvae"],
                    help="VAE, plain autoencoder, convolutional VAE or conditional VAE" + _default("model"))
-    p.add_argument("--latent", type=int, help="latent size" + _default("latent"))
-    p.add_argument("--hidden", type=_hidden, help="hidden sizes, e.g. 512 or 400,200 (not for conv)"
+    p.add_argument("--latent", type=options.latent_size, help="latent size" + _default("latent"))
+    p.add_argument("--hidden", type=options.hidden_sizes, help="hidden sizes, e.g. 512 or 400,200 (not for conv)"
                    + _default("hidden"))
     p.add_argument("--likelihood", choices=["bernoulli", "gaussian", "gaussian_learned"],
                    help="what the decoder's outputs mean: pixel probabilities, a Gaussian mean with fixed variance, "
@@ -99,27 +86,27 @@ def add_commands(sub):
     p.add_argument("--activation", choices=["relu", "leaky_relu", "tanh", "sigmoid", "softplus"],
                    help="nonlinearity of the hidden layers (not for conv)" + _default("activation"))
     # the objective
-    p.add_argument("--beta", type=float, help="KL weight (beta-VAE)" + _default("beta"))
-    p.add_argument("--warmup", type=int, help="KL warm-up steps (beta grows linearly from 0)" + _default("warmup"))
-    p.add_argument("--free-bits", type=float, help="KL floor per latent dimension, nats" + _default("free_bits"))
-    p.add_argument("--iw-samples", type=int,
+    p.add_argument("--beta", type=options.nonnegative_float, help="KL weight (beta-VAE)" + _default("beta"))
+    p.add_argument("--warmup", type=options.nonnegative_int, help="KL warm-up steps (beta grows linearly from 0)" + _default("warmup"))
+    p.add_argument("--free-bits", type=options.nonnegative_float, help="KL floor per latent dimension, nats" + _default("free_bits"))
+    p.add_argument("--iw-samples", type=options.positive_int,
                    help="train on the importance-weighted bound with K samples (IWAE; 1: the ELBO)"
                         + _default("iw_samples"))
     # the optimisation
-    p.add_argument("--epochs", type=int,
+    p.add_argument("--epochs", type=options.nonnegative_int,
                    help="passes over the training set (with --resume: the total, counting those already done)"
                         + _default("epochs"))
-    p.add_argument("--batch-size", type=int, help="examples per gradient step" + _default("batch_size"))
-    p.add_argument("--lr", type=float, help="learning rate" + _default("lr"))
+    p.add_argument("--batch-size", type=options.positive_int, help="examples per gradient step" + _default("batch_size"))
+    p.add_argument("--lr", type=options.positive_float, help="learning rate" + _default("lr"))
     p.add_argument("--optimizer", choices=["sgd", "adagrad", "rmsprop", "adam", "adamw"],
                    help="the update rule (minivae.nn.optim)" + _default("optimizer"))
     p.add_argument("--binarize", choices=["none", "static", "dynamic"],
                    help="train on 0/1 pixels: threshold at 0.5 (static) or a fresh random draw each epoch (dynamic)"
                         + _default("binarize"))
-    p.add_argument("--corruption", type=float, help="denoising: fraction of input pixels zeroed"
+    p.add_argument("--corruption", type=options.fraction, help="denoising: fraction of input pixels zeroed"
                    + _default("corruption"))
-    p.add_argument("--clip-norm", type=float, help="clip the gradient norm (0: off)" + _default("clip_norm"))
-    p.add_argument("--seed", type=int, help="seed of the initial weights, shuffling, noise and binarization"
+    p.add_argument("--clip-norm", type=options.nonnegative_float, help="clip the gradient norm (0: off)" + _default("clip_norm"))
+    p.add_argument("--seed", type=options.nonnegative_int, help="seed of the initial weights, shuffling, noise and binarization"
                    + _default("seed"))
     # the outputs
     p.add_argument("--out", default=None,
@@ -147,6 +134,8 @@ def build_model_from_args(args, data):
             raise ValueError("--model conv needs image data (N, H, W); use --model vae for other data")
         return ConvVAE(latent_dim=args.latent, image_shape=tuple(data.image_shape), likelihood=likelihood,
                        seed=args.seed)
+    output_dim = 2 * d if likelihood == "gaussian_learned" else None  # a mean and a log-variance per value
+    check_training_memory(d, args.hidden, args.latent, args.batch_size, output_dim=output_dim)  # before any array
     common = dict(latent_dim=args.latent, hidden=args.hidden, likelihood=likelihood, activation=args.activation,
                   seed=args.seed)
     if args.model == "cvae":
@@ -169,8 +158,8 @@ def cmd_train(args):
     config = TrainConfig(**{field: getattr(opts, option) for option, field in TRAIN_FIELDS.items()},
                          quiet=args.quiet)
     dataset = args.table or args.data
-    data = training_data(dataset, table=bool(args.table), categorical=args.categorical,
-                         exclude_classes=args.exclude_classes, **loading(args))
+    data = check_test_set(training_data(dataset, table=bool(args.table), categorical=args.categorical,
+                                        exclude_classes=args.exclude_classes, **loading(args)))
     trainer = Trainer(build_model_from_args(opts, data), config)
     trainer.extra = run_record(data, dataset, args.exclude_classes, loading(args))
     with RunFolderLock(out) as lock:
