@@ -21,7 +21,8 @@ from minivae.version import __version__
 DESCRIPTION = """\
 minivae: a Variational Autoencoder written from scratch. Train one, look inside it, use it.
 
-Every command that reads a checkpoint takes its path as first argument; figures go to --out (a PNG path).
+Every command that reads a checkpoint takes its path as first argument; what it writes goes next to the
+checkpoint, or to --out.
 Run  python -m minivae COMMAND --help  for the options of a command."""
 
 EPILOG = """\
