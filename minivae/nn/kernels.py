@@ -202,8 +202,10 @@ def column_sum(dout, out):
 
 # ----------------------------------------------------------------------------------------------------------------------
 # The gradient of a row lookup (minivae.nn.sequence.Embedding, out[k] = W[ids[k]]): each row of the upstream gradient
-# is added to the row of W it was read from, dW[v] = sum_{k : ids[k] = v} dout[k]. np.add.at does this, but one row
-# at a time through a general indexing machinery: about 100x slower than the loop below at (1280, 300).
+# is added to the row of W it was read from, dW[v] = sum_{k : ids[k] = v} dout[k]. np.add.at does this, but entry by
+# entry through its general indexing machinery: measured with 1280 rows (64 sequences of 20 tokens), 100x slower than
+# the loop below for rows of 64 into 30 ids, 16x for rows of 300 into 10,000 ids (where zeroing dW is most of the
+# loop's time).
 # ----------------------------------------------------------------------------------------------------------------------
 
 
