@@ -237,7 +237,7 @@ def token_nll(logits, targets, mask=None):
     np.exp(e, out=e)
     total = e.sum(axis=2)  # (N, T), in [1, V]
     log_p = shifted_target - np.log(total)
-    nll = -np.where(mask, log_p, 0).sum(axis=1)
+    nll = np.where(mask, -log_p, 0).sum(axis=1)
     w = (mask / N).astype(logits.dtype)  # (N, T): m / N
     dlogits = e  # softmax * w, then - w at the target
     dlogits *= (w / total)[..., None]
