@@ -129,6 +129,21 @@ def test_defaults_no_mask_no_h0_no_dout_no_dh_last():
     assert dx.shape == (N, T, D) and dh0.shape == (N, H)
 
 
+def test_step_by_step_decoding_gives_the_outputs_of_forward_and_keeps_the_cache():
+    gru, x, h0, _, rng = setup()
+    out = gru.forward(x, h0)
+    dout = rng.standard_normal(out.shape)
+    h = h0
+    for t in range(T):
+        h = gru.step(x[:, t], h)
+        np.testing.assert_allclose(h, out[:, t], rtol=1e-13, atol=1e-15)
+    dx, _ = gru.backward(dout)  # the steps did not touch what forward kept
+    gru.forward(x, h0)
+    np.testing.assert_array_equal(gru.backward(dout)[0], dx)
+    with pytest.raises(ValueError, match=r"x_t must have shape \(N, 3\)"):
+        gru.step(x, h0)
+
+
 def test_backward_overwrites_the_gradients():
     gru, x, h0, mask, rng = setup()
     dout = rng.standard_normal((N, T, H))

@@ -6,8 +6,8 @@ lengths padded at the end to a common T.
 
 The interface is that of ``minivae.nn.layers`` with a state added: ``forward(x, h0=None, mask=None)`` returns the
 outputs and keeps ``last_state``; ``backward(dout, dh_last=None)`` returns ``(dx, dh0)`` and *overwrites*
-``layer.grads``. A GRU returns a pair from backward, so it does not go into a ``Sequential``; a sequence model calls
-it directly (see the example of ``GRU``). The gate arithmetic of one step runs in the kernels of
+``layer.grads``; ``step(x_t, h)`` advances a state by one step, for decoding. A GRU returns a pair from backward, so
+it does not go into a ``Sequential``; a sequence model calls it directly (see the example of ``GRU``). The gate arithmetic of one step runs in the kernels of
 ``minivae.nn.recurrent_kernels``; the matrix products in NumPy (BLAS).
 
 Reference: Cho et al. (2014), "Learning Phrase Representations using RNN Encoder-Decoder for Statistical Machine
@@ -167,6 +167,23 @@ class GRU(Layer):
         kernels.column_sum(g, self.grads["b_hh"])
         dx = (f @ self.params["W_ih"].T).reshape(T, N, self.input_dim)
         return np.ascontiguousarray(dx.transpose(1, 0, 2)), dh0
+
+    def step(self, x_t, h):
+        """One step for decoding (greedy, sampling, beam search): x_t (N, D), h (N, H) -> the next state (N, H).
+
+        The same arithmetic as one step of ``forward`` (every row a real token), but nothing is kept for backward,
+        so it can run between a forward and its backward without disturbing them.
+        """
+        x_t = np.asarray(x_t)
+        if x_t.ndim != 2 or x_t.shape[1] != self.input_dim:
+            raise ValueError(f"x_t must have shape (N, {self.input_dim}), got {x_t.shape}")
+        x_t = np.ascontiguousarray(x_t, dtype=self.dtype)
+        h = self._check_state(h, len(x_t), "h")
+        gi = x_t @ self.params["W_ih"] + self.params["b_ih"]  # (N, 3H)
+        h_next, out, gates = np.empty_like(h), np.empty_like(h), np.empty((len(h), 4 * self.hidden_dim), self.dtype)
+        rk.gru_forward_step(gi, h @ self.params["W_hh"], self.params["b_hh"], h, np.ones(len(h), bool), h_next, out,
+                            gates)
+        return h_next
 
     def _check_state(self, h, n, name):
         h = np.asarray(h)
