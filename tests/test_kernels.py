@@ -87,7 +87,7 @@ ELEMENTWISE = {
 }
 # The other kernels have tests of their own below.
 OTHER_KERNELS = {"column_sum", "scatter_add_rows", "bernoulli_nll_parts", "adam_update"}
-RECURRENT_KERNELS = {"gru_forward_step", "gru_backward_step"}  # tested in the section on the GRU step
+RECURRENT_KERNELS = {"gru_forward_step", "gru_backward_step", "lstm_forward_step", "lstm_backward_step"}
 
 
 def kernel_names(module=K):
@@ -432,38 +432,62 @@ def test_adam_update_propagates_nan(dtype):
 
 
 # ----------------------------------------------------------------------------------------------------------------------
-# The GRU step (minivae.nn.recurrent_kernels): the kernel against its twin, forward and backward, on batches with
-# masked rows, one row of one unit, saturated gates (pre-activations of +/-50 and +/-1000) and NaN.
+# The GRU and LSTM steps (minivae.nn.recurrent_kernels): each kernel against its twin, forward and backward, on
+# batches with masked rows, one row of one unit, saturated gates (pre-activations of +/-50 and +/-1000) and NaN.
 # ----------------------------------------------------------------------------------------------------------------------
 
+GATES = {"gru": 3, "lstm": 4}  # gate blocks
 
-def gru_step_inputs(rng, dtype, n=6, h=5, scale=1.0, mask=None):
-    """Everything one forward and one backward step read, as the GRU layer hands them over: gi, gh (n, 3h), b_hh,
-    h_prev, mask; and dout, rec, carry for backward. scale multiplies the pre-activations (gi, gh)."""
+
+def step_inputs(cell, rng, dtype, n=6, h=5, scale=1.0, mask=None):
+    """Everything one forward and one backward step read, as the layers hand them over: gi, gh (n, G h), b_hh,
+    h_prev (and c_prev), mask; dout, rec and the carries for backward. scale multiplies the pre-activations."""
     arr = lambda *shape: rng.standard_normal(shape).astype(dtype)  # noqa: E731
-    gi, gh = (scale * arr(n, 3 * h)).astype(dtype), (scale * arr(n, 3 * h)).astype(dtype)
-    mask = np.array([True, False] * n)[:n] if mask is None else np.asarray(mask, bool)
-    return dict(gi=gi, gh=gh, b_hh=arr(3 * h), h_prev=np.tanh(arr(n, h)), mask=mask), \
-        dict(dout=arr(n, h), rec=arr(n, h), carry=arr(n, h))
+    G = GATES[cell]
+    fwd = dict(gi=(scale * arr(n, G * h)).astype(dtype), gh=(scale * arr(n, G * h)).astype(dtype), b_hh=arr(G * h),
+               h_prev=np.tanh(arr(n, h)))
+    bwd = dict(dout=arr(n, h), rec=arr(n, h))
+    if cell == "gru":
+        bwd["carry"] = arr(n, h)
+    else:
+        fwd["c_prev"] = arr(n, h)
+        bwd.update(carry_h=arr(n, h), carry_c=arr(n, h))
+    fwd["mask"] = np.array([True, False] * n)[:n] if mask is None else np.asarray(mask, bool)
+    return fwd, bwd
 
 
-def gru_step_both(fwd, bwd, dtype):
-    """Run the forward and backward kernels and their twins on the same inputs; the backward step reads the gates
-    that the reference forward step kept. Returns ((h, out, gates), (dgi, dgh, carry)) for the kernel and the twin."""
+def step_both(cell, fwd, bwd, dtype):
+    """Run the forward and backward kernels and their twins on the same inputs (the backward step reads the gates
+    that the reference forward step kept); returns ({name: kernel's array}, {name: twin's array})."""
     n, h = fwd["h_prev"].shape
+    garbage = lambda width: np.full((n, width), 123.0, dtype)  # noqa: E731  (the kernels must overwrite it)
     with np.errstate(all="ignore"):
-        want_f = RK.gru_forward_step_reference(**fwd)
-        got_f = tuple(np.full(shape, 123.0, dtype) for shape in [(n, h), (n, h), (n, 4 * h)])  # garbage first
-        RK.gru_forward_step(*fwd.values(), *got_f)
-        gates = want_f[2]
-        want_b = RK.gru_backward_step_reference(bwd["dout"], bwd["rec"], bwd["carry"], gates, fwd["h_prev"],
-                                                fwd["mask"])
-        dgi, dgh, carry = np.full((n, 3 * h), 123.0, dtype), np.full((n, 3 * h), 123.0, dtype), bwd["carry"].copy()
-        RK.gru_backward_step(bwd["dout"], bwd["rec"], carry, gates, fwd["h_prev"], fwd["mask"], dgi, dgh)
-    return (got_f, (dgi, dgh, carry)), (want_f, want_b)
+        if cell == "gru":
+            names_f, names_b = ["h", "out", "gates"], ["dgi", "dgh", "carry"]
+            want = RK.gru_forward_step_reference(**fwd)
+            got = (garbage(h), garbage(h), garbage(4 * h))
+            RK.gru_forward_step(*fwd.values(), *got)
+            gates = want[2]
+            want += RK.gru_backward_step_reference(bwd["dout"], bwd["rec"], bwd["carry"], gates, fwd["h_prev"],
+                                                   fwd["mask"])
+            back = (garbage(3 * h), garbage(3 * h), bwd["carry"].copy())
+            RK.gru_backward_step(bwd["dout"], bwd["rec"], back[2], gates, fwd["h_prev"], fwd["mask"], *back[:2])
+        else:
+            names_f, names_b = ["h", "c", "out", "gates"], ["da", "carry_h", "carry_c"]
+            want = RK.lstm_forward_step_reference(**fwd)
+            got = (garbage(h), garbage(h), garbage(h), garbage(5 * h))
+            RK.lstm_forward_step(*fwd.values(), *got)
+            gates = want[3]
+            want += RK.lstm_backward_step_reference(bwd["dout"], bwd["rec"], bwd["carry_h"], bwd["carry_c"], gates,
+                                                    fwd["c_prev"], fwd["mask"])
+            back = (garbage(4 * h), bwd["carry_h"].copy(), bwd["carry_c"].copy())
+            RK.lstm_backward_step(bwd["dout"], bwd["rec"], back[1], back[2], gates, fwd["c_prev"], fwd["mask"],
+                                  back[0])
+    names = names_f + names_b
+    return dict(zip(names, got + back)), dict(zip(names, want))
 
 
-GRU_STEP_CASES = {
+STEP_CASES = {
     "random": dict(),
     "all_real": dict(mask=[True] * 6),
     "all_padding": dict(mask=[False] * 6),
@@ -476,36 +500,41 @@ GRU_STEP_CASES = {
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
-@pytest.mark.parametrize("case", GRU_STEP_CASES)
-def test_gru_step_kernels_equal_reference(case, dtype):
-    fwd, bwd = gru_step_inputs(np.random.default_rng(8), dtype, **GRU_STEP_CASES[case])
-    (got_f, got_b), (want_f, want_b) = gru_step_both(fwd, bwd, dtype)
-    for a, b in zip(got_f + got_b, want_f + want_b):
-        assert_agree(a, b, dtype)
-    h, out, gates = got_f
+@pytest.mark.parametrize("case", STEP_CASES)
+@pytest.mark.parametrize("cell", GATES)
+def test_recurrent_step_kernels_equal_reference(cell, case, dtype):
+    fwd, bwd = step_inputs(cell, np.random.default_rng(8), dtype, **STEP_CASES[case])
+    got, want = step_both(cell, fwd, bwd, dtype)
+    for name in want:
+        assert_agree(got[name], want[name], dtype)
     pad = ~fwd["mask"]
-    np.testing.assert_array_equal(h[pad], fwd["h_prev"][pad])  # the state goes through padding unchanged
-    assert not out[pad].any() and not gates[pad].any() and not got_b[0][pad].any() and not got_b[1][pad].any()
-    if case.startswith("saturated"):  # gates of exactly 0 or 1, a state in [-1, 1], nothing overflows
-        assert np.isfinite(h).all() and np.abs(h).max() <= 1 and np.isfinite(got_b[0]).all()
+    np.testing.assert_array_equal(got["h"][pad], fwd["h_prev"][pad])  # the state goes through padding unchanged
+    if cell == "lstm":
+        np.testing.assert_array_equal(got["c"][pad], fwd["c_prev"][pad])
+    gradients = ["dgi", "dgh"] if cell == "gru" else ["da"]
+    assert not any(got[name][pad].any() for name in ["out", "gates"] + gradients)
+    if case.startswith("saturated"):  # gates of exactly 0 or 1, nothing overflows
+        assert np.isfinite(got["h"]).all() and np.abs(got["h"]).max() <= 1
+        assert all(np.isfinite(got[name]).all() for name in gradients)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
-def test_gru_step_kernels_propagate_nan(dtype):
+@pytest.mark.parametrize("cell", GATES)
+def test_recurrent_step_kernels_propagate_nan(cell, dtype):
     """A NaN input of a real row makes that row's state NaN, and a NaN upstream gradient of a real row that row's
     gradients NaN; the other rows stay finite. A padded row does not read its input or upstream gradient."""
-    fwd, bwd = gru_step_inputs(np.random.default_rng(9), dtype, n=4, h=3, mask=[True, True, False, True])
-    fwd["gi"][1, 4] = np.nan  # row 1, a unit of the update gate
+    fwd, bwd = step_inputs(cell, np.random.default_rng(9), dtype, n=4, h=3, mask=[True, True, False, True])
+    fwd["gi"][1, 4] = np.nan  # row 1, a unit of the second gate
     fwd["gi"][2, 0] = np.nan  # row 2 is padding
     bwd["dout"][3, 2] = np.nan
     bwd["dout"][2, 1] = np.nan  # padding: not read
-    (got_f, got_b), (want_f, want_b) = gru_step_both(fwd, bwd, dtype)
-    for a, b in zip(got_f + got_b, want_f + want_b):
-        assert_agree(a, b, dtype)
-    h, (dgi, _, carry) = got_f[0], got_b
-    assert np.isnan(h[1]).any() and np.isfinite(h[[0, 2, 3]]).all()
-    assert np.isnan(dgi[3]).any() and np.isnan(carry[3]).any()
-    assert np.isfinite(carry[2]).all() and np.isfinite(dgi[[0, 2]]).all()
+    got, want = step_both(cell, fwd, bwd, dtype)
+    for name in want:
+        assert_agree(got[name], want[name], dtype)
+    grad, carry = ("dgi", "carry") if cell == "gru" else ("da", "carry_c")
+    assert np.isnan(got["h"][1]).any() and np.isfinite(got["h"][[0, 2, 3]]).all()
+    assert np.isnan(got[grad][3]).any() and np.isnan(got[carry][3]).any()
+    assert np.isfinite(got[carry][2]).all() and np.isfinite(got[grad][[0, 2]]).all()
 
 
 @numba.njit(cache=False)

@@ -1,20 +1,24 @@
-"""The GRU's gate arithmetic for one time step, forward and backward, as Numba kernels beside their NumPy twins.
+"""The gate arithmetic of one time step of the GRU and the LSTM, forward and backward, as Numba kernels beside their
+NumPy twins.
 
-The layer that calls them is ``minivae.nn.recurrent.GRU``; its docstring derives the formulas. A step splits into
-matrix products, which stay in NumPy (BLAS), and everything elementwise in between, which is one kernel call here:
+The layers that call them are ``minivae.nn.recurrent.GRU`` and ``LSTM``; their docstrings derive the formulas. A
+step splits into matrix products, which stay in NumPy (BLAS), and everything elementwise in between, which is one
+kernel call here (the GRU's names; the LSTM's are alike, with 4H columns):
 
     forward step t:   gh = h_{t-1} @ W_hh                        (NumPy, (N, H) @ (H, 3H))
                       gru_forward_step(gi_t, gh, b_hh, ...)       -> h_t, the output, the gates kept for backward
     backward step t:  gru_backward_step(dout_t, rec, carry, ...)  -> the gradients of the pre-activations
                       rec = dgh_t @ W_hh^T                       (NumPy, (N, 3H) @ (3H, H), used at step t - 1)
 
-Gate blocks are in PyTorch's order r, z, n: columns [0, H) of a (N, 3H) array belong to the reset gate, [H, 2H) to
-the update gate, [2H, 3H) to the candidate. The forward kernel keeps, per step, ``gates`` (N, 4H) = [r | z | n | hn]
-with hn = h_{t-1} W_hn + b_hn, the four things the backward step reads.
+Gate blocks are in PyTorch's orders: r, z, n for the GRU (columns [0, H) of a (N, 3H) array are the reset gate,
+[H, 2H) the update gate, [2H, 3H) the candidate), i, f, g, o for the LSTM. What a forward step keeps for backward:
+GRU ``gates`` (N, 4H) = [r | z | n | hn] with hn = h_{t-1} W_hn + b_hn; LSTM ``gates`` (N, 5H) =
+[i | f | g | o | tanh(c)].
 
 Masks: ``mask`` (N,) is True where the step is a real token. A row whose mask is False is not computed at all: its
-state is copied (h_t = h_{t-1}), its output and gates are 0, and backward passes its state gradient straight through
-with no gate gradient. The upstream gradient of a padded step is not read (the output there is the constant 0).
+state is copied (h_t = h_{t-1}, and c_t = c_{t-1}), its output and gates are 0, and backward passes its state
+gradient straight through with no gate gradient. The upstream gradient of a padded step is not read (the output
+there is the constant 0).
 
 Conventions as in ``minivae.nn.kernels``: ``name_reference`` is the readable NumPy twin and returns new arrays;
 ``name`` is the kernel and writes into arrays the caller allocates; ``cache=True``, ``error_model="numpy"``, no
@@ -84,13 +88,60 @@ def gru_backward_step_reference(dout, rec, carry, gates, h_prev, mask):
     return dgi, dgh, np.where(m, dh * z, dh)
 
 
+def lstm_forward_step_reference(gi, gh, b_hh, h_prev, c_prev, mask):
+    """One LSTM step in NumPy.
+
+    gi (N, 4H) = x_t W_ih + b_ih;  gh (N, 4H) = h_{t-1} W_hh (without b_hh);  b_hh (4H,);  h_prev, c_prev (N, H)
+
+        a = gi + gh + b_hh,  blocks i, f, g, o:   i, f, o = sigma(a_i), sigma(a_f), sigma(a_o),   g = tanh(a_g)
+        c = f * c_prev + i * g,    h = o * tanh(c)        where mask; h_prev and c_prev elsewhere
+
+    Returns h, c, out (N, H) (h where mask, 0 elsewhere), gates (N, 5H) = [i | f | g | o | tanh(c)] (0 where not mask).
+    """
+    H = h_prev.shape[1]
+    a = gi + gh + b_hh
+    i, f, o = (sigmoid_reference(a[:, k * H:(k + 1) * H]) for k in (0, 1, 3))
+    g = np.tanh(a[:, 2 * H:3 * H])
+    c_new = f * c_prev + i * g
+    tc = np.tanh(c_new)
+    h_new = o * tc
+    m, zero = mask[:, None], np.zeros((), h_prev.dtype)
+    return (np.where(m, h_new, h_prev), np.where(m, c_new, c_prev), np.where(m, h_new, zero),
+            np.where(m, np.concatenate([i, f, g, o, tc], axis=1), zero))
+
+
+def lstm_backward_step_reference(dout, rec, carry_h, carry_c, gates, c_prev, mask):
+    """The backward pass of one LSTM step in NumPy.
+
+    dout (N, H): dL/d out_t;  rec (N, H): da_{t+1} @ W_hh^T;  carry_h, carry_c (N, H): the rest of dL/dh_t and
+    dL/dc_t from step t + 1;  gates, c_prev, mask: as the forward step kept them (tc = tanh(c_t)).
+
+        dh = dout + carry_h + rec                                   (dL/dh_t, all paths)
+        dc = carry_c + dh * o * (1 - tc^2)                          (dL/dc_t, all paths)
+        da = [dc g i (1 - i) | dc c_prev f (1 - f) | dc i (1 - g^2) | dh tc o (1 - o)]     (N, 4H): dL/da_t
+        carry_h = 0,  carry_c = dc * f                              (h_{t-1} is only read through h_{t-1} W_hh)
+
+    Where mask is False: da = 0, carry_h = carry_h + rec (dout is not read), carry_c unchanged.
+    Returns da (N, 4H), carry_h, carry_c (N, H) (new arrays).
+    """
+    H = c_prev.shape[1]
+    i, f, g, o, tc = (gates[:, k * H:(k + 1) * H] for k in range(5))
+    m, zero = mask[:, None], np.zeros((), c_prev.dtype)
+    dh = np.where(m, dout, zero) + carry_h + rec
+    dc = carry_c + dh * o * (1 - tc * tc)
+    da = np.concatenate([dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g * g),
+                         dh * tc * o * (1 - o)], axis=1)
+    return np.where(m, da, zero), np.where(m, zero, dh), np.where(m, dc * f, carry_c)
+
+
 # ----------------------------------------------------------------------------------------------------------------------
 # exp, sigmoid and tanh with arithmetic only, so that LLVM vectorises the loops that call them.
 #
 # Numba turns np.exp and np.tanh in a loop into one call of the C library per entry (it has no vector versions of
 # them without Intel's SVML). Measured on the GRU's step (N = 64, H = 256, float32) that is 0.9 ms per step, three
 # times the step's matrix product; NumPy's ufuncs are vectorised, but calling them would split the step into five
-# calls. Computed as below, the whole forward step takes 0.08 ms. So exp is computed here the way a C library computes it, with + - * and the bits of a float:
+# calls. So exp is computed here the way a C library computes it, with + - * and the bits of a float (the whole
+# forward step then takes 0.08 ms):
 #
 #     exp(v) = 2^k exp(r),    k = round(v / ln 2),    r = v - k ln 2,  |r| <= ln(2) / 2
 #
@@ -246,3 +297,71 @@ def gru_backward_step(dout, rec, carry, gates, h_prev, mask, dgi, dgh):
         for j in range(H):  # the direct path to h_{t-1}
             c[j] = c[j] * z[j]
     return carry
+
+
+@njit(cache=True, error_model="numpy")
+def lstm_forward_step(gi, gh, b_hh, h_prev, c_prev, mask, h, c, out, gates):
+    """One LSTM step: reads gi, gh (N, 4H), b_hh (4H,), h_prev, c_prev (N, H), mask (N,); writes h, c, out (N, H)
+    and gates (N, 5H) = [i | f | g | o | tanh(c)] (see ``lstm_forward_step_reference``)."""
+    n_rows, H = h_prev.shape
+    one, zero = h.dtype.type(1), h.dtype.type(0)
+    for row in range(n_rows):
+        p, q, gt, hp, cp, hi, ci, oi = gi[row], gh[row], gates[row], h_prev[row], c_prev[row], h[row], c[row], out[row]
+        if not mask[row]:  # padding: the state goes through, the output and the gates are 0
+            for j in range(H):
+                hi[j] = hp[j]
+                ci[j] = cp[j]
+                oi[j] = zero
+            for j in range(5 * H):
+                gt[j] = zero
+            continue
+        for j in range(2 * H):  # i and f side by side
+            gt[j] = _sigmoid(p[j] + q[j] + b_hh[j], one)
+        for j in range(2 * H, 3 * H):  # g
+            gt[j] = _tanh(p[j] + q[j] + b_hh[j], one)
+        for j in range(3 * H, 4 * H):  # o
+            gt[j] = _sigmoid(p[j] + q[j] + b_hh[j], one)
+        i, f, g, o, tc = gt[:H], gt[H:2 * H], gt[2 * H:3 * H], gt[3 * H:4 * H], gt[4 * H:]
+        for j in range(H):  # c = f * c_{t-1} + i * g
+            ci[j] = f[j] * cp[j] + i[j] * g[j]
+        for j in range(H):
+            tc[j] = _tanh(ci[j], one)
+        for j in range(H):  # h = o * tanh(c)
+            hi[j] = o[j] * tc[j]
+        for j in range(H):
+            oi[j] = hi[j]
+    return h
+
+
+@njit(cache=True, error_model="numpy")
+def lstm_backward_step(dout, rec, carry_h, carry_c, gates, c_prev, mask, da):
+    """The backward pass of one LSTM step (see ``lstm_backward_step_reference``): reads dout, rec (N, H), gates
+    (N, 5H), c_prev (N, H), mask (N,); writes da (N, 4H); carry_h and carry_c (N, H) are read and overwritten."""
+    n_rows, H = c_prev.shape
+    one, zero = c_prev.dtype.type(1), c_prev.dtype.type(0)
+    for row in range(n_rows):
+        gt, cp, ch, cc, d, q, dr = gates[row], c_prev[row], carry_h[row], carry_c[row], dout[row], rec[row], da[row]
+        if not mask[row]:  # padding: dL/dh_{t-1} = dL/dh_t, dL/dc_{t-1} = dL/dc_t, no gate gradients
+            for j in range(H):
+                ch[j] = ch[j] + q[j]
+            for j in range(4 * H):
+                dr[j] = zero
+            continue
+        i, f, g, o, tc = gt[:H], gt[H:2 * H], gt[2 * H:3 * H], gt[3 * H:4 * H], gt[4 * H:]
+        da_i, da_f, da_g, da_o = dr[:H], dr[H:2 * H], dr[2 * H:3 * H], dr[3 * H:]
+        for j in range(H):  # dh = dout + carry_h + rec, kept in carry_h for now
+            ch[j] = d[j] + ch[j] + q[j]
+        for j in range(H):  # dc = carry_c + dh o (1 - tanh(c)^2), kept in carry_c
+            cc[j] = cc[j] + ch[j] * o[j] * (one - tc[j] * tc[j])
+        for j in range(H):
+            da_i[j] = cc[j] * g[j] * i[j] * (one - i[j])
+        for j in range(H):
+            da_f[j] = cc[j] * cp[j] * f[j] * (one - f[j])
+        for j in range(H):
+            da_g[j] = cc[j] * i[j] * (one - g[j] * g[j])
+        for j in range(H):
+            da_o[j] = ch[j] * tc[j] * o[j] * (one - o[j])
+        for j in range(H):  # the direct paths to step t - 1
+            cc[j] = cc[j] * f[j]
+            ch[j] = zero
+    return carry_h
