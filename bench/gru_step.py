@@ -1,8 +1,9 @@
 """Forward + backward of one GRU layer: minivae's GRU against torch.nn.GRU on the CPU, side by side.
 
-    python bench/gru_step.py                 # N=64, T=20, D=64, H=256, float32, 1 and 2 threads (about 1 minute)
+    python bench/gru_step.py                 # N=64, T=20, D=64, H=256, float32, 1 and 2 threads (about 3 minutes)
     python bench/gru_step.py --repeats 3     # quicker
     python bench/gru_step.py --threads 2 --H 512
+    python bench/gru_step.py --cell lstm     # the LSTM against torch.nn.LSTM
 
 What one step is, for every implementation: the forward pass over a batch of N sequences of T steps (no mask,
 h0 = 0) and the backward pass from a random upstream gradient on the outputs, computing dL/dx and the gradients of
@@ -35,18 +36,20 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NU
 # ----------------------------------------------------------------------------------------------------------------------
 
 
-def make_step(impl, N, T, D, H):
+def make_step(impl, cell, N, T, D, H):
     """A function that runs one forward + backward step and returns (forward seconds, total seconds)."""
     import numpy as np
+
+    G = {"gru": 3, "lstm": 4}[cell]
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((N, T, D)).astype(np.float32)
     dout = rng.standard_normal((N, T, H)).astype(np.float32)
     if impl == "minivae":
         sys.path.insert(0, str(ROOT))  # the minivae of this checkout
-        from minivae.nn.recurrent import GRU
+        from minivae.nn.recurrent import GRU, LSTM
 
-        gru = GRU(D, H, rng=rng)
+        gru = {"gru": GRU, "lstm": LSTM}[cell](D, H, rng=rng)
 
         def step():
             t0 = time.perf_counter()
@@ -55,12 +58,12 @@ def make_step(impl, N, T, D, H):
             gru.backward(dout)
             return t1 - t0, time.perf_counter() - t0
     elif impl == "gemm":
-        W_ih = rng.standard_normal((D, 3 * H)).astype(np.float32)
-        W_hh = rng.standard_normal((H, 3 * H)).astype(np.float32)
+        W_ih = rng.standard_normal((D, G * H)).astype(np.float32)
+        W_hh = rng.standard_normal((H, G * H)).astype(np.float32)
         W_hh_T, x2 = np.ascontiguousarray(W_hh.T), x.reshape(N * T, D)
-        gi, states = np.empty((N * T, 3 * H), np.float32), np.zeros((T + 1, N, H), np.float32)
-        gh, rec = np.empty((N, 3 * H), np.float32), np.empty((N, H), np.float32)
-        f = rng.standard_normal((T * N, 3 * H)).astype(np.float32)
+        gi, states = np.empty((N * T, G * H), np.float32), np.zeros((T + 1, N, H), np.float32)
+        gh, rec = np.empty((N, G * H), np.float32), np.empty((N, H), np.float32)
+        f = rng.standard_normal((T * N, G * H)).astype(np.float32)
         dW_ih, dW_hh, dx = np.empty_like(W_ih), np.empty_like(W_hh), np.empty((N * T, D), np.float32)
 
         def step():
@@ -79,7 +82,7 @@ def make_step(impl, N, T, D, H):
         import torch
 
         torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
-        gru = torch.nn.GRU(D, H, batch_first=True)
+        gru = {"gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[cell](D, H, batch_first=True)
         xt, dt = torch.from_numpy(x).requires_grad_(), torch.from_numpy(dout)
 
         def step():
@@ -96,7 +99,7 @@ def make_step(impl, N, T, D, H):
 def worker(args):
     import numpy as np
 
-    step = make_step(args.worker, args.N, args.T, args.D, args.H)
+    step = make_step(args.worker, args.cell, args.N, args.T, args.D, args.H)
     for _ in range(5):
         step()
     print(json.dumps({"ready": True}), flush=True)
@@ -115,8 +118,8 @@ def worker(args):
 
 def start(impl, threads, args):
     env = dict(os.environ, **{v: str(threads) for v in THREAD_VARS})
-    cmd = [sys.executable, __file__, "--worker", impl] + [f"--{k}={getattr(args, k)}" for k in ("N", "T", "D", "H",
-                                                                                                  "steps")]
+    cmd = [sys.executable, __file__, "--worker", impl] + [f"--{k}={getattr(args, k)}" for k in ("cell", "N", "T", "D",
+                                                                                                  "H", "steps")]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
     assert json.loads(proc.stdout.readline())["ready"]
     return proc
@@ -140,6 +143,7 @@ def median(values):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--cell", choices=["gru", "lstm"], default="gru")
     p.add_argument("--N", type=int, default=64)
     p.add_argument("--T", type=int, default=20)
     p.add_argument("--D", type=int, default=64)
@@ -168,7 +172,7 @@ def main():
             proc.wait()
         rows.append((threads, results))
 
-    print(f"GRU forward + backward, N={args.N} T={args.T} D={args.D} H={args.H}, float32, CPU. Median step of "
+    print(f"{args.cell.upper()} forward + backward, N={args.N} T={args.T} D={args.D} H={args.H}, float32, CPU. Median step of "
           f"{args.steps}, median of {args.repeats} repeats. Load average (1 min) before / after: {load_before:.1f} / "
           f"{os.getloadavg()[0]:.1f}.")
     if "torch" not in impls:

@@ -2,8 +2,8 @@
 
 One table, CASES, lists every check: each layer (w.r.t. its input and every parameter), each loss, the
 reparameterization, the KL term (plain and with free bits), each likelihood, every model w.r.t. every
-parameter, with every training option, and the sequence layers (the GRU also w.r.t. its initial state, with masks
-and length-1 sequences). One parametrized test runs them all, and ``test_the_sweep_covers_everything`` fails if a layer, a loss, a
+parameter, with every training option, and the sequence layers (the GRU and the LSTM also w.r.t. their initial
+state, with masks and length-1 sequences). One parametrized test runs them all, and ``test_the_sweep_covers_everything`` fails if a layer, a loss, a
 likelihood or a model of the library has no entry in the table, so nothing can go unchecked silently.
 
 How the checks are made
@@ -32,7 +32,7 @@ from minivae.models import likelihoods
 from minivae.nn import kl, layers, losses, recurrent, reparam, sequence
 from minivae.nn.gradcheck import check_layer, check_model, numerical_gradient, numerical_vjp, rel_error
 from minivae.nn.layers import MLP, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Softplus, Tanh
-from minivae.nn.recurrent import GRU
+from minivae.nn.recurrent import GRU, LSTM
 from minivae.nn.sequence import Embedding, SequenceLinear, mask_from_lengths
 from minivae.models.likelihoods import Bernoulli, Categorical, Gaussian, GaussianLearnedVariance, Mixed, to_one_hot
 from minivae.models import VAE, Autoencoder, ConditionalVAE, ConvVAE
@@ -312,8 +312,8 @@ MODEL_CASES = {
 }
 
 # ----------------------------------------------------------------------------------------------------------------------
-# Sequences: the embedding, the GRU (w.r.t. its input, its initial state and every parameter, through random upstream
-# gradients on the outputs and on the last state), the time-distributed linear layer and the masked token loss.
+# Sequences: the embedding, the GRU and the LSTM (w.r.t. the input, the initial state and every parameter, through
+# random upstream gradients on the outputs and on the last state), the time-distributed linear layer and the masked token loss.
 # Ragged lengths (padding at the end) and length-1 sequences are included. These checks are held to the tighter bound
 # SEQUENCE_TOL: backpropagation through time is long enough a chain for a small slip to hide under 1e-6.
 # ----------------------------------------------------------------------------------------------------------------------
@@ -322,30 +322,30 @@ SEQUENCE_TOL = 1e-7
 T_STEPS, V_TOKENS = 4, 6
 
 
-def gru_case(lengths, T=T_STEPS, h0=True, dh_last=True):
-    """GRU(D, H) on len(lengths) sequences padded to T steps. The scalar checked is
+def recurrent_case(cls, lengths, T=T_STEPS, h0=True, dh_last=True):
+    """cls(D, H) (GRU or LSTM) on len(lengths) sequences padded to T steps. The scalar checked is
     sum(out * dout) + sum(last_state * dh_last), whose gradient is what backward(dout, dh_last) returns."""
     def run(name):
         rng = rng_for(name)
-        gru = GRU(D, H, rng=rng, dtype=F64)
-        for p in gru.params.values():
+        layer = cls(D, H, rng=rng, dtype=F64)
+        for p in layer.params.values():
             p *= 3  # weights of order 1.5: gates away from their linear middle, so every term of BPTT matters
-        n = len(lengths)
+        n, S = len(lengths), layer.state_dim
         x, dout = rng.standard_normal((n, T, D)), rng.standard_normal((n, T, H))
-        state = rng.standard_normal((n, H)) if h0 else np.zeros((n, H))  # h0=None is the zero state
-        dlast = rng.standard_normal((n, H)) if dh_last else np.zeros((n, H))
+        state = rng.standard_normal((n, S)) if h0 else np.zeros((n, S))  # h0=None is the zero state
+        dlast = rng.standard_normal((n, S)) if dh_last else np.zeros((n, S))
         mask = mask_from_lengths(np.array(lengths), T)
 
         def objective():
-            out = gru.forward(x, state, mask)
-            return float(np.sum(out * dout) + np.sum(gru.last_state * dlast))
-        gru.forward(x, state if h0 else None, mask)  # the analytic pass with the defaults where asked
-        dx, dh0 = gru.backward(dout, dlast if dh_last else None)
-        analytic = {"x": dx, "h0": dh0, **{k: g.copy() for k, g in gru.grads.items()}}
+            out = layer.forward(x, state, mask)
+            return float(np.sum(out * dout) + np.sum(layer.last_state * dlast))
+        layer.forward(x, state if h0 else None, mask)  # the analytic pass with the defaults where asked
+        dx, dh0 = layer.backward(dout, dlast if dh_last else None)
+        analytic = {"x": dx, "h0": dh0, **{k: g.copy() for k, g in layer.grads.items()}}
         assert not dx[~mask].any()  # no gradient reaches the inputs of padded steps
         errors = {k: rel_error(analytic[k], numerical_gradient(objective, a))
-                  for k, a in {"x": x, "h0": state, **gru.params}.items()}
-        assert set(errors) == {"x", "h0", *gru.params}
+                  for k, a in {"x": x, "h0": state, **layer.params}.items()}
+        assert set(errors) == {"x", "h0", *layer.params}
         return errors
     return run
 
@@ -382,11 +382,17 @@ def case_token_nll(name):
 SEQUENCE_CASES = {
     "embedding": ({"Embedding"}, case_embedding),
     "sequence_linear": ({"SequenceLinear"}, case_sequence_linear),
-    "gru": ({"GRU", "h0", "dh_last"}, gru_case([T_STEPS] * 3)),
-    "gru_ragged_mask": ({"GRU", "mask", "h0", "dh_last"}, gru_case([4, 2, 1, 3])),
-    "gru_ragged_no_h0_no_dh_last": ({"GRU", "mask"}, gru_case([3, 4, 1], h0=False, dh_last=False)),
-    "gru_one_step": ({"GRU", "length_one"}, gru_case([1, 1], T=1)),
-    "gru_length_one_padded": ({"GRU", "length_one", "mask", "h0", "dh_last"}, gru_case([1, 1, 1], T=3)),
+    "gru": ({"GRU", "h0", "dh_last"}, recurrent_case(GRU, [T_STEPS] * 3)),
+    "gru_ragged_mask": ({"GRU", "mask", "h0", "dh_last"}, recurrent_case(GRU, [4, 2, 1, 3])),
+    "gru_ragged_no_h0_no_dh_last": ({"GRU", "mask"}, recurrent_case(GRU, [3, 4, 1], h0=False, dh_last=False)),
+    "gru_one_step": ({"GRU", "length_one"}, recurrent_case(GRU, [1, 1], T=1)),
+    "gru_length_one_padded": ({"GRU", "length_one", "mask", "h0", "dh_last"}, recurrent_case(GRU, [1, 1, 1], T=3)),
+    "lstm": ({"LSTM", "h0", "dh_last"}, recurrent_case(LSTM, [T_STEPS] * 3)),
+    "lstm_ragged_mask": ({"LSTM", "mask", "h0", "dh_last"}, recurrent_case(LSTM, [4, 2, 1, 3])),
+    "lstm_ragged_no_h0_no_dh_last": ({"LSTM", "mask"}, recurrent_case(LSTM, [3, 4, 1], h0=False, dh_last=False)),
+    "lstm_one_step": ({"LSTM", "length_one"}, recurrent_case(LSTM, [1, 1], T=1)),
+    "lstm_length_one_padded": ({"LSTM", "length_one", "mask", "h0", "dh_last"},
+                               recurrent_case(LSTM, [1, 1, 1], T=3)),
     "token_nll": ({"token_nll", "mask"}, case_token_nll),
 }
 

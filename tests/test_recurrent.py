@@ -1,10 +1,11 @@
-"""The sequence layers as a user meets them: the GRU against its equations and against torch.nn.GRU, what a mask
-means, the masked token loss, the embedding, their errors, and a tiny language model that learns.
+"""The sequence layers as a user meets them: the GRU and the LSTM against their equations and against torch, what a
+mask means, the masked token loss, the embedding, their errors, and a tiny language model that learns.
 
 The finite-difference checks of every gradient are in tests/test_gradients.py, the kernels against their twins in
-tests/test_kernels.py. Here the GRU is compared with two independent computations: the equations of its docstring
-written out in plain NumPy (forward), and PyTorch in float64 with the same weights copied in (forward and backward,
-skipped when torch is not installed), whose packed sequences are the same convention for padding.
+tests/test_kernels.py. Here the recurrent layers are compared with two independent computations: the equations of
+their docstrings written out in plain NumPy (forward), and PyTorch in float64 with the same weights copied in
+(forward and backward, skipped when torch is not installed), whose packed sequences are the same convention for
+padding. Most tests run for both layers (``CELLS``): they answer the same calls.
 """
 import doctest
 
@@ -16,38 +17,47 @@ from minivae.nn import losses, recurrent, sequence
 from minivae.nn.gradcheck import rel_error
 from minivae.nn.losses import token_nll
 from minivae.nn.optim import Adam
-from minivae.nn.recurrent import GRU
+from minivae.nn.recurrent import GRU, LSTM
 from minivae.nn.sequence import Embedding, SequenceLinear, mask_from_lengths
 
 N, T, D, H, V = 4, 5, 3, 6, 7
 LENGTHS = np.array([5, 2, 1, 4])  # ragged, with a sequence of length 1
+CELLS = [GRU, LSTM]
+cells = pytest.mark.parametrize("cls", CELLS, ids=["GRU", "LSTM"])
 
 
-def setup(seed=0, dtype=np.float64, lengths=LENGTHS):
+def setup(cls=GRU, seed=0, dtype=np.float64, lengths=LENGTHS):
     rng = np.random.default_rng(seed)
-    gru = GRU(D, H, rng=rng, dtype=dtype)
+    layer = cls(D, H, rng=rng, dtype=dtype)
     x = rng.standard_normal((len(lengths), T, D)).astype(dtype)
-    h0 = rng.standard_normal((len(lengths), H)).astype(dtype)
-    return gru, x, h0, mask_from_lengths(lengths, T), rng
+    h0 = rng.standard_normal((len(lengths), layer.state_dim)).astype(dtype)
+    return layer, x, h0, mask_from_lengths(lengths, T), rng
 
 
-def gru_by_the_equations(params, x, h0, mask):
+def sigma(a):
+    return 1 / (1 + np.exp(-a))
+
+
+def by_the_equations(cls, params, x, h0, mask):
     """The docstring's equations step by step, in plain NumPy, with no kernel: (outputs, last_state)."""
     W_ih, W_hh, b_ih, b_hh = (params[k] for k in ("W_ih", "W_hh", "b_ih", "b_hh"))
-    W_ir, W_iz, W_in = np.split(W_ih, 3, axis=1)
-    W_hr, W_hz, W_hn = np.split(W_hh, 3, axis=1)
-    b_ir, b_iz, b_in = np.split(b_ih, 3)
-    b_hr, b_hz, b_hn = np.split(b_hh, 3)
-    sigma = lambda a: 1 / (1 + np.exp(-a))  # noqa: E731
-    h, outs = h0, []
+    G = W_ih.shape[1] // H
+    Wi, Wh, bi, bh = np.split(W_ih, G, axis=1), np.split(W_hh, G, axis=1), np.split(b_ih, G), np.split(b_hh, G)
+    pre = lambda k, x_t, h: x_t @ Wi[k] + bi[k] + h @ Wh[k] + bh[k]  # noqa: E731
+    h, c, outs = h0[:, :H], h0[:, H:], []
     for t in range(x.shape[1]):
         x_t, m = x[:, t], mask[:, t, None]
-        r = sigma(x_t @ W_ir + b_ir + h @ W_hr + b_hr)
-        z = sigma(x_t @ W_iz + b_iz + h @ W_hz + b_hz)
-        n = np.tanh(x_t @ W_in + b_in + r * (h @ W_hn + b_hn))
-        h = m * ((1 - z) * n + z * h) + (1 - m) * h
+        if cls is GRU:
+            r, z = sigma(pre(0, x_t, h)), sigma(pre(1, x_t, h))
+            n = np.tanh(x_t @ Wi[2] + bi[2] + r * (h @ Wh[2] + bh[2]))
+            h_new, c_new = (1 - z) * n + z * h, c
+        else:
+            i, f, g, o = sigma(pre(0, x_t, h)), sigma(pre(1, x_t, h)), np.tanh(pre(2, x_t, h)), sigma(pre(3, x_t, h))
+            c_new = f * c + i * g
+            h_new = o * np.tanh(c_new)
+        h, c = m * h_new + (1 - m) * h, m * c_new + (1 - m) * c
         outs.append(m * h)
-    return np.stack(outs, axis=1), h
+    return np.stack(outs, axis=1), np.concatenate([h, c], axis=1)
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -55,130 +65,141 @@ def gru_by_the_equations(params, x, h0, mask):
 # ----------------------------------------------------------------------------------------------------------------------
 
 
-def test_gru_forward_is_the_equations_of_its_docstring():
-    gru, x, h0, mask, _ = setup()
-    out = gru.forward(x, h0, mask)
-    want_out, want_last = gru_by_the_equations(gru.params, x, h0, mask)
-    assert out.shape == (N, T, H) and gru.last_state.shape == (N, H)
+@cells
+def test_forward_is_the_equations_of_the_docstring(cls):
+    layer, x, h0, mask, _ = setup(cls)
+    out = layer.forward(x, h0, mask)
+    want_out, want_last = by_the_equations(cls, layer.params, x, h0, mask)
+    assert out.shape == (N, T, H) and layer.last_state.shape == (N, layer.state_dim)
+    assert layer.state_dim == {GRU: H, LSTM: 2 * H}[cls]
     np.testing.assert_allclose(out, want_out, rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(gru.last_state, want_last, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(layer.last_state, want_last, rtol=1e-12, atol=1e-14)
 
 
-def test_outputs_at_padding_are_zero_and_last_state_is_the_state_after_the_last_real_token():
-    gru, x, h0, mask, _ = setup()
-    out = gru.forward(x, h0, mask)
-    last = gru.last_state.copy()
+@cells
+def test_outputs_at_padding_are_zero_and_last_state_is_the_state_after_the_last_real_token(cls):
+    layer, x, h0, mask, _ = setup(cls)
+    out = layer.forward(x, h0, mask)
+    last = layer.last_state.copy()
     assert not out[~mask].any()
     for n, length in enumerate(LENGTHS):
-        np.testing.assert_array_equal(last[n], out[n, length - 1])
+        np.testing.assert_array_equal(last[n, :H], out[n, length - 1])  # h; for the LSTM, c follows it
 
 
-def test_each_sequence_alone_gives_what_it_gives_in_a_padded_batch():
+@cells
+def test_each_sequence_alone_gives_what_it_gives_in_a_padded_batch(cls):
     """Run sequence n alone, cut to its length and without a mask: the same outputs, last state and gradients."""
-    gru, x, h0, mask, rng = setup()
-    dout, dlast = rng.standard_normal((N, T, H)), rng.standard_normal((N, H))
-    out = gru.forward(x, h0, mask)
-    last = gru.last_state.copy()
-    dx, dh0 = gru.backward(dout, dlast)
-    grads = {k: np.zeros_like(g) for k, g in gru.grads.items()}
+    layer, x, h0, mask, rng = setup(cls)
+    dout, dlast = rng.standard_normal((N, T, H)), rng.standard_normal(h0.shape)
+    out = layer.forward(x, h0, mask)
+    last = layer.last_state.copy()
+    dx, dh0 = layer.backward(dout, dlast)
+    grads = {k: np.zeros_like(g) for k, g in layer.grads.items()}
     for n, length in enumerate(LENGTHS):
-        o = gru.forward(x[n:n + 1, :length], h0[n:n + 1])
+        o = layer.forward(x[n:n + 1, :length], h0[n:n + 1])
         np.testing.assert_allclose(o[0], out[n, :length], rtol=1e-12, atol=1e-14)
-        np.testing.assert_allclose(gru.last_state[0], last[n], rtol=1e-12, atol=1e-14)
-        dx_n, dh0_n = gru.backward(dout[n:n + 1, :length], dlast[n:n + 1])
+        np.testing.assert_allclose(layer.last_state[0], last[n], rtol=1e-12, atol=1e-14)
+        dx_n, dh0_n = layer.backward(dout[n:n + 1, :length], dlast[n:n + 1])
         np.testing.assert_allclose(dx_n[0], dx[n, :length], rtol=1e-10, atol=1e-13)
         np.testing.assert_allclose(dh0_n[0], dh0[n], rtol=1e-10, atol=1e-13)
         for k in grads:
-            grads[k] += gru.grads[k]
-    gru.forward(x, h0, mask)
-    gru.backward(dout, dlast)
+            grads[k] += layer.grads[k]
+    layer.forward(x, h0, mask)
+    layer.backward(dout, dlast)
     for k in grads:  # the batch's parameter gradients are the sums over its sequences
-        assert rel_error(gru.grads[k], grads[k]) < 1e-12
+        assert rel_error(layer.grads[k], grads[k]) < 1e-12
 
 
-def test_what_lies_at_padded_steps_changes_nothing():
+@cells
+def test_what_lies_at_padded_steps_changes_nothing(cls):
     """Other inputs and other upstream gradients at the padded steps: the same outputs and the same gradients."""
-    gru, x, h0, mask, rng = setup()
-    dout, dlast = rng.standard_normal((N, T, H)), rng.standard_normal((N, H))
-    out, (dx, dh0) = gru.forward(x, h0, mask), gru.backward(dout, dlast)
-    grads = {k: g.copy() for k, g in gru.grads.items()}
+    layer, x, h0, mask, rng = setup(cls)
+    dout, dlast = rng.standard_normal((N, T, H)), rng.standard_normal(h0.shape)
+    out, (dx, dh0) = layer.forward(x, h0, mask), layer.backward(dout, dlast)
+    grads = {k: g.copy() for k, g in layer.grads.items()}
     x2, dout2 = x.copy(), dout.copy()
     x2[~mask] = 1e6 * rng.standard_normal((np.sum(~mask), D))
     dout2[~mask] = np.nan  # not even a NaN there is read
-    np.testing.assert_array_equal(gru.forward(x2, h0, mask), out)
-    dx2, dh02 = gru.backward(dout2, dlast)
+    np.testing.assert_array_equal(layer.forward(x2, h0, mask), out)
+    dx2, dh02 = layer.backward(dout2, dlast)
     np.testing.assert_array_equal(dx2, dx)
     np.testing.assert_array_equal(dh02, dh0)
     assert not dx[~mask].any()
     for k in grads:
-        np.testing.assert_array_equal(gru.grads[k], grads[k])
+        np.testing.assert_array_equal(layer.grads[k], grads[k])
 
 
-def test_defaults_no_mask_no_h0_no_dout_no_dh_last():
-    gru, x, _, _, rng = setup()
+@cells
+def test_defaults_no_mask_no_h0_no_dout_no_dh_last(cls):
+    layer, x, h0, _, rng = setup(cls)
     everything = np.ones((N, T), bool)
-    np.testing.assert_array_equal(gru.forward(x), gru.forward(x, np.zeros((N, H)), everything))
-    np.testing.assert_array_equal(gru.forward(x, mask=np.ones((N, T), int)), gru.forward(x, mask=everything))
-    dlast = rng.standard_normal((N, H))
-    gru.forward(x)
-    a = gru.backward(None, dlast)  # an encoder: only the last state is used
-    b = gru.backward(np.zeros((N, T, H)), dlast)
+    np.testing.assert_array_equal(layer.forward(x), layer.forward(x, np.zeros_like(h0), everything))
+    np.testing.assert_array_equal(layer.forward(x, mask=np.ones((N, T), int)), layer.forward(x, mask=everything))
+    dlast = rng.standard_normal(h0.shape)
+    layer.forward(x)
+    a = layer.backward(None, dlast)  # an encoder: only the last state is used
+    b = layer.backward(np.zeros((N, T, H)), dlast)
     for u, v in zip(a, b):
         np.testing.assert_array_equal(u, v)
-    dx, dh0 = gru.backward(rng.standard_normal((N, T, H)))  # dh_last=None: last_state unused
-    assert dx.shape == (N, T, D) and dh0.shape == (N, H)
+    dx, dh0 = layer.backward(rng.standard_normal((N, T, H)))  # dh_last=None: last_state unused
+    assert dx.shape == (N, T, D) and dh0.shape == h0.shape
 
 
-def test_step_by_step_decoding_gives_the_outputs_of_forward_and_keeps_the_cache():
-    gru, x, h0, _, rng = setup()
-    out = gru.forward(x, h0)
+@cells
+def test_step_by_step_decoding_gives_the_outputs_of_forward_and_keeps_the_cache(cls):
+    layer, x, h0, _, rng = setup(cls)
+    out = layer.forward(x, h0)
+    last = layer.last_state.copy()
     dout = rng.standard_normal(out.shape)
     h = h0
     for t in range(T):
-        h = gru.step(x[:, t], h)
-        np.testing.assert_allclose(h, out[:, t], rtol=1e-13, atol=1e-15)
-    dx, _ = gru.backward(dout)  # the steps did not touch what forward kept
-    gru.forward(x, h0)
-    np.testing.assert_array_equal(gru.backward(dout)[0], dx)
-    with pytest.raises(ValueError, match=r"x_t must have shape \(N, 3\)"):
-        gru.step(x, h0)
+        h = layer.step(x[:, t], h)
+        np.testing.assert_allclose(h[:, :H], out[:, t], rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(h, last, rtol=1e-13, atol=1e-15)
+    dx, _ = layer.backward(dout)  # the steps did not touch what forward kept
+    layer.forward(x, h0)
+    np.testing.assert_array_equal(layer.backward(dout)[0], dx)
 
 
-def test_backward_overwrites_the_gradients():
-    gru, x, h0, mask, rng = setup()
+@cells
+def test_backward_overwrites_the_gradients(cls):
+    layer, x, h0, mask, rng = setup(cls)
     dout = rng.standard_normal((N, T, H))
-    gru.forward(x, h0, mask)
-    gru.backward(dout)
-    first = {k: g.copy() for k, g in gru.grads.items()}
-    arrays = {k: id(g) for k, g in gru.grads.items()}
-    gru.backward(dout)
+    layer.forward(x, h0, mask)
+    layer.backward(dout)
+    first = {k: g.copy() for k, g in layer.grads.items()}
+    arrays = {k: id(g) for k, g in layer.grads.items()}
+    layer.backward(dout)
     for k in first:
-        np.testing.assert_array_equal(gru.grads[k], first[k])  # not doubled
-        assert id(gru.grads[k]) == arrays[k]  # the same arrays, so an optimizer may hold on to them
+        np.testing.assert_array_equal(layer.grads[k], first[k])  # not doubled
+        assert id(layer.grads[k]) == arrays[k]  # the same arrays, so an optimizer may hold on to them
 
 
-def test_float32_agrees_with_float64():
-    gru64, x, h0, mask, rng = setup()
-    gru32 = GRU(D, H, dtype=np.float32)
-    for k in gru32.params:
-        gru32.params[k][...] = gru64.params[k]
+@cells
+def test_float32_agrees_with_float64(cls):
+    layer64, x, h0, mask, rng = setup(cls)
+    layer32 = cls(D, H, dtype=np.float32)
+    for k in layer32.params:
+        layer32.params[k][...] = layer64.params[k]
     dout = rng.standard_normal((N, T, H))
-    out32, out64 = gru32.forward(x.astype(np.float32), h0, mask), gru64.forward(x, h0, mask)
-    assert out32.dtype == np.float32 and gru32.last_state.dtype == np.float32
+    out32, out64 = layer32.forward(x.astype(np.float32), h0, mask), layer64.forward(x, h0, mask)
+    assert out32.dtype == np.float32 and layer32.last_state.dtype == np.float32
     np.testing.assert_allclose(out32, out64, rtol=1e-5, atol=1e-6)
-    (dx32, dh32), (dx64, dh64) = gru32.backward(dout), gru64.backward(dout)
+    (dx32, dh32), (dx64, dh64) = layer32.backward(dout), layer64.backward(dout)
     assert dx32.dtype == dh32.dtype == np.float32
     np.testing.assert_allclose(dx32, dx64, rtol=1e-4, atol=1e-5)
-    for k in gru32.grads:
-        assert gru32.grads[k].dtype == np.float32
-        assert rel_error(gru32.grads[k], gru64.grads[k]) < 1e-5
+    for k in layer32.grads:
+        assert layer32.grads[k].dtype == np.float32
+        assert rel_error(layer32.grads[k], layer64.grads[k]) < 1e-5
 
 
-def test_initialisation_is_torchs():
-    gru = GRU(10, 16, rng=np.random.default_rng(1))
-    assert {k: p.shape for k, p in gru.params.items()} == {"W_ih": (10, 48), "W_hh": (16, 48), "b_ih": (48,),
-                                                          "b_hh": (48,)}
-    for p in gru.params.values():
+@cells
+def test_initialisation_is_torchs(cls):
+    layer = cls(10, 16, rng=np.random.default_rng(1))
+    G = {GRU: 3, LSTM: 4}[cls]
+    assert {k: p.shape for k, p in layer.params.items()} == {"W_ih": (10, 16 * G), "W_hh": (16, 16 * G),
+                                                            "b_ih": (16 * G,), "b_hh": (16 * G,)}
+    for p in layer.params.values():
         assert p.dtype == np.float32 and np.abs(p).max() <= 1 / 4 and np.abs(p).max() > 0.2  # U(-1/sqrt(H), ..)
 
 
@@ -187,30 +208,35 @@ def test_initialisation_is_torchs():
 # ----------------------------------------------------------------------------------------------------------------------
 
 
-def test_gru_equals_torch_forward_and_backward():
+@cells
+def test_forward_and_backward_equal_torch(cls):
+    """torch.nn.GRU / torch.nn.LSTM in float64 with our weights, the padded batch as a packed sequence."""
     torch = pytest.importorskip("torch")
-    gru, x, h0, mask, rng = setup(seed=3)
-    dout, dlast = rng.standard_normal((N, T, H)), rng.standard_normal((N, H))
-    out = gru.forward(x, h0, mask)
-    last = gru.last_state.copy()
-    dx, dh0 = gru.backward(dout, dlast)
+    layer, x, h0, mask, rng = setup(cls, seed=3)
+    dout, dlast = rng.standard_normal((N, T, H)), rng.standard_normal(h0.shape)
+    out = layer.forward(x, h0, mask)
+    last = layer.last_state.copy()
+    dx, dh0 = layer.backward(dout, dlast)
 
-    ref = torch.nn.GRU(D, H, batch_first=True, dtype=torch.float64)
-    with torch.no_grad():  # torch keeps (3H, D) matrices: ours transposed; the same gate order r, z, n
-        ref.weight_ih_l0.copy_(torch.from_numpy(gru.params["W_ih"].T))
-        ref.weight_hh_l0.copy_(torch.from_numpy(gru.params["W_hh"].T))
-        ref.bias_ih_l0.copy_(torch.from_numpy(gru.params["b_ih"]))
-        ref.bias_hh_l0.copy_(torch.from_numpy(gru.params["b_hh"]))
-    xt, ht = torch.tensor(x, requires_grad=True), torch.tensor(h0[None], requires_grad=True)
+    ref = getattr(torch.nn, cls.__name__)(D, H, batch_first=True, dtype=torch.float64)
+    with torch.no_grad():  # torch keeps (G H, D) matrices: ours transposed; the same gate order
+        ref.weight_ih_l0.copy_(torch.from_numpy(layer.params["W_ih"].T))
+        ref.weight_hh_l0.copy_(torch.from_numpy(layer.params["W_hh"].T))
+        ref.bias_ih_l0.copy_(torch.from_numpy(layer.params["b_ih"]))
+        ref.bias_hh_l0.copy_(torch.from_numpy(layer.params["b_hh"]))
+    xt = torch.tensor(x, requires_grad=True)
+    states = [torch.tensor(h0[None, :, k * H:(k + 1) * H], requires_grad=True) for k in range(h0.shape[1] // H)]
     packed = torch.nn.utils.rnn.pack_padded_sequence(xt, torch.tensor(LENGTHS), batch_first=True,
                                                      enforce_sorted=False)
-    out_t, last_t = ref(packed, ht)
+    out_t, last_t = ref(packed, states[0] if cls is GRU else tuple(states))
     out_t, _ = torch.nn.utils.rnn.pad_packed_sequence(out_t, batch_first=True, total_length=T)  # 0 at padding
-    ((out_t * torch.from_numpy(dout)).sum() + (last_t[0] * torch.from_numpy(dlast)).sum()).backward()
+    last_t = torch.cat([last_t[0]] if cls is GRU else [last_t[0][0], last_t[1][0]], dim=1)
+    ((out_t * torch.from_numpy(dout)).sum() + (last_t * torch.from_numpy(dlast)).sum()).backward()
 
-    pairs = {"out": (out, out_t), "last_state": (last, last_t[0]), "dx": (dx, xt.grad), "dh0": (dh0, ht.grad[0]),
-             "W_ih": (gru.grads["W_ih"], ref.weight_ih_l0.grad.T), "W_hh": (gru.grads["W_hh"], ref.weight_hh_l0.grad.T),
-             "b_ih": (gru.grads["b_ih"], ref.bias_ih_l0.grad), "b_hh": (gru.grads["b_hh"], ref.bias_hh_l0.grad)}
+    pairs = {"out": (out, out_t), "last_state": (last, last_t), "dx": (dx, xt.grad),
+             "dh0": (dh0, torch.cat([s.grad[0] for s in states], dim=1)),
+             "W_ih": (layer.grads["W_ih"], ref.weight_ih_l0.grad.T), "W_hh": (layer.grads["W_hh"], ref.weight_hh_l0.grad.T),
+             "b_ih": (layer.grads["b_ih"], ref.bias_ih_l0.grad), "b_hh": (layer.grads["b_hh"], ref.bias_hh_l0.grad)}
     for name, (ours, theirs) in pairs.items():
         assert rel_error(ours, theirs.detach().numpy()) < 1e-13, name
 
@@ -329,29 +355,33 @@ def test_token_nll_of_a_sequence_with_no_real_step_is_zero():
 # ----------------------------------------------------------------------------------------------------------------------
 
 
-def test_gru_errors():
-    gru, x, h0, mask, _ = setup()
-    with pytest.raises(RuntimeError, match="call forward first"):
-        GRU(D, H).backward(np.zeros((N, T, H)))
+@cells
+def test_recurrent_errors(cls):
+    layer, x, h0, mask, _ = setup(cls)
+    with pytest.raises(RuntimeError, match=f"{cls.__name__}.backward needs .* call forward first"):
+        cls(D, H).backward(np.zeros((N, T, H)))
     with pytest.raises(ValueError, match=r"shape \(N, T, 3\).*use x\[None\]"):
-        gru.forward(x[0])
+        layer.forward(x[0])
     with pytest.raises(ValueError, match=r"shape \(N, T, 3\)"):
-        gru.forward(np.zeros((N, T, D + 1)))
+        layer.forward(np.zeros((N, T, D + 1)))
     with pytest.raises(ValueError, match=r"mask must have the shape \(N, T\) = \(4, 5\)"):
-        gru.forward(x, mask=mask.T)
+        layer.forward(x, mask=mask.T)
     with pytest.raises(ValueError, match="mask must be boolean"):
-        gru.forward(x, mask=2 * mask.astype(int))
-    with pytest.raises(ValueError, match=r"h0 must have shape \(N, H\) = \(4, 6\)"):
-        gru.forward(x, h0=h0[:, :2])
+        layer.forward(x, mask=2 * mask.astype(int))
+    with pytest.raises(ValueError, match=r"h0 must have shape \(N, H\) = \(4, 6\)" if cls is GRU else
+                       r"h0 must have shape \(N, 2H\), h and c side by side, = \(4, 12\)"):
+        layer.forward(x, h0=h0[:, :2])
     with pytest.raises(TypeError, match="real numbers"):
-        gru.forward(np.full((N, T, D), "a"))
-    gru.forward(x, h0, mask)
+        layer.forward(np.full((N, T, D), "a"))
+    layer.forward(x, h0, mask)
     with pytest.raises(ValueError, match=r"dout must have the outputs' shape \(4, 5, 6\)"):
-        gru.backward(np.zeros((N, T, D)))
-    with pytest.raises(ValueError, match=r"dh_last must have shape \(N, H\)"):
-        gru.backward(None, np.zeros(H))
+        layer.backward(np.zeros((N, T, D)))
+    with pytest.raises(ValueError, match=r"dh_last must have shape \(N, "):
+        layer.backward(None, np.zeros(H))
+    with pytest.raises(ValueError, match=r"x_t must have shape \(N, 3\)"):
+        layer.step(x, h0)
     with pytest.raises(ValueError, match="hidden_dim must be a positive integer"):
-        GRU(3, 0)
+        cls(3, 0)
 
 
 def test_embedding_sequence_linear_and_token_nll_errors():
@@ -389,12 +419,13 @@ def test_embedding_sequence_linear_and_token_nll_errors():
 # ----------------------------------------------------------------------------------------------------------------------
 
 
-def test_a_tiny_language_model_starts_at_log_v_and_learns_its_sentences():
-    """Embedding -> GRU -> SequenceLinear -> token_nll on 4 ragged sequences: at initialisation the loss per token is
-    near log V (every token equally likely); 150 Adam steps bring it below a tenth of that."""
+@cells
+def test_a_tiny_language_model_starts_at_log_v_and_learns_its_sentences(cls):
+    """Embedding -> GRU or LSTM -> SequenceLinear -> token_nll on 4 ragged sequences: at initialisation the loss per
+    token is near log V (every token equally likely); 150 Adam steps bring it below a tenth of that."""
     rng = np.random.default_rng(0)
-    emb, gru, head = Embedding(V, 8, rng=rng), GRU(8, 16, rng=rng), SequenceLinear(16, V, rng=rng)
-    layers = {"emb": emb, "gru": gru, "head": head}
+    emb, rnn, head = Embedding(V, 8, rng=rng), cls(8, 16, rng=rng), SequenceLinear(16, V, rng=rng)
+    layers = {"emb": emb, "rnn": rnn, "head": head}
     params = {f"{n}.{k}": p for n, layer in layers.items() for k, p in layer.params.items()}
     grads = {f"{n}.{k}": g for n, layer in layers.items() for k, g in layer.grads.items()}
     tokens = rng.integers(0, V, (N, T + 1))  # inputs are tokens 0..T-1, targets the next ones
@@ -402,10 +433,10 @@ def test_a_tiny_language_model_starts_at_log_v_and_learns_its_sentences():
     opt = Adam(lr=3e-2)
     per_token = []
     for _ in range(150):
-        logits = head.forward(gru.forward(emb.forward(tokens[:, :T]), mask=mask))
+        logits = head.forward(rnn.forward(emb.forward(tokens[:, :T]), mask=mask))
         nll, dlogits = token_nll(logits, tokens[:, 1:], mask)
         per_token.append(nll.sum() / mask.sum())
-        dx, _ = gru.backward(head.backward(dlogits))
+        dx, _ = rnn.backward(head.backward(dlogits))
         emb.backward(dx)
         opt.step(params, grads)
     assert abs(per_token[0] - np.log(V)) < 0.3
@@ -419,5 +450,5 @@ def test_the_docstring_examples_print_what_they_say(module):
 
 
 def test_the_public_names_are_exported():
-    for name in ("Embedding", "GRU", "SequenceLinear", "mask_from_lengths", "token_nll"):
+    for name in ("Embedding", "GRU", "LSTM", "SequenceLinear", "mask_from_lengths", "token_nll"):
         assert name in minivae.__all__ and getattr(minivae, name).__doc__

@@ -2,7 +2,7 @@
 
 A batch of N token sequences padded at the end to a common length T is an (N, T) array of integer ids together with
 a boolean mask (N, T), True at a real token and False at padding (``mask_from_lengths``). The pieces of a sequence
-model around its recurrent layer (``minivae.nn.recurrent.GRU``) are:
+model around its recurrent layer (``minivae.nn.recurrent.GRU`` or ``LSTM``) are:
 
     ids (N, T) --Embedding--> (N, T, E) --GRU--> (N, T, H) --SequenceLinear--> logits (N, T, V) --token_nll--> (N,)
 
@@ -61,10 +61,10 @@ class Embedding(Layer):
         dW[v] = sum over (n, t) with ids[n, t] = v of dout[n, t]        (V, E)
 
     (``kernels.scatter_add_rows``; a row that no id used gets 0). The ids are data, not a function of parameters, so
-    backward returns None. A padding id at steps that a GRU masks gets no gradient (the GRU's dx is 0 there), so
+    backward returns None. A padding id at steps that a GRU or LSTM masks gets no gradient (their dx is 0 there), so
     its row stays where it was initialised.
 
-    Initialisation: W ~ N(0, 1), as torch.nn.Embedding (the GRU after it expects inputs of order 1).
+    Initialisation: W ~ N(0, 1), as torch.nn.Embedding (the recurrent layer after it expects inputs of order 1).
 
     Example
     -------
