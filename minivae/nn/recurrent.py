@@ -155,6 +155,8 @@ class GRU(_Recurrent):
     contribute nothing to whatever reads the outputs, even a loss that forgot the mask; the carried state is in
     ``last_state``, where a model reads it. Any pattern of True and False works, not only padding at the end.
 
+    The state is h itself: h0, last_state, dh_last and dh0 are (N, H), and ``state_dim`` is H (the LSTM's is 2H).
+
     Backpropagation through time. Write dh_t for the whole dL/dh_t and a~ for a gate's pre-activation. h_t is used
     by out_t, by step t + 1 directly (through z_{t+1} * h_t) and by step t + 1's product h_t W_hh, so, going back::
 
