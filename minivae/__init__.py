@@ -19,7 +19,10 @@ this list (nn knows nothing of models; models nothing of training; the command l
       conv.py                   Conv2D, ConvTranspose2D, Flatten, Unflatten for images
       kernels.py                the Numba loops of the elementwise work, each beside its plain NumPy twin
       conv_kernels.py           im2col / col2im for the convolutions, each beside its NumPy twin
-      losses.py                 negative log-likelihoods and their gradients; logsumexp; Gaussian log densities
+      sequence.py               Embedding, SequenceLinear, masks from lengths: token sequences (N, T) around an RNN
+      recurrent.py              GRU and LSTM over (N, T, D) with a mask, backpropagation through time by hand
+      recurrent_kernels.py      one GRU or LSTM step's gate arithmetic, forward and backward, beside its NumPy twin
+      losses.py                 negative log-likelihoods and their gradients (tokens too); logsumexp; Gaussian densities
       kl.py                     the closed-form KL to N(0, I), its gradient, free bits
       reparam.py                z = mu + exp(logvar / 2) * eps and its backward pass
       optim.py                  SGD, Adagrad, RMSProp, Adam, AdamW (named as in torch.optim), gradient clipping
@@ -113,7 +116,10 @@ _check_versions()
 
 from minivae.nn.layers import MLP, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Softplus, Tanh  # noqa: E402
 from minivae.nn.conv import Conv2D, ConvTranspose2D, Flatten, Unflatten  # noqa: E402
+from minivae.nn.sequence import Embedding, SequenceLinear, mask_from_lengths  # noqa: E402
+from minivae.nn.recurrent import GRU, LSTM  # noqa: E402
 from minivae.nn.losses import bernoulli_nll, categorical_nll, gaussian_nll, gaussian_nll_learned_variance  # noqa: E402
+from minivae.nn.losses import token_nll  # noqa: E402
 from minivae.nn.kl import kl_per_dimension, kl_standard_normal  # noqa: E402
 from minivae.models.likelihoods import (Bernoulli, Categorical, Gaussian, GaussianLearnedVariance, Mixed,  # noqa: E402
                                  make_likelihood)
@@ -139,8 +145,10 @@ __all__ = [
     # layers
     "Linear", "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Softplus", "Sequential", "MLP",
     "Conv2D", "ConvTranspose2D", "Flatten", "Unflatten",
+    "Embedding", "GRU", "LSTM", "SequenceLinear", "mask_from_lengths",
     # losses, likelihoods, the reparameterization
-    "bernoulli_nll", "categorical_nll", "gaussian_nll", "gaussian_nll_learned_variance", "kl_standard_normal",
+    "bernoulli_nll", "categorical_nll", "gaussian_nll", "gaussian_nll_learned_variance", "token_nll",
+    "kl_standard_normal",
     "kl_per_dimension",
     "Bernoulli", "Categorical", "Gaussian", "GaussianLearnedVariance", "Mixed", "make_likelihood",
     "reparameterize", "reparameterize_backward",

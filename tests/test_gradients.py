@@ -1,13 +1,15 @@
 """Every hand-written gradient of minivae against central finite differences (see minivae.nn.gradcheck).
 
 One table, CASES, lists every check: each layer (w.r.t. its input and every parameter), each loss, the
-reparameterization, the KL term (plain and with free bits), each likelihood, and every model w.r.t. every
-parameter, with every training option. One parametrized test runs them all, and ``test_the_sweep_covers_everything`` fails if a layer, a loss, a
+reparameterization, the KL term (plain and with free bits), each likelihood, every model w.r.t. every
+parameter, with every training option, and the sequence layers (the GRU and the LSTM also w.r.t. their initial
+state, with masks and length-1 sequences). One parametrized test runs them all, and ``test_the_sweep_covers_everything`` fails if a layer, a loss, a
 likelihood or a model of the library has no entry in the table, so nothing can go unchecked silently.
 
 How the checks are made
 -----------------------
-* float64 and h = 1e-6: a correct gradient agrees to about 1e-8 or better; the bound is 1e-6 (never loosened).
+* float64 and h = 1e-6: a correct gradient agrees to about 1e-8 or better; the bound is 1e-6 (never loosened),
+  1e-7 for the sequence layers (they reach 2e-9).
 * Functions with an array output are checked through a *random* upstream gradient dout (a vector-Jacobian product);
   ``test_why_the_upstream_gradient_is_random`` shows a bug that dout = ones would miss.
 * Losses return the gradient of the batch mean, so they are compared with the numerical gradient of
@@ -27,9 +29,11 @@ import pytest
 
 import minivae.models
 from minivae.models import likelihoods
-from minivae.nn import kl, layers, losses, reparam
+from minivae.nn import kl, layers, losses, recurrent, reparam, sequence
 from minivae.nn.gradcheck import check_layer, check_model, numerical_gradient, numerical_vjp, rel_error
 from minivae.nn.layers import MLP, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Softplus, Tanh
+from minivae.nn.recurrent import GRU, LSTM
+from minivae.nn.sequence import Embedding, SequenceLinear, mask_from_lengths
 from minivae.models.likelihoods import Bernoulli, Categorical, Gaussian, GaussianLearnedVariance, Mixed, to_one_hot
 from minivae.models import VAE, Autoencoder, ConditionalVAE, ConvVAE
 
@@ -307,7 +311,92 @@ MODEL_CASES = {
         model_case(Autoencoder, "gaussian", "tanh", hidden=(H, 4), use_target=True)),
 }
 
-CASES = {**LAYER_CASES, **LOSS_CASES, **REPARAM_CASES, **LIKELIHOOD_CASES, **MODEL_CASES}
+# ----------------------------------------------------------------------------------------------------------------------
+# Sequences: the embedding, the GRU and the LSTM (w.r.t. the input, the initial state and every parameter, through
+# random upstream gradients on the outputs and on the last state), the time-distributed linear layer and the masked token loss.
+# Ragged lengths (padding at the end) and length-1 sequences are included. These checks are held to the tighter bound
+# SEQUENCE_TOL: backpropagation through time is long enough a chain for a small slip to hide under 1e-6.
+# ----------------------------------------------------------------------------------------------------------------------
+
+SEQUENCE_TOL = 1e-7
+T_STEPS, V_TOKENS = 4, 6
+
+
+def recurrent_case(cls, lengths, T=T_STEPS, h0=True, dh_last=True):
+    """cls(D, H) (GRU or LSTM) on len(lengths) sequences padded to T steps. The scalar checked is
+    sum(out * dout) + sum(last_state * dh_last), whose gradient is what backward(dout, dh_last) returns."""
+    def run(name):
+        rng = rng_for(name)
+        layer = cls(D, H, rng=rng, dtype=F64)
+        for p in layer.params.values():
+            p *= 3  # weights of order 1.5: gates away from their linear middle, so every term of BPTT matters
+        n, S = len(lengths), layer.state_dim
+        x, dout = rng.standard_normal((n, T, D)), rng.standard_normal((n, T, H))
+        state = rng.standard_normal((n, S)) if h0 else np.zeros((n, S))  # h0=None is the zero state
+        dlast = rng.standard_normal((n, S)) if dh_last else np.zeros((n, S))
+        mask = mask_from_lengths(np.array(lengths), T)
+
+        def objective():
+            out = layer.forward(x, state, mask)
+            return float(np.sum(out * dout) + np.sum(layer.last_state * dlast))
+        layer.forward(x, state if h0 else None, mask)  # the analytic pass with the defaults where asked
+        dx, dh0 = layer.backward(dout, dlast if dh_last else None)
+        analytic = {"x": dx, "h0": dh0, **{k: g.copy() for k, g in layer.grads.items()}}
+        assert not dx[~mask].any()  # no gradient reaches the inputs of padded steps
+        errors = {k: rel_error(analytic[k], numerical_gradient(objective, a))
+                  for k, a in {"x": x, "h0": state, **layer.params}.items()}
+        assert set(errors) == {"x", "h0", *layer.params}
+        return errors
+    return run
+
+
+def case_embedding(name):
+    """dW through a random upstream gradient, ids with repeats and one id never used (its row gets 0)."""
+    rng = rng_for(name)
+    emb = Embedding(V_TOKENS, D, rng=rng, dtype=F64)
+    ids = rng.integers(0, V_TOKENS - 1, (N, T_STEPS))  # the last id is never used
+    dout = rng.standard_normal((N, T_STEPS, D))
+    emb.forward(ids)
+    assert emb.backward(dout) is None
+    assert not emb.grads["W"][-1].any()
+    return {"W": rel_error(emb.grads["W"], numerical_vjp(lambda: emb.forward(ids), emb.params["W"], dout))}
+
+
+def case_sequence_linear(name):
+    rng = rng_for(name)
+    errors = check_layer(SequenceLinear(D, V_TOKENS, rng=rng, dtype=F64), rng.standard_normal((N, T_STEPS, D)), rng)
+    assert set(errors) == {"x", "W", "b"}
+    return errors
+
+
+def case_token_nll(name):
+    """Ragged lengths, one of length 1, and a target of -1 at a padded step (not read)."""
+    rng = rng_for(name)
+    mask = mask_from_lengths(np.array([4, 2, 1, 3]), T_STEPS)
+    targets = rng.integers(0, V_TOKENS, (N, T_STEPS))
+    targets[2, 3] = -1
+    inputs = {"logits": 2 * rng.standard_normal((N, T_STEPS, V_TOKENS)), "targets": targets, "mask": mask}
+    return loss_errors(losses.token_nll, inputs, ["logits"])
+
+
+SEQUENCE_CASES = {
+    "embedding": ({"Embedding"}, case_embedding),
+    "sequence_linear": ({"SequenceLinear"}, case_sequence_linear),
+    "gru": ({"GRU", "h0", "dh_last"}, recurrent_case(GRU, [T_STEPS] * 3)),
+    "gru_ragged_mask": ({"GRU", "mask", "h0", "dh_last"}, recurrent_case(GRU, [4, 2, 1, 3])),
+    "gru_ragged_no_h0_no_dh_last": ({"GRU", "mask"}, recurrent_case(GRU, [3, 4, 1], h0=False, dh_last=False)),
+    "gru_one_step": ({"GRU", "length_one"}, recurrent_case(GRU, [1, 1], T=1)),
+    "gru_length_one_padded": ({"GRU", "length_one", "mask", "h0", "dh_last"}, recurrent_case(GRU, [1, 1, 1], T=3)),
+    "lstm": ({"LSTM", "h0", "dh_last"}, recurrent_case(LSTM, [T_STEPS] * 3)),
+    "lstm_ragged_mask": ({"LSTM", "mask", "h0", "dh_last"}, recurrent_case(LSTM, [4, 2, 1, 3])),
+    "lstm_ragged_no_h0_no_dh_last": ({"LSTM", "mask"}, recurrent_case(LSTM, [3, 4, 1], h0=False, dh_last=False)),
+    "lstm_one_step": ({"LSTM", "length_one"}, recurrent_case(LSTM, [1, 1], T=1)),
+    "lstm_length_one_padded": ({"LSTM", "length_one", "mask", "h0", "dh_last"},
+                               recurrent_case(LSTM, [1, 1, 1], T=3)),
+    "token_nll": ({"token_nll", "mask"}, case_token_nll),
+}
+
+CASES = {**LAYER_CASES, **LOSS_CASES, **REPARAM_CASES, **LIKELIHOOD_CASES, **MODEL_CASES, **SEQUENCE_CASES}
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -316,7 +405,8 @@ def test_gradient(name):
     errors = run(name)
     assert errors, "a check that compares nothing"
     worst = max(errors, key=errors.get)
-    assert errors[worst] < TOL, f"{name}: gradient of {worst!r} is off, rel_error {errors[worst]:.2e}: {errors}"
+    tol = SEQUENCE_TOL if name in SEQUENCE_CASES else TOL
+    assert errors[worst] < tol, f"{name}: gradient of {worst!r} is off, rel_error {errors[worst]:.2e}: {errors}"
 
 
 def public_functions(module, exclude=()):
@@ -327,8 +417,9 @@ def public_functions(module, exclude=()):
 def test_the_sweep_covers_everything():
     """Every layer class, loss, likelihood, model and hidden activation of the library has a case in the sweep."""
     covered = set().union(*(covers for covers, _ in CASES.values()))
-    layer_classes = {n for n, c in vars(layers).items() if inspect.isclass(c) and issubclass(c, layers.Layer)
-                     and c is not layers.Layer and not n.startswith("_")}
+    layer_classes = {n for module in (layers, sequence, recurrent) for n, c in vars(module).items()
+                     if inspect.isclass(c) and issubclass(c, layers.Layer) and c is not layers.Layer
+                     and c.__module__ == module.__name__ and not n.startswith("_")}
     # log_softmax_blocks (a helper of categorical_nll), logsumexp and the log densities return no gradient
     loss_functions = public_functions(losses, exclude={"log_softmax_blocks", "logsumexp", "log_normal",
                                                        "log_normal_of_noise", "log_standard_normal"})
@@ -341,6 +432,7 @@ def test_the_sweep_covers_everything():
         "activations": set(layers.ACTIVATIONS),
         "reparameterization": {"reparameterize_backward"},
         "KL": public_functions(kl, exclude={"kl_per_dimension"}),  # a diagnostic, no gradient
+        "sequence options": {"mask", "length_one", "h0", "dh_last"},
     }
     for what, names in required.items():
         assert names <= covered, f"{what} without a gradient check: {sorted(names - covered)}"

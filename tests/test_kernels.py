@@ -1,4 +1,5 @@
-"""Every Numba kernel of minivae.nn.kernels against its NumPy reference twin ("two paths, one truth").
+"""Every Numba kernel of minivae.nn.kernels and minivae.nn.recurrent_kernels against its NumPy reference twin ("two
+paths, one truth").
 
 Each kernel runs on the same inputs as its reference, in float32 and float64, and the two must agree:
 
@@ -31,6 +32,7 @@ import pytest
 
 from minivae.nn import kernels as K
 from minivae.nn import losses
+from minivae.nn import recurrent_kernels as RK
 
 DTYPES = [np.float32, np.float64]
 TOL = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-13)}
@@ -84,33 +86,39 @@ ELEMENTWISE = {
                           lambda x, d: K.softplus_backward_reference(x, d)),
 }
 # The other kernels have tests of their own below.
-OTHER_KERNELS = {"column_sum", "bernoulli_nll_parts", "adam_update"}
+OTHER_KERNELS = {"column_sum", "scatter_add_rows", "bernoulli_nll_parts", "adam_update"}
+RECURRENT_KERNELS = {"gru_forward_step", "gru_backward_step", "lstm_forward_step", "lstm_backward_step"}
 
 
-def kernel_names():
-    """The public kernels defined in minivae.nn.kernels: its functions that are not ``*_reference`` twins."""
+def kernel_names(module=K):
+    """The public kernels defined in ``module``: its functions that are not ``*_reference`` twins."""
     names = set()
-    for name, obj in vars(K).items():
+    for name, obj in vars(module).items():
         func = getattr(obj, "py_func", obj)  # a Numba dispatcher wraps the Python function
         if not name.startswith("_") and not name.endswith("_reference") and inspect.isfunction(func) \
-                and func.__module__ == K.__name__:
+                and func.__module__ == module.__name__:
             names.add(name)
     return names
 
 
 def test_every_kernel_is_tested_here():
-    """A kernel added to minivae.nn.kernels without a test in this file fails here, instead of going untested."""
-    assert kernel_names() == set(ELEMENTWISE) | OTHER_KERNELS
+    """A kernel added to the kernel modules without a test in this file fails here, instead of going untested."""
+    assert kernel_names(K) == set(ELEMENTWISE) | OTHER_KERNELS
+    assert kernel_names(RK) == RECURRENT_KERNELS
 
 
 def test_kernels_are_cached_and_never_fastmath():
-    """@njit(cache=True) everywhere (a later process reuses the compiled code); fastmath nowhere (NaN must show)."""
+    """@njit(cache=True) everywhere (a later process reuses the compiled code); fastmath nowhere (NaN must show).
+    The private helpers that kernels call (_sigmoid_scalar, the GRU's _sigmoid and _tanh) are held to it too."""
     if numba.config.DISABLE_JIT:
         pytest.skip("with NUMBA_DISABLE_JIT=1 the kernels are plain Python functions")
-    for name in kernel_names():
-        kernel = getattr(K, name)
-        assert not isinstance(kernel._cache, numba.core.caching.NullCache), f"{name} is not cache=True"
-        assert not kernel.targetoptions.get("fastmath"), f"{name} uses fastmath"
+    for module in (K, RK):
+        jitted = {n: f for n, f in vars(module).items() if isinstance(f, numba.core.registry.CPUDispatcher)}
+        assert kernel_names(module) <= set(jitted)
+        for name, kernel in jitted.items():
+            assert not isinstance(kernel._cache, numba.core.caching.NullCache), f"{name} is not cache=True"
+            assert not kernel.targetoptions.get("fastmath"), f"{name} uses fastmath"
+            assert kernel.targetoptions.get("error_model") == "numpy", f"{name} lacks error_model='numpy'"
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -228,6 +236,37 @@ def test_column_sum_equals_reference(dtype):
         assert_agree(out, want, dtype)
         if case == "nan":
             assert np.isnan(out[1]) and np.isfinite(out[[0, 2]]).all()
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# scatter_add_rows: the embedding's gradient.
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+def test_scatter_add_rows_equals_reference(dtype):
+    """Repeated ids add up, ids never used get 0 (the kernel overwrites, never accumulates into old values), NaN and
+    huge rows reach exactly their own id."""
+    rng = np.random.default_rng(4)
+    huge = np.array([[1e30, -1000.0], [1e30, 1000.0], [-1e30, 0.0]], dtype)
+    nan = rng.standard_normal((5, 3)).astype(dtype)
+    nan[3, 1] = np.nan
+    cases = {
+        "random": (rng.integers(0, 6, 40), rng.standard_normal((40, 4)).astype(dtype), 9),  # ids 6..8 unused
+        "one_row": (np.array([2]), rng.standard_normal((1, 5)).astype(dtype), 3),
+        "all_one_id": (np.zeros(7, np.int64), rng.standard_normal((7, 2)).astype(dtype), 2),
+        "huge": (np.array([0, 0, 1]), huge, 2),
+        "nan": (np.array([0, 1, 2, 1, 0]), nan, 4),
+        "int32_ids": (rng.integers(0, 3, 10).astype(np.int32), rng.standard_normal((10, 3)).astype(dtype), 3),
+    }
+    for case, (ids, rows, n_out) in cases.items():
+        out = np.full((n_out, rows.shape[1]), 123.0, dtype)  # garbage first
+        with np.errstate(all="ignore"):
+            want = K.scatter_add_rows_reference(ids, rows, n_out)
+        K.scatter_add_rows(ids, rows, out)
+        assert_agree(out, want, dtype)
+        if case == "nan":
+            assert np.isnan(out[1, 1]) and np.isfinite(np.delete(out.reshape(-1), 1 * 3 + 1)).all()
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -390,6 +429,153 @@ def test_adam_update_propagates_nan(dtype):
     for a, b in [(kp, rp), (km, rm), (kv, rv)]:
         assert_agree(a, b, dtype)
         assert np.isnan(a[1]) and np.isfinite(a[[0, 2]]).all()
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# The GRU and LSTM steps (minivae.nn.recurrent_kernels): each kernel against its twin, forward and backward, on
+# batches with masked rows, one row of one unit, saturated gates (pre-activations of +/-50 and +/-1000) and NaN.
+# ----------------------------------------------------------------------------------------------------------------------
+
+GATES = {"gru": 3, "lstm": 4}  # gate blocks
+
+
+def step_inputs(cell, rng, dtype, n=6, h=5, scale=1.0, mask=None):
+    """Everything one forward and one backward step read, as the layers hand them over: gi, gh (n, G h), b_hh,
+    h_prev (and c_prev), mask; dout, rec and the carries for backward. scale multiplies the pre-activations."""
+    arr = lambda *shape: rng.standard_normal(shape).astype(dtype)  # noqa: E731
+    G = GATES[cell]
+    fwd = dict(gi=(scale * arr(n, G * h)).astype(dtype), gh=(scale * arr(n, G * h)).astype(dtype), b_hh=arr(G * h),
+               h_prev=np.tanh(arr(n, h)))
+    bwd = dict(dout=arr(n, h), rec=arr(n, h))
+    if cell == "gru":
+        bwd["carry"] = arr(n, h)
+    else:
+        fwd["c_prev"] = arr(n, h)
+        bwd.update(carry_h=arr(n, h), carry_c=arr(n, h))
+    fwd["mask"] = np.array([True, False] * n)[:n] if mask is None else np.asarray(mask, bool)
+    return fwd, bwd
+
+
+def step_both(cell, fwd, bwd, dtype):
+    """Run the forward and backward kernels and their twins on the same inputs (the backward step reads the gates
+    that the reference forward step kept); returns ({name: kernel's array}, {name: twin's array})."""
+    n, h = fwd["h_prev"].shape
+    garbage = lambda width: np.full((n, width), 123.0, dtype)  # noqa: E731  (the kernels must overwrite it)
+    with np.errstate(all="ignore"):
+        if cell == "gru":
+            names_f, names_b = ["h", "out", "gates"], ["dgi", "dgh", "carry"]
+            want = RK.gru_forward_step_reference(**fwd)
+            got = (garbage(h), garbage(h), garbage(4 * h))
+            RK.gru_forward_step(*fwd.values(), *got)
+            gates = want[2]
+            want += RK.gru_backward_step_reference(bwd["dout"], bwd["rec"], bwd["carry"], gates, fwd["h_prev"],
+                                                   fwd["mask"])
+            back = (garbage(3 * h), garbage(3 * h), bwd["carry"].copy())
+            RK.gru_backward_step(bwd["dout"], bwd["rec"], back[2], gates, fwd["h_prev"], fwd["mask"], *back[:2])
+        else:
+            names_f, names_b = ["h", "c", "out", "gates"], ["da", "carry_h", "carry_c"]
+            want = RK.lstm_forward_step_reference(**fwd)
+            got = (garbage(h), garbage(h), garbage(h), garbage(5 * h))
+            RK.lstm_forward_step(*fwd.values(), *got)
+            gates = want[3]
+            want += RK.lstm_backward_step_reference(bwd["dout"], bwd["rec"], bwd["carry_h"], bwd["carry_c"], gates,
+                                                    fwd["c_prev"], fwd["mask"])
+            back = (garbage(4 * h), bwd["carry_h"].copy(), bwd["carry_c"].copy())
+            RK.lstm_backward_step(bwd["dout"], bwd["rec"], back[1], back[2], gates, fwd["c_prev"], fwd["mask"],
+                                  back[0])
+    names = names_f + names_b
+    return dict(zip(names, got + back)), dict(zip(names, want))
+
+
+STEP_CASES = {
+    "random": dict(),
+    "all_real": dict(mask=[True] * 6),
+    "all_padding": dict(mask=[False] * 6),
+    "one_row_one_unit": dict(n=1, h=1, mask=[True]),
+    "one_row_padding": dict(n=1, h=3, mask=[False]),
+    "saturated_50": dict(scale=50.0),
+    "saturated_1000": dict(scale=1000.0),
+    "tiny_preactivations": dict(scale=1e-7),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("case", STEP_CASES)
+@pytest.mark.parametrize("cell", GATES)
+def test_recurrent_step_kernels_equal_reference(cell, case, dtype):
+    fwd, bwd = step_inputs(cell, np.random.default_rng(8), dtype, **STEP_CASES[case])
+    got, want = step_both(cell, fwd, bwd, dtype)
+    for name in want:
+        assert_agree(got[name], want[name], dtype)
+    pad = ~fwd["mask"]
+    np.testing.assert_array_equal(got["h"][pad], fwd["h_prev"][pad])  # the state goes through padding unchanged
+    if cell == "lstm":
+        np.testing.assert_array_equal(got["c"][pad], fwd["c_prev"][pad])
+    gradients = ["dgi", "dgh"] if cell == "gru" else ["da"]
+    assert not any(got[name][pad].any() for name in ["out", "gates"] + gradients)
+    if case.startswith("saturated"):  # gates of exactly 0 or 1, nothing overflows
+        assert np.isfinite(got["h"]).all() and np.abs(got["h"]).max() <= 1
+        assert all(np.isfinite(got[name]).all() for name in gradients)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("cell", GATES)
+def test_recurrent_step_kernels_propagate_nan(cell, dtype):
+    """A NaN input of a real row makes that row's state NaN, and a NaN upstream gradient of a real row that row's
+    gradients NaN; the other rows stay finite. A padded row does not read its input or upstream gradient."""
+    fwd, bwd = step_inputs(cell, np.random.default_rng(9), dtype, n=4, h=3, mask=[True, True, False, True])
+    fwd["gi"][1, 4] = np.nan  # row 1, a unit of the second gate
+    fwd["gi"][2, 0] = np.nan  # row 2 is padding
+    bwd["dout"][3, 2] = np.nan
+    bwd["dout"][2, 1] = np.nan  # padding: not read
+    got, want = step_both(cell, fwd, bwd, dtype)
+    for name in want:
+        assert_agree(got[name], want[name], dtype)
+    grad, carry = ("dgi", "carry") if cell == "gru" else ("da", "carry_c")
+    assert np.isnan(got["h"][1]).any() and np.isfinite(got["h"][[0, 2, 3]]).all()
+    assert np.isnan(got[grad][3]).any() and np.isnan(got[carry][3]).any()
+    assert np.isfinite(got[carry][2]).all() and np.isfinite(got[grad][[0, 2]]).all()
+
+
+@numba.njit(cache=False)
+def _exp_parts_loop(v, exp, expm1, sig, tnh):
+    """Calls the private helpers of the GRU kernels, as the kernels do (jitted, so the float32 or float64 version
+    is chosen by type), on every entry of v."""
+    one = v.dtype.type(1)
+    for i in range(v.size):
+        scale, p = RK._exp_parts(-abs(v[i]))
+        exp[i] = scale + scale * p
+        expm1[i] = (scale - one) + scale * p
+        sig[i] = RK._sigmoid(v[i], one)
+        tnh[i] = RK._tanh(v[i], one)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+def test_the_arithmetic_exp_sigmoid_and_tanh_are_within_3_ulp(dtype):
+    """exp(-|v|), expm1(-|v|), sigma(v) and tanh(v) of the GRU kernels against np.exp, np.expm1, the sigmoid twin
+    and np.tanh computed in float64, in units in the last place (ulp) of dtype, over the whole range (tiny, ordinary,
+    near the underflow limit, +/-inf, NaN). Measured on a sweep ten times denser: exp and expm1 within 1.2 ulp,
+    sigmoid within 2, tanh within 2.5 (float32) and 3 (float64)."""
+    fi = np.finfo(dtype)
+    lo = 87.0 if dtype is np.float32 else 708.0
+    v = np.concatenate([np.linspace(-lo, lo, 20001), np.geomspace(1e-30, 1, 2001), -np.geomspace(1e-30, 1, 2001),
+                        [0.0, -0.0, fi.tiny, 1e-45 if dtype is np.float32 else 5e-324]]).astype(dtype)
+    got = [np.empty_like(v) for _ in range(4)]
+    _exp_parts_loop(v, *got)
+    x = -np.abs(v.astype(np.float64))
+    want = [np.exp(x), np.expm1(x), K.sigmoid_reference(v.astype(np.float64)), np.tanh(v.astype(np.float64))]
+    for name, g, w in zip(["exp", "expm1", "sigmoid", "tanh"], got, want):
+        normal = np.abs(w) >= fi.tiny  # below it the helpers flush to 0 (documented); compare in absolute terms
+        ulps = np.abs(g[normal] - w[normal]) / np.spacing(np.abs(w[normal]).astype(dtype))
+        assert ulps.max() <= 3, f"{name}: {ulps.max():.1f} ulp at v = {v[normal][ulps.argmax()]}"
+        assert np.abs(g[~normal] - w[~normal]).max(initial=0) <= fi.tiny
+    special = np.array([np.inf, -np.inf, np.nan], dtype)
+    out = [np.empty_like(special) for _ in range(4)]
+    _exp_parts_loop(special, *out)
+    np.testing.assert_array_equal(out[0], [0, 0, np.nan])  # exp(-inf) = 0
+    np.testing.assert_array_equal(out[1], [-1, -1, np.nan])
+    np.testing.assert_array_equal(out[2], [1, 0, np.nan])
+    np.testing.assert_array_equal(out[3], [1, -1, np.nan])
 
 
 # ----------------------------------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ References: Kingma & Welling (2013), "Auto-Encoding Variational Bayes", eq. 10 a
 import numpy as np
 
 from minivae.nn import kernels
+from minivae.nn.sequence import check_mask
 
 LOG_2PI = float(np.log(2 * np.pi))
 
@@ -185,6 +186,63 @@ def categorical_nll(logits, x, block_size):
     nll = -(xb * log_p).sum(axis=(1, 2))
     dlogits = (np.exp(log_p) * xb.sum(axis=2, keepdims=True) - xb) / n
     return nll.astype(logits.dtype), dlogits.reshape(logits.shape).astype(logits.dtype)
+
+
+def token_nll(logits, targets, mask=None):
+    """Negative log-likelihood of token sequences: a softmax over the vocabulary at every step, padding masked.
+
+    With m the mask (1 at a real token, 0 at padding) and y the target ids,
+
+        log p(y_{n,t}) = l_{n,t,y} - log sum_v exp(l_{n,t,v})             (log-softmax, after the max shift)
+        nll_n = -sum_t m_{n,t} log p(y_{n,t})                              (nats per sequence, real steps only)
+        d mean_n(nll_n) / d l_{n,t,v} = m_{n,t} (softmax(l_{n,t})_v - [v = y_{n,t}]) / N
+
+    The reduction, as everywhere in minivae: sum over the steps of a sequence, mean over the N sequences. Per token,
+    divide instead by the number of real tokens: ``nll.sum() / mask.sum()`` (its exp is the perplexity). The max of
+    each step's logits is subtracted before exp (as in ``log_softmax_blocks``): logits of +/-1000 give finite values.
+
+    Parameters
+    ----------
+    logits : (N, T, V) float array, V the vocabulary size (a ``SequenceLinear`` layer's output)
+    targets : (N, T) integer ids, in [0, V) at the real steps; at padded steps they are not read (the <pad> id, or -1)
+    mask : (N, T) bool, True at a real token (``minivae.nn.sequence.mask_from_lengths``); None: every step is real
+
+    Returns
+    -------
+    nll : (N,) in the logits' dtype    dlogits : (N, T, V), exactly 0 at the padded steps
+
+    Example
+    -------
+    >>> logits = np.zeros((1, 3, 4))                      # uniform over 4 tokens
+    >>> nll, dlogits = token_nll(logits, np.array([[2, 0, 0]]), np.array([[True, True, False]]))
+    >>> round(float(nll[0] / np.log(4)), 12), bool((dlogits[0, 2] == 0).all())   # two real steps of log 4 nats
+    (2.0, True)
+    """
+    logits, targets = np.asarray(logits), np.asarray(targets)
+    if logits.ndim != 3 or logits.dtype.kind != "f":
+        raise ValueError(f"logits must be a float array of shape (N, T, V), got {logits.dtype} {logits.shape}")
+    N, T, V = logits.shape
+    if targets.shape != (N, T) or targets.dtype.kind not in "iu":
+        raise ValueError(f"targets must be integer token ids of shape (N, T) = {(N, T)}, got {targets.dtype} "
+                         f"{targets.shape}")
+    mask = check_mask(mask, (N, T))
+    bad = mask & ((targets < 0) | (targets >= V))
+    if bad.any():
+        n, t = (int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"target id {int(targets[n, t])} at (sequence {n}, step {t}) is outside the vocabulary "
+                         f"[0, {V}) of the logits; check the vocabulary size of the output layer")
+    ids = np.where(mask, targets, 0)[..., None]  # (N, T, 1), any valid id at padding
+    e = logits - logits.max(axis=2, keepdims=True)  # (N, T, V), every entry <= 0
+    shifted_target = np.take_along_axis(e, ids, axis=2)[..., 0]  # (N, T)
+    np.exp(e, out=e)
+    total = e.sum(axis=2)  # (N, T), in [1, V]
+    log_p = shifted_target - np.log(total)
+    nll = np.where(mask, -log_p, 0).sum(axis=1)
+    w = (mask / N).astype(logits.dtype)  # (N, T): m / N
+    dlogits = e  # softmax * w, then - w at the target
+    dlogits *= (w / total)[..., None]
+    dlogits.reshape(N * T, V)[np.arange(N * T), ids.reshape(-1)] -= w.reshape(-1)  # one target per row
+    return nll.astype(logits.dtype), dlogits
 
 
 def log_normal(x, mu, logvar):
