@@ -217,10 +217,18 @@ def read_census_names(path):
         words = line.split()
         if not words:
             continue
-        if len(words) != 4 or not words[0].isalpha():
+        if len(words) != 4 or not words[0].isalpha() or not all(_is_number(w) for w in words[1:]):
             raise ValueError(f"{path}, line {number}: expected NAME FREQUENCY CUMULATIVE RANK, got {line!r}")
         names.append(words[0].lower())
     return names
+
+
+def _is_number(word):
+    try:
+        float(word)
+    except ValueError:
+        return False
+    return True
 
 
 def census_first_names():
