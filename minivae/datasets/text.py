@@ -72,6 +72,12 @@ class Vocabulary:
     tokens : the list of tokens, id -> token, beginning with SPECIALS    level : "char" or "word"
 
     Build one from a corpus with ``Vocabulary.build``; ``len(vocab)`` is the vocabulary size V of a model's output.
+
+    Example
+    -------
+    >>> vocab = Vocabulary.build(["the cat", "the dog"], level="word", max_size=2)
+    >>> vocab.tokens[4:], vocab.decode(vocab.encode(["the dog"]).ids)
+    (['the', 'cat'], ['the <unk>'])
     """
 
     def __init__(self, tokens, level="char"):
@@ -87,7 +93,8 @@ class Vocabulary:
 
     @classmethod
     def build(cls, texts, level="char", max_size=None):
-        """The vocabulary of a corpus: every token it uses, or the ``max_size`` most frequent (ties alphabetically).
+        """The vocabulary of a corpus: every token it uses, or the ``max_size`` most frequent (ties alphabetically);
+        characters in sorted order, words most frequent first.
 
         max_size counts the corpus's tokens, not the four specials. Raises ValueError on a corpus with no token.
         """
