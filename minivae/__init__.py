@@ -35,6 +35,7 @@ this list (nn knows nothing of models; models nothing of training; the command l
       conv_vae.py               the VAE with convolutional networks
       cvae.py                   the conditional VAE (labels as condition=)
       iwae.py                   the importance-weighted bound: log-weights, the bound, its gradient
+      sequence_vae.py           the sequence VAE (Bowman et al. 2016): GRU encoder, z starts the GRU decoder
       likelihoods.py            what the decoder's outputs mean: Bernoulli, Gaussian, categorical, mixed columns
     datasets/    data in
       dataset.py                the Dataset every loader returns
@@ -48,6 +49,7 @@ this list (nn knows nothing of models; models nothing of training; the command l
       binarize.py               static and dynamic binarization
       labels.py                 number of classes, a Dataset without some classes
       tables.py                 CSV tables as VAE data: TabularEncoder, synthetic rows
+      text.py                   text as token ids: character or word vocabularies, padding and masks, and back
       files/                    the bundled MNIST test set and its licence
     training/    the loop and what it saves
       config.py                 TrainConfig, every training setting; what a resumed run may change of them
@@ -127,6 +129,7 @@ from minivae.nn.reparam import reparameterize, reparameterize_backward  # noqa: 
 from minivae.models import VAE, Autoencoder, ELBOTerms, LossTerms, build_model  # noqa: E402
 from minivae.models.conv_vae import ConvVAE  # noqa: E402
 from minivae.models.cvae import ConditionalVAE  # noqa: E402
+from minivae.models.sequence_vae import SequenceVAE  # noqa: E402
 from minivae.nn.optim import SGD, Adagrad, Adam, AdamW, RMSProp, clip_grad_norm, make_optimizer  # noqa: E402
 from minivae.nn.gradcheck import check_layer, check_model, numerical_gradient, rel_error  # noqa: E402
 from minivae.datasets.dataset import Dataset  # noqa: E402
@@ -139,6 +142,7 @@ from minivae.apps.anomaly import anomaly_scores, roc_auc, roc_curve  # noqa: E40
 from minivae.apps.imputation import impute, mean_imputation  # noqa: E402
 from minivae.apps.synthetic import generate, save_synthetic  # noqa: E402
 from minivae.datasets.tables import TabularEncoder, read_csv_table, write_csv_table  # noqa: E402
+from minivae.datasets.text import Vocabulary  # noqa: E402
 
 # The figures live in minivae.plots (import it yourself: it loads matplotlib, which the rest does not need).
 __all__ = [
@@ -153,7 +157,7 @@ __all__ = [
     "Bernoulli", "Categorical", "Gaussian", "GaussianLearnedVariance", "Mixed", "make_likelihood",
     "reparameterize", "reparameterize_backward",
     # models
-    "VAE", "Autoencoder", "ConvVAE", "ConditionalVAE", "ELBOTerms", "LossTerms", "build_model",
+    "VAE", "Autoencoder", "ConvVAE", "ConditionalVAE", "SequenceVAE", "ELBOTerms", "LossTerms", "build_model",
     # optimizers and gradient checks
     "SGD", "Adagrad", "RMSProp", "Adam", "AdamW", "clip_grad_norm", "make_optimizer",
     "check_layer", "check_model", "numerical_gradient", "rel_error",
@@ -163,4 +167,5 @@ __all__ = [
     # evaluation and applications
     "bits_per_dim", "importance_weighted_bound", "anomaly_scores", "roc_auc", "roc_curve", "impute",
     "mean_imputation", "generate", "save_synthetic", "TabularEncoder", "read_csv_table", "write_csv_table",
+    "Vocabulary",
 ]
