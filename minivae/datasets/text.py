@@ -17,9 +17,10 @@ What encoding does with awkward input is reported, never hidden (``EncodeReport`
 Character level is the default (``Vocabulary.build(texts)``); word level splits on whitespace and can keep only the
 ``max_size`` most frequent words (``Vocabulary.build(texts, level="word", max_size=10000)``).
 
-A real corpus: the 1990 US Census first names (public domain), as shipped in the files ``dist.male.first`` and
-``dist.female.first`` of the ``names`` package on PyPI (``pip install names``; minivae does not depend on it):
-``census_first_names()`` reads them, ``read_census_names(path)`` reads one such file.
+A real corpus, bundled: the 1990 US Census first-name lists (public domain), the files ``dist.male.first`` and
+``dist.female.first`` as the ``names`` package on PyPI ships them, gzip-compressed in ``minivae/datasets/files/``
+(their README gives the source and the checksums). ``census_first_names()`` returns the 5,163 unique names;
+``read_census_names(path)`` reads one such file.
 
 Example
 -------
@@ -30,8 +31,12 @@ Example
 >>> vocab.decode(batch.ids)
 ['ann', 'bo']
 """
+import gzip
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
+
+from pathlib import Path
 
 import numpy as np
 
@@ -219,8 +224,12 @@ def read_text_lines(path, encoding="utf-8"):
 def read_census_names(path):
     """The names of one 1990 US Census name file (``dist.male.first``: "JAMES  3.318  3.318  1" per line), lowercase,
     in the file's order (most frequent first)."""
+    return _census_names(read_text_lines(path, "ascii"), path)
+
+
+def _census_names(lines, path):
     names = []
-    for number, line in enumerate(read_text_lines(path, "ascii"), start=1):
+    for number, line in enumerate(lines, start=1):
         words = line.split()
         if not words:
             continue
@@ -238,15 +247,23 @@ def _is_number(word):
     return True
 
 
+CENSUS_FILES = {  # file -> SHA-256 of its uncompressed bytes (the files as the ``names`` package 0.3.0 ships them)
+    "dist.male.first": "0a5078ef6effe3b483d15b0f7f95047662126c9bfb624ecd5e5b978fc0f2470b",
+    "dist.female.first": "bd2f310fc4e5d5e5ea122c9d4342c9821145823118eb20db1647f305ec77b358",
+}
+
+
 def census_first_names():
     """The unique first names of the 1990 US Census (male and female lists; public domain), sorted, lowercase.
 
-    Read from the files of the ``names`` package (``pip install names``), which minivae does not install itself.
+    Read from the copies bundled in ``minivae/datasets/files/``; their contents are checked against CENSUS_FILES.
     """
-    try:
-        from importlib.resources import files
-        folder = files("names")
-    except ModuleNotFoundError:
-        raise ModuleNotFoundError("the census first names come with the 'names' package: pip install names") from None
-    return sorted(set(read_census_names(folder / "dist.male.first")) | set(read_census_names(folder /
-                                                                                         "dist.female.first")))
+    folder = Path(__file__).parent / "files"
+    names = set()
+    for name, sha256 in CENSUS_FILES.items():
+        path = folder / f"{name}.gz"
+        raw = gzip.decompress(path.read_bytes())
+        if hashlib.sha256(raw).hexdigest() != sha256:
+            raise ValueError(f"{path} is damaged (its SHA-256 differs from the bundled file's); reinstall minivae")
+        names |= set(_census_names(raw.decode("ascii").splitlines(), path))
+    return sorted(names)

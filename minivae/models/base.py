@@ -17,6 +17,8 @@ declared, not probed:
                          target=None, iw_samples=1, condition=None)
     model.probabilistic  True when it has a prior and a posterior: ``elbo``, ``sample``, the IW bound
     model.conditional    True when every call needs ``condition`` (the class of each example)
+    model.input_kind     "vectors": x is a float (N, D) array;  "tokens": x is an (N, T) int array of token ids
+                         (``minivae.datasets.text``), padded with <pad> = 0
 
 An option it cannot honour is refused by ``model.check_options(...)`` with a ValueError naming the model and the
 option (the trainer calls it before the first step). Combinations that no model can honour (the IW bound has no
@@ -68,6 +70,7 @@ class Model:
     options = frozenset({"target"})  # the training options honoured beyond their neutral values
     probabilistic = False  # has a prior p(z) and a posterior q(z | x): elbo, sample, the IW bound
     conditional = False  # needs condition= (class labels) in every call
+    input_kind = "vectors"  # x: float (N, D) vectors, or "tokens": (N, T) integer token ids
     encoder_heads = 1  # encoder outputs per latent dimension (1: the code itself; 2: mu and logvar)
     condition_size = 0  # extra inputs of both networks (the one-hot label of a conditional model)
 

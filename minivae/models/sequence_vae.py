@@ -62,6 +62,7 @@ class SequenceVAE(Model):
     LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0
     options = frozenset({"beta", "free_bits"})
     probabilistic = True
+    input_kind = "tokens"
     refusals = {**Model.refusals,
                 "target": "it reconstructs its input ids (a denoising target is not implemented for sequences)",
                 "iw_samples": "the importance-weighted bound is not implemented for sequences yet (use 1)"}
