@@ -8,6 +8,12 @@ from minivae.nn.gradcheck import check_model
 from minivae.nn.optim import Adam
 
 RAGGED = ["a", "ab", "abcab", "cba"]  # lengths 3 to 7 with <bos> and <eos>: padding in all but one row
+VOCAB = Vocabulary.build(RAGGED)  # ids: 0 <pad>, 1 <bos>, 2 <eos>, 3 <unk>, then a, b, c
+BATCHES = {  # id batches for the gradient checks: ragged, and sequences of one real step after <bos>
+    "ragged": VOCAB.encode(RAGGED).ids,
+    "one_step": np.array([[BOS_ID, 4], [BOS_ID, EOS_ID], [BOS_ID, 6]]),  # T = 2: <bos> x, no padding
+    "one_step_padded": np.array([[BOS_ID, EOS_ID, PAD_ID, PAD_ID], [BOS_ID, 4, 5, EOS_ID], [BOS_ID, 5, PAD_ID, PAD_ID]]),
+}
 
 
 def made_up_words(n, seed=0):
@@ -37,10 +43,11 @@ def test_shapes_and_terms():
     assert model.reconstruction_error(x).shape == (4,)
 
 
-def test_padding_changes_nothing():
+@pytest.mark.parametrize("z_every_step", [False, True])
+def test_padding_changes_nothing(z_every_step):
     """A sequence's loss and code do not depend on how much padding the batch adds after it."""
     vocab = Vocabulary.build(RAGGED)
-    model = tiny(vocab)
+    model = tiny(vocab, z_every_step=z_every_step)
     x = vocab.encode(RAGGED).ids  # T = 7
     wider = np.concatenate([x, np.full((4, 3), PAD_ID)], axis=1)
     eps = np.random.default_rng(1).standard_normal((4, 2))
@@ -50,19 +57,53 @@ def test_padding_changes_nothing():
     np.testing.assert_allclose(model.elbo(alone, eps=eps[:1]).elbo, model.elbo(x, eps=eps).elbo[:1], rtol=1e-12)
 
 
+@pytest.mark.parametrize("batch", BATCHES)
+@pytest.mark.parametrize("z_every_step", [False, True])
 @pytest.mark.parametrize("free_bits", [0.0, 0.05])
-def test_every_gradient_against_finite_differences(free_bits):
-    """float64, ragged lengths, token dropout frozen (drop=) as the noise is (eps=): every parameter < 1e-7."""
-    vocab = Vocabulary.build(RAGGED)
-    x = vocab.encode(RAGGED).ids
-    model = tiny(vocab, token_dropout=0.3)
+def test_every_gradient_against_finite_differences(free_bits, z_every_step, batch):
+    """float64, token dropout frozen (drop=) as the noise is (eps=): every parameter < 1e-7, for ragged lengths and
+    for sequences of a single step (T = 2: <bos> x), with z at the start only or at every step too."""
+    x = BATCHES[batch]
+    model = tiny(VOCAB, token_dropout=0.3, z_every_step=z_every_step)
+    for p in model.params.values():
+        p *= 2  # weights of order 1: the gates away from their linear middle, so that every path matters
     rng = np.random.default_rng(0)
-    eps = rng.standard_normal((4, 2))
-    drop = rng.random((4, x.shape[1] - 1)) < 0.3
+    eps = rng.standard_normal((len(x), 2))
+    drop = rng.random((len(x), x.shape[1] - 1)) < 0.3
     errors = check_model(model, lambda: model.loss_and_gradients(x, eps=eps, drop=drop, beta=0.7,
                                                                  free_bits=free_bits).loss)
     assert set(errors) == set(model.params)
     assert max(errors.values()) < 1e-7, errors
+    model.loss_and_gradients(x, eps=eps, drop=drop, beta=0.7, free_bits=free_bits)
+    assert all(np.any(g != 0) for g in model.grads.values())  # no vacuous check of an all-zero gradient
+
+
+def test_z_every_step_widens_the_decoder_input_and_feeds_z_at_every_step():
+    model = tiny(VOCAB, z_every_step=True)
+    E, L = model.embed_dim, model.latent_dim
+    assert model.params["decoder.W_ih"].shape[0] == E + L
+    assert tiny(VOCAB).params["decoder.W_ih"].shape[0] == E
+    x = BATCHES["ragged"]
+    # z reaches the decoder at every step: with the initial-state path cut (W_s = 0, b_s = 0: h_0 = 0 for every z),
+    # the reconstruction still depends on z, and only through the extra input columns
+    model.params["to_state.W"][:] = 0
+    model.params["to_state.b"][:] = 0
+    eps = np.random.default_rng(0).standard_normal((4, 2))
+    a, b = model.elbo(x, eps=eps).reconstruction, model.elbo(x, eps=eps + 1).reconstruction
+    assert np.all(np.abs(a - b) > 1e-6)
+    model.params["decoder.W_ih"][E:] = 0
+    a, b = model.elbo(x, eps=eps).reconstruction, model.elbo(x, eps=eps + 1).reconstruction
+    np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_z_every_step_is_in_the_config_and_the_repr():
+    model = tiny(VOCAB, z_every_step=True)
+    assert model.config()["z_every_step"] is True and "z_every_step=True" in repr(model)
+    again = SequenceVAE.from_config(model.config())
+    assert again.z_every_step and all(np.array_equal(again.params[k], p) for k, p in model.params.items())
+    assert SequenceVAE.from_config({k: v for k, v in tiny(VOCAB).config().items()}).z_every_step is False
+    with pytest.raises(ValueError, match="z_every_step must be True or False"):
+        tiny(VOCAB, z_every_step="yes")
 
 
 def test_token_dropout_replaces_inputs_by_unk_never_bos_or_pad():

@@ -8,15 +8,25 @@ One training step, as ``SequenceVAE.loss_and_gradients`` runs it (each line name
     mu, logvar = split(h_T W_q + b_q)                                 q(z | x) = N(mu, diag(exp(logvar)))
     z = reparameterize(mu, logvar, eps)                               minivae.nn.reparam
     h_0 = tanh(z W_s + b_s)                                           the decoder's initial state
-    logits = SequenceLinear(decoder GRU(embed(inputs), h_0, mask))    (N, T - 1, V)
+    u_t = embed(inputs_t), or [embed(inputs_t) | z] (z_every_step)    the decoder's input at step t
+    logits = SequenceLinear(decoder GRU(u, h_0, mask))                (N, T - 1, V)
     nll, dlogits = token_nll(logits, targets, mask[:, 1:])            minivae.nn.losses
     kl, dmu_kl, dlogvar_kl = kl_term(mu, logvar, free_bits)           minivae.nn.kl (summed over latent dimensions)
     loss = mean_n(nll_n) + beta * kl
     backward: output -> decoder GRU -> tanh -> z -> (mu, logvar) -> W_q -> encoder GRU -> the shared embedding
+              (z_every_step: dz also sums, over the steps, the last L columns of the decoder input's gradient)
 
 Token dropout (Bowman et al., "word dropout") replaces decoder *input* tokens by <unk> with probability p, so that
 the decoder cannot predict everything from the previous token and must read z: a remedy for posterior collapse. It
 replaces ids, not entries of the embedding vectors.
+
+z at every step (an option; Bowman et al. 2016 consider it too): with ``z_every_step=True`` the decoder reads z at
+every step, its input being [embed(token_t) | z] (width E + L), and not only through its initial state. z then
+reaches the loss along T - 1 more paths, so its gradient is the sum of them:
+
+    dz = to_state.backward(dh_0 * (1 - h_0^2)) + sum_t du_t[:, E:]        du_t = the decoder GRU's input gradient
+
+Padded steps add nothing to the sum: the GRU passes no gradient to the inputs of masked steps.
 """
 import numpy as np
 
@@ -46,6 +56,7 @@ class SequenceVAE(Model):
     ----------
     vocab_size : V (``len(vocab)``)    latent_dim : L    embed_dim : E    hidden_dim : H (both GRUs)
     token_dropout : p in [0, 1), the probability that a decoder input token becomes <unk> in training
+    z_every_step : also feed z to the decoder at every step, [embed(token) | z] (see the module docstring)
     seed : initialisation seed    dtype : float32 or float64
 
     It honours beta and free_bits; it refuses target, iw_samples > 1 and condition (``check_options``).
@@ -69,7 +80,7 @@ class SequenceVAE(Model):
     parts = ("embedding", "encoder", "to_gaussian", "to_state", "decoder", "output")
 
     def __init__(self, vocab_size, latent_dim=16, embed_dim=32, hidden_dim=64, token_dropout=0.0, seed=0,
-                 dtype=np.float32):
+                 dtype=np.float32, z_every_step=False):
         self.vocab_size = check_positive_int(vocab_size, "vocab_size")
         if self.vocab_size <= UNK_ID:
             raise ValueError(f"vocab_size must count the four special tokens and more, got {vocab_size}")
@@ -79,6 +90,9 @@ class SequenceVAE(Model):
         if not 0.0 <= token_dropout < 1.0:
             raise ValueError(f"token_dropout is a probability in [0, 1), got {token_dropout}")
         self.token_dropout = float(token_dropout)
+        if not isinstance(z_every_step, (bool, np.bool_)):
+            raise ValueError(f"z_every_step must be True or False, got {z_every_step!r}")
+        self.z_every_step = bool(z_every_step)
         self.seed, self.dtype = seed, check_dtype(dtype)
         rng = np.random.default_rng(seed)
         V, L, E, H, dt = self.vocab_size, self.latent_dim, self.embed_dim, self.hidden_dim, self.dtype
@@ -86,7 +100,7 @@ class SequenceVAE(Model):
         self.encoder = GRU(E, H, rng=rng, dtype=dt)
         self.to_gaussian = Linear(H, 2 * L, init="glorot", rng=rng, dtype=dt)  # [mu | logvar]
         self.to_state = Linear(L, H, init="glorot", rng=rng, dtype=dt)  # then tanh
-        self.decoder = GRU(E, H, rng=rng, dtype=dt)
+        self.decoder = GRU(E + L * self.z_every_step, H, rng=rng, dtype=dt)  # input [embed | z] or embed
         self.output = SequenceLinear(H, V, rng=rng, dtype=dt)
         self.params, self.grads = {}, {}
         for name in self.parts:
@@ -97,12 +111,12 @@ class SequenceVAE(Model):
     def config(self):
         return {"model": type(self).__name__, "vocab_size": self.vocab_size, "latent_dim": self.latent_dim,
                 "embed_dim": self.embed_dim, "hidden_dim": self.hidden_dim, "token_dropout": self.token_dropout,
-                "seed": self.seed, "dtype": self.dtype.name}
+                "z_every_step": self.z_every_step, "seed": self.seed, "dtype": self.dtype.name}
 
     def __repr__(self):
         return (f"SequenceVAE(vocab_size={self.vocab_size}, latent_dim={self.latent_dim}, embed_dim={self.embed_dim}"
                 f", hidden_dim={self.hidden_dim}, token_dropout={self.token_dropout}, "
-                f"parameters={self.n_parameters:,}, dtype={self.dtype.name})")
+                f"z_every_step={self.z_every_step}, parameters={self.n_parameters:,}, dtype={self.dtype.name})")
 
     # -- input checks ---------------------------------------------------------------------------------------------------
 
@@ -159,10 +173,18 @@ class SequenceVAE(Model):
     def _initial_state(self, z):
         return np.tanh(self.to_state.forward(z))  # (N, H)
 
+    def _decoder_input(self, emb, z):
+        """The decoder's input: emb (N, T', E) or one step's (N, E), with z (N, L) appended if z_every_step."""
+        if not self.z_every_step:
+            return emb
+        z = z[:, None, :] if emb.ndim == 3 else z
+        return np.concatenate([emb, np.broadcast_to(z, emb.shape[:-1] + (self.latent_dim,))], axis=-1)
+
     def _decode_logits(self, z, inputs, mask):
         """Teacher forcing: logits (N, T', V) of the next token after each input token (N, T'), from z (N, L)."""
         h0 = self._initial_state(z)
-        out = self.decoder.forward(self.embedding.forward(inputs), h0=h0, mask=mask)  # (N, T', H)
+        u = self._decoder_input(self.embedding.forward(inputs), z)  # (N, T', E) or (N, T', E + L)
+        out = self.decoder.forward(u, h0=h0, mask=mask)  # (N, T', H)
         return self.output.forward(out), h0
 
     def _split(self, x):
@@ -204,8 +226,12 @@ class SequenceVAE(Model):
         nll, dlogits = token_nll(logits, targets, mask)  # (N,), d mean(nll) / d logits
         kl_loss, dmu_kl, dlogvar_kl, kl = kl_term(mu, logvar, free_bits)
         # backward: fills self.grads
-        d_dec_emb, dh0 = self.decoder.backward(self.output.backward(dlogits))  # (N, T - 1, E), (N, H)
+        du, dh0 = self.decoder.backward(self.output.backward(dlogits))  # (N, T - 1, E [+ L]), (N, H)
         dz = self.to_state.backward(dh0 * (1 - h0 * h0))  # tanh' = 1 - tanh^2
+        E = self.embed_dim
+        if self.z_every_step:
+            dz += du[:, :, E:].sum(axis=1)  # z was read at every step: the sum over the steps
+        d_dec_emb = du[:, :, :E]
         dmu, dlogvar = reparameterize_backward(dz, logvar, eps)
         dmu += beta * dmu_kl
         dlogvar += beta * dlogvar_kl
@@ -247,7 +273,7 @@ class SequenceVAE(Model):
         done = np.zeros(N, dtype=bool)
         W, b = self.output.params["W"], self.output.params["b"]
         for t in range(1, max_length):
-            h = self.decoder.step(self.embedding.params["W"][ids[:, t - 1]], h)  # (N, H)
+            h = self.decoder.step(self._decoder_input(self.embedding.params["W"][ids[:, t - 1]], z), h)  # (N, H)
             logits = h @ W + b  # (N, V)
             logits[:, [PAD_ID, BOS_ID]] = -np.inf  # never a target in training: never decoded
             if temperature == 0:
