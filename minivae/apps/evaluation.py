@@ -1,4 +1,4 @@
-"""How good is a trained VAE? Log-likelihood estimates, bits per dimension and active units.
+"""How good is a trained VAE? Log-likelihood estimates, bits per dimension (or per token) and active units.
 
 The ELBO is a lower bound on log p(x), and a loose one when q(z | x) is far from the true posterior p(z | x). The
 importance-weighted bound of Burda, Grosse & Salakhutdinov (2016, "Importance Weighted Autoencoders", eq. 8) is a
@@ -10,7 +10,9 @@ tighter one that approaches log p(x) as the number of samples K grows:
 
 The weights are tiny numbers (log w is around -100 nats for an MNIST digit), so everything is done with logarithms
 and the sum with the log-sum-exp trick. Reported numbers follow the convention of the whole library: nats per
-example, summed over the data dimensions, averaged over the examples.
+example, summed over the data dimensions, averaged over the examples. For token sequences (a SequenceVAE), an
+example is a sequence and its dimensions are its tokens: the NLL per token divides by the number of real tokens
+after <bos> (<eos> included), and its exp is the perplexity.
 
 Example
 -------
@@ -24,6 +26,7 @@ Example
 import numpy as np
 
 from minivae.apps.latent import active_units
+from minivae.datasets.text import PAD_ID
 from minivae.models.iwae import iw_bound, log_importance_weights
 
 
@@ -48,6 +51,27 @@ def bits_per_dim(nats_per_example, n_dims):
         raise ValueError(f"n_dims must be a positive integer (the number of data dimensions D), got {n_dims!r}")
     out = np.asarray(nats_per_example, dtype=np.float64) / (n_dims * np.log(2.0))
     return float(out) if out.ndim == 0 else out
+
+
+def nats_per_token(nats_per_sequence, ids):
+    """A negative log-likelihood of token sequences in nats per token, over a whole set of sequences.
+
+        nats/token = sum_n nll_n / sum_n n_tokens(x_n),      perplexity = exp(nats/token)
+
+    n_tokens counts the real ids after <bos> (<eos> included), the tokens that p(x) predicts; a corpus-level ratio
+    (the total over the total, as language models report it), not a mean of per-sequence ratios.
+
+    nats_per_sequence : (N,)    ids : (N, T) token ids padded with <pad> = 0    Returns a float.
+
+    Example
+    -------
+    >>> nats_per_token(np.array([3.0, 3.0]), np.array([[1, 5, 2], [1, 2, 0]]))   # 6 nats over 3 tokens
+    2.0
+    """
+    nll, ids = np.asarray(nats_per_sequence, dtype=np.float64), np.asarray(ids)
+    if ids.ndim != 2 or ids.shape[1] < 2 or nll.shape != (len(ids),):
+        raise ValueError(f"expected one value per sequence (N,) and ids (N, T >= 2), got {nll.shape} and {ids.shape}")
+    return float(nll.sum() / np.count_nonzero(ids[:, 1:] != PAD_ID))
 
 
 # ------------------------------------------------------------------------------------------ importance weighting
@@ -77,13 +101,14 @@ def importance_weighted_bound(model, x, k=100, rng=None, batch_size=4096, eps=No
     * If q(z | x) = p(z | x) exactly, every w_k equals p(x): L_K = log p(x) for every K, even K = 1.
 
     Memory: the decoder sees at most ``batch_size`` rows (example, sample) at a time; only the (N, K) log-weights
-    of one block of examples are kept.
+    of one block of examples are kept. For token sequences, (N, T) ids, a row is a whole sequence of T - 1 decoder
+    steps (each with V logits), so the budget counts steps: at most batch_size // (T - 1) sequences per pass.
 
     Parameters
     ----------
-    model : a VAE      x : (N, D) data      k : number of importance samples K
+    model : a VAE or a SequenceVAE      x : (N, D) data, or (N, T) token ids      k : number of importance samples K
     rng : np.random.Generator for the noise (or pass ``eps``, (N, K, L), to fix it)
-    batch_size : maximum number of decoder rows per forward pass
+    batch_size : maximum number of decoder rows (for sequences: decoder steps) per forward pass
     condition : the labels (N,) of a conditional model (then the bound is on log p(x | y))
 
     Returns
@@ -105,6 +130,8 @@ def importance_weighted_bound(model, x, k=100, rng=None, batch_size=4096, eps=No
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     x = np.asarray(x)
     dtype = model.dtype
+    if model.input_kind == "tokens" and x.ndim == 2:  # a row is a sequence of T - 1 decoder steps
+        batch_size = max(1, batch_size // max(1, x.shape[1] - 1))
     n_block = max(1, min(len(x), batch_size // k))  # examples per block
     n_chunk = max(1, min(k, batch_size // n_block))  # samples per decoder pass
     out = np.empty(len(x), dtype=np.float64)
@@ -132,15 +159,18 @@ def evaluate(model, x, rng, k=None, batch_size=1024):
     "neg_iw_bound"      mean -L_K(x), the importance-weighted estimate of -log p(x) (only if k is given); it is
                         <= neg_elbo on average, and the gap is how much the ELBO undersells the model
     "bits_per_dim"      the best of the two estimates above in bits per dimension (see :func:`bits_per_dim`:
-                        a code length for discrete data, a density for continuous data)
+                        a code length for discrete data, a density for continuous data); vectors only
+    "nll_per_token", "perplexity", "n_tokens"
+                        token sequences only, instead of bits_per_dim: the best estimate per token
+                        (:func:`nats_per_token`), its exp, and the number of tokens it divides by
     "active_units"      number of latent units with Var_x(mu_j(x)) > 0.01 (Burda et al. 2016; computed by
                         ``minivae.apps.latent.active_units``)
     "n_examples", "k"   what the numbers were computed on
 
     Parameters
     ----------
-    model : a VAE    x : (N, D)    rng : np.random.Generator    k : importance samples, or None to skip the IW bound
-    batch_size : examples per forward pass
+    model : a VAE or a SequenceVAE    x : (N, D), or (N, T) token ids    rng : np.random.Generator
+    k : importance samples, or None to skip the IW bound    batch_size : examples per forward pass
     """
     _check_rng(rng)
     x = np.asarray(x)
@@ -151,10 +181,20 @@ def evaluate(model, x, rng, k=None, batch_size=1024):
         kl.append(terms.kl.astype(np.float64))
     rec, kl = np.concatenate(rec), np.concatenate(kl)
     result = {"neg_elbo": float(np.mean(rec + kl)), "reconstruction": float(rec.mean()), "kl": float(kl.mean())}
-    best = result["neg_elbo"]
+    best = rec + kl  # (N,): the estimate of -log p(x_n) to report per dimension
     if k is not None:
-        result["neg_iw_bound"] = best = float(-importance_weighted_bound(model, x, k, rng, batch_size=4096).mean())
-    result["bits_per_dim"] = bits_per_dim(best, model.input_dim)
+        best = -importance_weighted_bound(model, x, k, rng, batch_size=4096)
+        result["neg_iw_bound"] = float(best.mean())
+    result.update(_per_dimension(model, best, x))
     result["active_units"] = active_units(model, x, batch_size=batch_size)[0]  # minivae.apps.latent
     result["n_examples"], result["k"] = len(x), k
     return result
+
+
+def _per_dimension(model, nats, x):
+    """bits per dimension for vectors; nats per token, perplexity and the token count for sequences."""
+    if model.input_kind != "tokens":
+        return {"bits_per_dim": bits_per_dim(float(nats.mean()), model.input_dim)}
+    per_token = nats_per_token(nats, x)
+    return {"nll_per_token": per_token, "perplexity": float(np.exp(per_token)),
+            "n_tokens": int(np.count_nonzero(x[:, 1:] != PAD_ID))}

@@ -9,6 +9,12 @@ one-sample ELBO). This module is the bound's one home: ``minivae.apps.evaluation
 ``log_importance_weights``, and ``VAE.loss_and_gradients(x, iw_samples=K)`` trains on it (the IWAE) with
 ``iwae_loss_and_gradients``.
 
+What it asks of a model: ``_encode(x, condition)`` -> mu, logvar, the clamp's mask, and ``_nll_given_z(z, x,
+condition)`` -> -log p(x | z) of each row and its gradient with respect to the decoder's outputs. The VAEs and the
+SequenceVAE (whose p(x | z) is a product over the tokens) have both, so log_importance_weights estimates log p(x)
+for each of them; the training gradient below runs the decoder of the MLP models backward (``model.decoder``), so
+only they train on the bound.
+
 Gradient of the loss = -mean_n L_K(x_n). With normalised weights w~_k = softmax_k(log w_k) (they sum to 1 over the
 K samples of one example), d loss / d log w_k = -w~_k / N, so each sample's gradient is the ELBO-style gradient of
 log w_k, weighted by w~_k. Through the three terms of log w_k, for one sample (writing c = w~_k / N):
@@ -35,9 +41,8 @@ def _forward(model, x, eps, condition=None, target=None):
     mu, logvar, inside = model._encode(x, condition)  # (N, L) each
     z = reparameterize(mu[:, None, :], logvar[:, None, :], eps).reshape(n * k, latent)  # (N K, L)
     repeated = None if condition is None else np.repeat(condition, k, axis=0)
-    out = model._decode(z, repeated)  # (N K, n_out)
     target = x if target is None else target
-    nll, dnll = model.likelihood.nll(out, np.repeat(target, k, axis=0))  # (N K,), gradient of the mean over N K rows
+    nll, dnll = model._nll_given_z(z, np.repeat(target, k, axis=0), repeated)  # (N K,), d mean / d decoder outputs
     log_pz = log_standard_normal(z)  # (N K,)
     log_qz = log_normal_of_noise(eps, logvar[:, None, :])  # (N, K)
     log_w = (-nll.astype(np.float64) + log_pz).reshape(n, k) - log_qz  # (N, K)
@@ -49,13 +54,14 @@ def log_importance_weights(model, x, eps, condition=None):
 
     Parameters
     ----------
-    model : a VAE (a probabilistic model)    x : (N, D) data    eps : (N, K, L) standard normal noise
-    condition : the labels (N,), for a conditional model
+    model : a probabilistic model (a VAE, a SequenceVAE)    x : (N, D) data, or (N, T) token ids
+    eps : (N, K, L) standard normal noise    condition : the labels (N,), for a conditional model
 
     Returns
     -------
     (N, K) float64, in nats. log q(z | x) is computed from eps directly (``nn.losses.log_normal_of_noise``).
     """
+    model.check_options(condition=condition)  # refuses labels for a model without them, and the reverse
     x = model._check_x(x)
     eps = np.asarray(eps, dtype=model.dtype)
     if eps.ndim != 3 or eps.shape[0] != len(x) or eps.shape[2] != model.latent_dim:

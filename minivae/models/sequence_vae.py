@@ -59,7 +59,9 @@ class SequenceVAE(Model):
     z_every_step : also feed z to the decoder at every step, [embed(token) | z] (see the module docstring)
     seed : initialisation seed    dtype : float32 or float64
 
-    It honours beta and free_bits; it refuses target, iw_samples > 1 and condition (``check_options``).
+    It honours beta and free_bits; it refuses target, iw_samples > 1 and condition (``check_options``). It trains on
+    the ELBO only, but its importance-weighted bound of log p(x) is evaluated as the VAE's
+    (``minivae.apps.evaluation.importance_weighted_bound``).
 
     Example
     -------
@@ -76,7 +78,8 @@ class SequenceVAE(Model):
     input_kind = "tokens"
     refusals = {**Model.refusals,
                 "target": "it reconstructs its input ids (a denoising target is not implemented for sequences)",
-                "iw_samples": "the importance-weighted bound is not implemented for sequences yet (use 1)"}
+                "iw_samples": "it trains on the ELBO only (its importance-weighted bound is for evaluation: "
+                              "minivae.apps.evaluation.importance_weighted_bound)"}
     parts = ("embedding", "encoder", "to_gaussian", "to_state", "decoder", "output")
 
     def __init__(self, vocab_size, latent_dim=16, embed_dim=32, hidden_dim=64, token_dropout=0.0, seed=0,
@@ -161,8 +164,9 @@ class SequenceVAE(Model):
 
     # -- the two networks -----------------------------------------------------------------------------------------------
 
-    def _encode(self, x):
-        """q(z | x) for checked ids x (N, T): mu (N, L), clamped logvar (N, L), the mask inside the clamp (N, L)."""
+    def _encode(self, x, condition=None):
+        """q(z | x) for checked ids x (N, T): mu (N, L), clamped logvar (N, L), the mask inside the clamp (N, L).
+        (condition: always None, refused by the public methods; the argument is the one of the VAE's _encode.)"""
         self.encoder.forward(self.embedding.forward(x), mask=x != PAD_ID)  # (N, T, E) -> (N, T, H)
         h = self.to_gaussian.forward(self.encoder.last_state)  # (N, 2L): the state after each last real token
         L = self.latent_dim
@@ -186,6 +190,12 @@ class SequenceVAE(Model):
         u = self._decoder_input(self.embedding.forward(inputs), z)  # (N, T', E) or (N, T', E + L)
         out = self.decoder.forward(u, h0=h0, mask=mask)  # (N, T', H)
         return self.output.forward(out), h0
+
+    def _nll_given_z(self, z, x, condition=None):
+        """-log p(x_n | z_n) of each row (N,) and the gradient of its mean with respect to the logits (N, T - 1, V):
+        teacher forcing from codes z (N, L) on checked ids x (N, T), no token dropout (``token_nll``)."""
+        inputs, targets, mask = self._split(x)
+        return token_nll(self._decode_logits(z, inputs, mask)[0], targets, mask)
 
     def _split(self, x):
         """Decoder inputs x[:, :-1] (a copy, for dropout), targets x[:, 1:] and their mask, all (N, T - 1)."""
@@ -303,9 +313,7 @@ class SequenceVAE(Model):
         """-log p(x | z = mu(x)) per sequence (N,), in nats, without noise or dropout."""
         self.check_options(condition=condition)
         x = self._check_x(x)
-        mu, _, _ = self._encode(x)
-        inputs, targets, mask = self._split(x)
-        return token_nll(self._decode_logits(mu, inputs, mask)[0], targets, mask)[0]
+        return self._nll_given_z(self._encode(x)[0], x)[0]
 
     def elbo(self, x, rng=None, eps=None, *, condition=None):
         """Per-sequence ELBO and its two terms (ELBOTerms), one sample of z each, no token dropout.
@@ -318,7 +326,6 @@ class SequenceVAE(Model):
             rng = np.random.default_rng(0)
         eps = self._noise(len(x), rng, eps)
         mu, logvar, _ = self._encode(x)
-        inputs, targets, mask = self._split(x)
-        nll = token_nll(self._decode_logits(reparameterize(mu, logvar, eps), inputs, mask)[0], targets, mask)[0]
+        nll = self._nll_given_z(reparameterize(mu, logvar, eps), x)[0]
         kl = kl_standard_normal(mu, logvar)[0]
         return ELBOTerms(elbo=-(nll + kl), reconstruction=nll, kl=kl)

@@ -79,6 +79,11 @@ class VAE(Model):
         """The decoder's raw outputs (the likelihood's parameters, e.g. logits) for codes z (N, L)."""
         return self.decoder.forward(self._with_condition(z, condition))
 
+    def _nll_given_z(self, z, x, condition=None):
+        """-log p(x_n | z_n) of each row (N,) and its gradient (of the mean over the rows) with respect to the
+        decoder's outputs (N, n_out): the likelihood of x at the decoder's outputs for codes z (N, L)."""
+        return self.likelihood.nll(self._decode(z, condition), x)
+
     def _backward(self, dout, dmu_extra, dlogvar_extra, eps, logvar, inside):
         """Backward from dout = d loss / d out through the decoder, the reparameterization and the encoder.
 
