@@ -36,6 +36,7 @@ this list (nn knows nothing of models; models nothing of training; the command l
       cvae.py                   the conditional VAE (labels as condition=)
       iwae.py                   the importance-weighted bound: log-weights, the bound, its gradient
       sequence_vae.py           the sequence VAE (Bowman et al. 2016): GRU encoder, z starts the GRU decoder
+      sequence_decoding.py      generating token sequences: greedy, temperature sampling, beam search, homotopies
       likelihoods.py            what the decoder's outputs mean: Bernoulli, Gaussian, categorical, mixed columns
     datasets/    data in
       dataset.py                the Dataset every loader returns

@@ -8,7 +8,7 @@ One training step, as ``SequenceVAE.loss_and_gradients`` runs it (each line name
     mu, logvar = split(h_T W_q + b_q)                                 q(z | x) = N(mu, diag(exp(logvar)))
     z = reparameterize(mu, logvar, eps)                               minivae.nn.reparam
     h_0 = tanh(z W_s + b_s)                                           the decoder's initial state
-    u_t = embed(inputs_t), or [embed(inputs_t) | z] (z_every_step)    the decoder's input at step t
+    u_t = embed(inputs_t), or [embed(inputs_t) | z] (z_every_step)    the decoder's input (sequence_decoding)
     logits = SequenceLinear(decoder GRU(u, h_0, mask))                (N, T - 1, V)
     nll, dlogits = token_nll(logits, targets, mask[:, 1:])            minivae.nn.losses
     kl, dmu_kl, dlogvar_kl = kl_term(mu, logvar, free_bits)           minivae.nn.kl (summed over latent dimensions)
@@ -27,11 +27,15 @@ reaches the loss along T - 1 more paths, so its gradient is the sum of them:
     dz = to_state.backward(dh_0 * (1 - h_0^2)) + sum_t du_t[:, E:]        du_t = the decoder GRU's input gradient
 
 Padded steps add nothing to the sum: the GRU passes no gradient to the inputs of masked steps.
+
+Generating (greedy, with a temperature, beam search) and homotopies between two sentences are in
+``minivae.models.sequence_decoding``; ``decode``, ``sample`` and ``reconstruct`` below call it.
 """
 import numpy as np
 
-from minivae.datasets.text import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+from minivae.datasets.text import BOS_ID, PAD_ID, UNK_ID
 from minivae.models.base import ELBOTerms, LossTerms, Model
+from minivae.models.sequence_decoding import decode_from_state, decoder_input
 from minivae.nn.kl import kl_standard_normal, kl_term
 from minivae.nn.layers import Linear
 from minivae.nn.losses import token_nll
@@ -174,20 +178,15 @@ class SequenceVAE(Model):
         inside = (raw >= self.LOGVAR_MIN) & (raw <= self.LOGVAR_MAX)
         return np.ascontiguousarray(h[:, :L]), np.clip(raw, self.LOGVAR_MIN, self.LOGVAR_MAX), inside
 
-    def _initial_state(self, z):
-        return np.tanh(self.to_state.forward(z))  # (N, H)
-
-    def _decoder_input(self, emb, z):
-        """The decoder's input: emb (N, T', E) or one step's (N, E), with z (N, L) appended if z_every_step."""
-        if not self.z_every_step:
-            return emb
-        z = z[:, None, :] if emb.ndim == 3 else z
-        return np.concatenate([emb, np.broadcast_to(z, emb.shape[:-1] + (self.latent_dim,))], axis=-1)
+    def _decoder_start(self, z):
+        """What the decoder starts from, for codes z (N, L): h_0 = tanh(z W_s + b_s) (N, H), and the context it reads
+        at every step (``sequence_decoding.decoder_input``): z itself if z_every_step, else None."""
+        return np.tanh(self.to_state.forward(z)), (z if self.z_every_step else None)
 
     def _decode_logits(self, z, inputs, mask):
         """Teacher forcing: logits (N, T', V) of the next token after each input token (N, T'), from z (N, L)."""
-        h0 = self._initial_state(z)
-        u = self._decoder_input(self.embedding.forward(inputs), z)  # (N, T', E) or (N, T', E + L)
+        h0, context = self._decoder_start(z)
+        u = decoder_input(self.embedding.forward(inputs), context)  # (N, T', E) or (N, T', E + L)
         out = self.decoder.forward(u, h0=h0, mask=mask)  # (N, T', H)
         return self.output.forward(out), h0
 
@@ -267,36 +266,12 @@ class SequenceVAE(Model):
     def decode(self, z, max_length=50, *, temperature=0.0, rng=None, condition=None):
         """Token ids (N, T <= max_length) from codes z (N, L): <bos>, then one token per step until <eos>.
 
-        temperature 0: greedy (the most probable token); t > 0: sampled from softmax(logits / t), with rng; <pad> and
-        <bos> (never targets) are never chosen. The rows are padded with <pad> after their <eos>; a row that reached max_length without <eos> has none.
-        ``Vocabulary.decode`` turns the result into strings.
+        temperature 0: greedy (the most probable token); t > 0: sampled from softmax(logits / t), with rng
+        (``sequence_decoding.decode_from_state``; beam search is ``sequence_decoding.beam_search``). The rows are
+        padded with <pad> after their <eos>; ``Vocabulary.decode`` turns them into strings.
         """
         self.check_options(condition=condition)
-        z = as_float_array(z, "z", self.dtype, width=self.latent_dim)
-        max_length = check_positive_int(max_length, "max_length")
-        if temperature < 0 or (temperature > 0 and rng is None):
-            raise ValueError(f"temperature must be 0 (greedy) or positive with an rng, got {temperature}")
-        N = len(z)
-        h = self._initial_state(z)
-        ids = np.full((N, max_length), PAD_ID, dtype=np.int64)
-        ids[:, 0] = BOS_ID
-        done = np.zeros(N, dtype=bool)
-        W, b = self.output.params["W"], self.output.params["b"]
-        for t in range(1, max_length):
-            h = self.decoder.step(self._decoder_input(self.embedding.params["W"][ids[:, t - 1]], z), h)  # (N, H)
-            logits = h @ W + b  # (N, V)
-            logits[:, [PAD_ID, BOS_ID]] = -np.inf  # never a target in training: never decoded
-            if temperature == 0:
-                token = logits.argmax(axis=1)
-            else:
-                p = np.exp((logits - logits.max(axis=1, keepdims=True)) / temperature)
-                p /= p.sum(axis=1, keepdims=True)
-                token = (p.cumsum(axis=1) < rng.random((N, 1))).sum(axis=1).clip(max=self.vocab_size - 1)
-            ids[:, t] = np.where(done, PAD_ID, token)
-            done |= token == EOS_ID
-            if done.all():
-                return ids[:, :t + 1]
-        return ids
+        return decode_from_state(self, *self._decoder_start(self._check_z(z)), max_length, temperature, rng)
 
     def sample(self, n, rng, *, temperature=1.0, max_length=50, condition=None):
         """n new sequences of ids: z ~ N(0, I), decoded with the temperature (0: greedy), shape (n, T <= max_length)."""
