@@ -37,6 +37,7 @@ this list (nn knows nothing of models; models nothing of training; the command l
       iwae.py                   the importance-weighted bound: log-weights, the bound, its gradient
       sequence_vae.py           the sequence VAE (Bowman et al. 2016): GRU encoder, z starts the GRU decoder
       sequence_decoding.py      generating token sequences: greedy, temperature sampling, beam search, homotopies
+      language_model.py         the GRU language model: the sequence VAE's decoder alone, the baseline
       likelihoods.py            what the decoder's outputs mean: Bernoulli, Gaussian, categorical, mixed columns
     datasets/    data in
       dataset.py                the Dataset every loader returns

@@ -107,3 +107,22 @@ def test_evaluate_a_sequence_vae_reports_scores_per_token():
     assert "bits_per_dim" not in result and 0 <= result["active_units"] <= 3
     no_iw = evaluate(m, x, np.random.default_rng(0))
     assert no_iw["nll_per_token"] == pytest.approx(no_iw["neg_elbo"] * len(x) / n_tokens, rel=1e-12)
+
+
+def test_evaluate_a_language_model_reports_its_exact_nll():
+    from minivae.models.language_model import SequenceLM
+
+    lm = SequenceLM(len(VOCAB), embed_dim=4, hidden_dim=6, dtype=np.float64)
+    x = np.repeat(IDS, 3, axis=0)
+    result = evaluate(lm, x, np.random.default_rng(0), batch_size=4)
+    assert result["neg_log_likelihood"] == pytest.approx(-lm.log_likelihood(x).mean(), rel=1e-12)
+    assert result["nll_per_token"] == pytest.approx(-lm.log_likelihood(x).sum() / result["n_tokens"], rel=1e-12)
+    assert result["perplexity"] == pytest.approx(np.exp(result["nll_per_token"]))
+    assert result["k"] is None and result["n_examples"] == len(x) and "neg_elbo" not in result
+
+
+def test_evaluate_refuses_a_model_without_a_likelihood():
+    from minivae import Autoencoder
+
+    with pytest.raises(ValueError, match="Autoencoder has no likelihood p"):
+        evaluate(Autoencoder(4, 2, (3,)), np.zeros((2, 4)), np.random.default_rng(0))

@@ -167,13 +167,18 @@ def evaluate(model, x, rng, k=None, batch_size=1024):
                         ``minivae.apps.latent.active_units``)
     "n_examples", "k"   what the numbers were computed on
 
+    A model with an exact log-likelihood and no latent variable (the SequenceLM) has "neg_log_likelihood", the mean
+    -log p(x) itself, in place of the ELBO's keys and the bound, with the per-token keys, "n_examples" and "k" (None).
+
     Parameters
     ----------
-    model : a VAE or a SequenceVAE    x : (N, D), or (N, T) token ids    rng : np.random.Generator
+    model : a VAE, a SequenceVAE or a SequenceLM    x : (N, D), or (N, T) token ids    rng : np.random.Generator
     k : importance samples, or None to skip the IW bound    batch_size : examples per forward pass
     """
     _check_rng(rng)
     x = np.asarray(x)
+    if not model.probabilistic:
+        return _exact_scores(model, x, batch_size)
     rec, kl = [], []
     for i in range(0, len(x), batch_size):
         terms = model.elbo(x[i:i + batch_size], rng=rng)
@@ -189,6 +194,16 @@ def evaluate(model, x, rng, k=None, batch_size=1024):
     result["active_units"] = active_units(model, x, batch_size=batch_size)[0]  # minivae.apps.latent
     result["n_examples"], result["k"] = len(x), k
     return result
+
+
+def _exact_scores(model, x, batch_size):
+    """evaluate's dict for a model whose log p(x) is exact (``model.log_likelihood``): no bound, no latent units."""
+    if not hasattr(model, "log_likelihood"):
+        raise ValueError(f"{type(model).__name__} has no likelihood p(x) to evaluate (no prior, no exact "
+                         "log-likelihood): evaluate a VAE, a SequenceVAE or a SequenceLM")
+    nll = np.concatenate([-model.log_likelihood(x[i:i + batch_size]).astype(np.float64)
+                          for i in range(0, len(x), batch_size)])  # (N,)
+    return {"neg_log_likelihood": float(nll.mean()), **_per_dimension(model, nll, x), "n_examples": len(x), "k": None}
 
 
 def _per_dimension(model, nats, x):

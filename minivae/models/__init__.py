@@ -9,6 +9,7 @@
     iwae          the importance-weighted bound: log-weights, the bound, its gradient (Burda et al. 2016)
     sequence_vae  the sequence VAE (Bowman et al. 2016): token ids, GRU encoder and decoder
     sequence_decoding  greedy, sampling, beam search and homotopies for the GRU decoder of the sequence models
+    language_model  the GRU language model (no latent variable): the sequence VAE's decoder alone, the baseline
 
 ``build_model(config)`` rebuilds any of them from ``model.config()`` (checkpoints store it). The names below are also
 importable from ``minivae.models`` itself, as in version 0.1.0.

@@ -1,8 +1,11 @@
-"""Generating token sequences with the GRU decoder: greedy, temperature sampling, beam search, and homotopies.
+"""The GRU decoder of the sequence models at work: the ids it reads, and generating with it (greedy, temperature
+sampling, beam search, homotopies).
 
 The decoder is the one the sequence VAE trains with teacher forcing (``minivae.models.sequence_vae``) and the
-language model without a z (``minivae.models.language_model``). Generating, it reads its own last token instead of
-the data's: from a state h_0 and <bos>, each step is
+language model without a z (``minivae.models.language_model``). Both read a batch of ids (N, T) as
+``Vocabulary.encode`` makes them, <bos> first and padded with <pad> at the end (``check_token_ids``), and predict
+each token from the ones before it (``teacher_forcing``). Generating, the decoder reads its own last token instead
+of the data's: from a state h_0 and <bos>, each step is
 
     u_t = embed(y_{t-1})   or   [embed(y_{t-1}) | z]        the decoder's input (z_every_step: z at every step)
     h_t = GRU.step(u_t, h_{t-1})                            (N, H)
@@ -32,6 +35,36 @@ from minivae.nn.losses import logsumexp
 from minivae.validation import check_positive_int
 
 METHODS = ("greedy", "beam")  # the decodings a homotopy can use
+
+
+# -- the batch both models read ----------------------------------------------------------------------------------------
+
+def check_token_ids(x, vocab_size, name="x"):
+    """x as an (N, T) int64 array of ids in [0, V), T >= 2, each row <bos> first and padded only at its end."""
+    x = np.asarray(x)
+    if x.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer token ids (Vocabulary.encode makes them), got dtype {x.dtype}")
+    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] < 2:
+        raise ValueError(f"{name} must be token ids of shape (N, T) with N >= 1 and T >= 2 (<bos> and at least "
+                         f"one more token), got shape {x.shape}")
+    if x.min() < 0 or x.max() >= vocab_size:
+        raise ValueError(f"{name} holds ids in [{x.min()}, {x.max()}], outside the vocabulary [0, {vocab_size}) of "
+                         "this model; encode the text with the model's vocabulary")
+    if (x[:, 0] != BOS_ID).any():
+        n = int(np.argmax(x[:, 0] != BOS_ID))
+        raise ValueError(f"every sequence must begin with <bos> (id {BOS_ID}); sequence {n} begins with id "
+                         f"{int(x[n, 0])}")
+    mask = x != PAD_ID
+    if (mask[:, 1:] & ~mask[:, :-1]).any():
+        n = int(np.argmax((mask[:, 1:] & ~mask[:, :-1]).any(axis=1)))
+        raise ValueError(f"sequence {n} has a token after a <pad>: pad sequences only at their end")
+    return x.astype(np.int64, copy=False)
+
+
+def teacher_forcing(x):
+    """Decoder inputs x[:, :-1] (a copy, for token dropout), targets x[:, 1:] and the targets' mask, all (N, T - 1):
+    <bos> x_1 ... x_{n-1} predicts x_1 ... x_n (x_n = <eos>), each step from the true tokens before it."""
+    return x[:, :-1].copy(), x[:, 1:], x[:, 1:] != PAD_ID
 
 
 # -- one step -----------------------------------------------------------------------------------------------------------

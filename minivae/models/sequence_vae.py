@@ -35,7 +35,8 @@ import numpy as np
 
 from minivae.datasets.text import BOS_ID, PAD_ID, UNK_ID
 from minivae.models.base import ELBOTerms, LossTerms, Model
-from minivae.models.sequence_decoding import decode_from_state, decoder_input
+from minivae.models.sequence_decoding import (check_token_ids, decode_from_state, decoder_input,
+                                              teacher_forcing)
 from minivae.nn.kl import kl_standard_normal, kl_term
 from minivae.nn.layers import Linear
 from minivae.nn.losses import token_nll
@@ -89,8 +90,8 @@ class SequenceVAE(Model):
     def __init__(self, vocab_size, latent_dim=16, embed_dim=32, hidden_dim=64, token_dropout=0.0, seed=0,
                  dtype=np.float32, z_every_step=False):
         self.vocab_size = check_positive_int(vocab_size, "vocab_size")
-        if self.vocab_size <= UNK_ID:
-            raise ValueError(f"vocab_size must count the four special tokens and more, got {vocab_size}")
+        if self.vocab_size <= UNK_ID + 1:
+            raise ValueError(f"vocab_size must count the four special tokens and at least one more, got {vocab_size}")
         self.latent_dim = check_positive_int(latent_dim, "latent_dim")
         self.embed_dim = check_positive_int(embed_dim, "embed_dim")
         self.hidden_dim = check_positive_int(hidden_dim, "hidden_dim")
@@ -128,25 +129,8 @@ class SequenceVAE(Model):
     # -- input checks ---------------------------------------------------------------------------------------------------
 
     def _check_x(self, x, name="x"):
-        """x as an (N, T) int64 array of ids in [0, V), T >= 2, each row <bos> first and padded only at its end."""
-        x = np.asarray(x)
-        if x.dtype.kind not in "iu":
-            raise TypeError(f"{name} must hold integer token ids (Vocabulary.encode makes them), got dtype {x.dtype}")
-        if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] < 2:
-            raise ValueError(f"{name} must be token ids of shape (N, T) with N >= 1 and T >= 2 (<bos> and at least "
-                             f"one more token), got shape {x.shape}")
-        if x.min() < 0 or x.max() >= self.vocab_size:
-            raise ValueError(f"{name} holds ids in [{x.min()}, {x.max()}], outside the vocabulary [0, "
-                             f"{self.vocab_size}) of this model; encode the text with the model's vocabulary")
-        if (x[:, 0] != BOS_ID).any():
-            n = int(np.argmax(x[:, 0] != BOS_ID))
-            raise ValueError(f"every sequence must begin with <bos> (id {BOS_ID}); sequence {n} begins with id "
-                             f"{int(x[n, 0])}")
-        mask = x != PAD_ID
-        if (mask[:, 1:] & ~mask[:, :-1]).any():
-            n = int(np.argmax((mask[:, 1:] & ~mask[:, :-1]).any(axis=1)))
-            raise ValueError(f"sequence {n} has a token after a <pad>: pad sequences only at their end")
-        return x.astype(np.int64, copy=False)
+        """x as an (N, T) int64 array of ids, <bos> first, padded at the end (``sequence_decoding.check_token_ids``)."""
+        return check_token_ids(x, self.vocab_size, name)
 
     def _check_drop(self, drop, shape):
         drop = np.asarray(drop)
@@ -193,12 +177,8 @@ class SequenceVAE(Model):
     def _nll_given_z(self, z, x, condition=None):
         """-log p(x_n | z_n) of each row (N,) and the gradient of its mean with respect to the logits (N, T - 1, V):
         teacher forcing from codes z (N, L) on checked ids x (N, T), no token dropout (``token_nll``)."""
-        inputs, targets, mask = self._split(x)
+        inputs, targets, mask = teacher_forcing(x)
         return token_nll(self._decode_logits(z, inputs, mask)[0], targets, mask)
-
-    def _split(self, x):
-        """Decoder inputs x[:, :-1] (a copy, for dropout), targets x[:, 1:] and their mask, all (N, T - 1)."""
-        return x[:, :-1].copy(), x[:, 1:], x[:, 1:] != PAD_ID
 
     def _token_drop(self, inputs, rng, drop):
         """inputs with the dropped tokens replaced by <unk>; drop (N, T - 1) bool, drawn from rng if None."""
@@ -220,12 +200,14 @@ class SequenceVAE(Model):
 
         rng : Generator for eps (drawn first) and the token dropout;  eps : (N, L) to fix the noise;  drop : (N, T - 1)
         bool, the decoder inputs to replace by <unk> (fixes the dropout, as eps fixes the noise; <bos> and <pad> are
-        never replaced). Without rng and drop there is no dropout only if ``token_dropout`` is 0.
+        never replaced). Without rng and drop there is no dropout only if ``token_dropout`` is 0. target : None, or x
+        itself (as the Trainer passes a batch it did not corrupt); any other target is refused.
         """
+        target = None if target is x else target  # x is its own target: no other is honoured
         self.check_options(beta=beta, free_bits=free_bits, target=target, iw_samples=iw_samples, condition=condition)
         x = self._check_x(x)
         eps = self._noise(len(x), rng, eps)
-        inputs, targets, mask = self._split(x)
+        inputs, targets, mask = teacher_forcing(x)
         inputs = self._token_drop(inputs, rng, drop)
         # forward
         mu, logvar, inside = self._encode(x)  # (N, L) each
