@@ -132,6 +132,8 @@ from minivae.models import VAE, Autoencoder, ELBOTerms, LossTerms, build_model  
 from minivae.models.conv_vae import ConvVAE  # noqa: E402
 from minivae.models.cvae import ConditionalVAE  # noqa: E402
 from minivae.models.sequence_vae import SequenceVAE  # noqa: E402
+from minivae.models.language_model import SequenceLM  # noqa: E402
+from minivae.models.sequence_decoding import beam_search, homotopy  # noqa: E402
 from minivae.nn.optim import SGD, Adagrad, Adam, AdamW, RMSProp, clip_grad_norm, make_optimizer  # noqa: E402
 from minivae.nn.gradcheck import check_layer, check_model, numerical_gradient, rel_error  # noqa: E402
 from minivae.datasets.dataset import Dataset  # noqa: E402
@@ -159,7 +161,8 @@ __all__ = [
     "Bernoulli", "Categorical", "Gaussian", "GaussianLearnedVariance", "Mixed", "make_likelihood",
     "reparameterize", "reparameterize_backward",
     # models
-    "VAE", "Autoencoder", "ConvVAE", "ConditionalVAE", "SequenceVAE", "ELBOTerms", "LossTerms", "build_model",
+    "VAE", "Autoencoder", "ConvVAE", "ConditionalVAE", "SequenceVAE", "SequenceLM", "ELBOTerms", "LossTerms",
+    "build_model", "beam_search", "homotopy",
     # optimizers and gradient checks
     "SGD", "Adagrad", "RMSProp", "Adam", "AdamW", "clip_grad_norm", "make_optimizer",
     "check_layer", "check_model", "numerical_gradient", "rel_error",

@@ -2,14 +2,15 @@
 
 One table, CASES, lists every check: each layer (w.r.t. its input and every parameter), each loss, the
 reparameterization, the KL term (plain and with free bits), each likelihood, every model w.r.t. every
-parameter, with every training option, and the sequence layers (the GRU and the LSTM also w.r.t. their initial
-state, with masks and length-1 sequences). One parametrized test runs them all, and ``test_the_sweep_covers_everything`` fails if a layer, a loss, a
-likelihood or a model of the library has no entry in the table, so nothing can go unchecked silently.
+parameter, with every training option, and the sequence layers and models (the GRU and the LSTM also w.r.t. their
+initial state; masks and length-1 sequences, T = 2 ids <bos> x, included). One parametrized test runs them all, and
+``test_the_sweep_covers_everything`` fails if a layer, a loss, a likelihood or a model of the library has no entry
+in the table, so nothing can go unchecked silently.
 
 How the checks are made
 -----------------------
 * float64 and h = 1e-6: a correct gradient agrees to about 1e-8 or better; the bound is 1e-6 (never loosened),
-  1e-7 for the sequence layers (they reach 2e-9).
+  1e-7 for the sequence layers and models (they reach about 1e-8).
 * Functions with an array output are checked through a *random* upstream gradient dout (a vector-Jacobian product);
   ``test_why_the_upstream_gradient_is_random`` shows a bug that dout = ones would miss.
 * Losses return the gradient of the batch mean, so they are compared with the numerical gradient of
@@ -35,7 +36,8 @@ from minivae.nn.layers import MLP, LeakyReLU, Linear, ReLU, Sequential, Sigmoid,
 from minivae.nn.recurrent import GRU, LSTM
 from minivae.nn.sequence import Embedding, SequenceLinear, mask_from_lengths
 from minivae.models.likelihoods import Bernoulli, Categorical, Gaussian, GaussianLearnedVariance, Mixed, to_one_hot
-from minivae.models import VAE, Autoencoder, ConditionalVAE, ConvVAE
+from minivae.models import VAE, Autoencoder, ConditionalVAE, ConvVAE, SequenceLM, SequenceVAE
+from minivae.datasets.text import BOS_ID, EOS_ID, UNK_ID
 
 TOL = 1e-6
 N, D, H, L = 4, 7, 5, 3
@@ -379,7 +381,58 @@ def case_token_nll(name):
     return loss_errors(losses.token_nll, inputs, ["logits"])
 
 
+def token_ids(rng, lengths, T):
+    """(N, T) ids: <bos>, then lengths[n] tokens (the last one <eos>, the others random ids >= <unk>), then <pad>."""
+    ids = np.zeros((len(lengths), T), dtype=np.int64)
+    ids[:, 0] = BOS_ID
+    for n, length in enumerate(lengths):
+        ids[n, 1:length] = rng.integers(UNK_ID, V_TOKENS, length - 1)
+        ids[n, length] = EOS_ID
+    return ids
+
+
+def sequence_model_case(kind, lengths, T, z_every_step=False, free_bits=0.0):
+    """A SequenceVAE (token dropout and noise frozen, beta = 0.7) or a SequenceLM on ids of the given lengths (tokens
+    after <bos>, <eos> included; 1 is <bos> <eos>), padded to T. The weights are doubled, so that the gates are away
+    from their linear middle, all but the VAE's map to h_0: a saturated tanh(h_0) leaves gradients so small that
+    rounding alone brings the check near 1e-7."""
+    def run(name):
+        rng = rng_for(name)
+        seed = int(rng.integers(1000))
+        ids = token_ids(rng, lengths, T)
+        if kind is SequenceLM:
+            model = SequenceLM(V_TOKENS, embed_dim=3, hidden_dim=H, seed=seed, dtype=F64)
+            options = {}
+        else:
+            model = SequenceVAE(V_TOKENS, latent_dim=2, embed_dim=3, hidden_dim=H, token_dropout=0.3, seed=seed,
+                                dtype=F64, z_every_step=z_every_step)
+            options = {"eps": rng.standard_normal((len(lengths), 2)), "drop": rng.random((len(lengths), T - 1)) < 0.3,
+                       "beta": 0.7, "free_bits": free_bits}
+        for k, p in model.params.items():
+            if not k.startswith("to_state"):
+                p *= 2
+
+        def loss():
+            return model.loss_and_gradients(ids, **options).loss
+        errors = check_model(model, loss)
+        assert set(errors) == set(model.params)
+        loss()
+        # one step from h_0 = 0 (the LM on T = 2) multiplies W_hh by zeros only: exactly 0 there, nowhere else
+        zero = {"decoder.W_hh"} if kind is SequenceLM and T == 2 else set()
+        assert {k for k, g in model.grads.items() if not g.any()} == zero
+        return errors
+    return run
+
+
 SEQUENCE_CASES = {
+    "sequence_vae": ({"SequenceVAE", "mask", "length_one"}, sequence_model_case(SequenceVAE, [3, 1, 4, 2], 5)),
+    "sequence_vae_z_every_step_free_bits": ({"SequenceVAE", "free_bits", "mask"}, sequence_model_case(
+        SequenceVAE, [2, 4, 1], 5, z_every_step=True, free_bits=0.05)),
+    "sequence_vae_one_step": ({"SequenceVAE", "length_one"}, sequence_model_case(SequenceVAE, [1, 1, 1], 2)),
+    "sequence_vae_z_every_step_one_step": ({"SequenceVAE", "length_one"}, sequence_model_case(
+        SequenceVAE, [1, 1], 2, z_every_step=True)),
+    "sequence_lm": ({"SequenceLM", "mask", "length_one"}, sequence_model_case(SequenceLM, [3, 1, 4, 2], 5)),
+    "sequence_lm_one_step": ({"SequenceLM", "length_one"}, sequence_model_case(SequenceLM, [1, 1, 1], 2)),
     "embedding": ({"Embedding"}, case_embedding),
     "sequence_linear": ({"SequenceLinear"}, case_sequence_linear),
     "gru": ({"GRU", "h0", "dh_last"}, recurrent_case(GRU, [T_STEPS] * 3)),
