@@ -61,7 +61,7 @@ this list (nn knows nothing of models; models nothing of training; the command l
       run_data.py               the data of a run (source, checksum, options, split), rebuilt from its record
       run_folder.py             one run per folder: the lock, no run written over another
     apps/        what a trained model is for
-      evaluation.py             the IW estimate of log p(x), bits per dimension, a model's report
+      evaluation.py             the IW estimate of log p(x), bits per dimension or per token, I(x; z), a report
       latent.py                 interpolation, grids, traversals, attribute vectors, active units
       anomaly.py                anomaly scores, the ROC curve and its AUC
       imputation.py             missing values: iterative and Metropolis-within-Gibbs
@@ -141,7 +141,7 @@ from minivae.datasets.catalog import load_dataset  # noqa: E402
 from minivae.datasets.mnist import load_mnist_test_10k  # noqa: E402
 from minivae.training.trainer import TrainConfig, Trainer, TrainingDiverged  # noqa: E402
 from minivae.training.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
-from minivae.apps.evaluation import bits_per_dim, importance_weighted_bound  # noqa: E402
+from minivae.apps.evaluation import bits_per_dim, importance_weighted_bound, mutual_information  # noqa: E402
 from minivae.apps.anomaly import anomaly_scores, roc_auc, roc_curve  # noqa: E402
 from minivae.apps.imputation import impute, mean_imputation  # noqa: E402
 from minivae.apps.synthetic import generate, save_synthetic  # noqa: E402
@@ -170,7 +170,7 @@ __all__ = [
     "Dataset", "load_dataset", "load_mnist_test_10k", "TrainConfig", "Trainer", "TrainingDiverged",
     "load_checkpoint", "save_checkpoint",
     # evaluation and applications
-    "bits_per_dim", "importance_weighted_bound", "anomaly_scores", "roc_auc", "roc_curve", "impute",
-    "mean_imputation", "generate", "save_synthetic", "TabularEncoder", "read_csv_table", "write_csv_table",
+    "bits_per_dim", "importance_weighted_bound", "mutual_information", "anomaly_scores", "roc_auc", "roc_curve",
+    "impute", "mean_imputation", "generate", "save_synthetic", "TabularEncoder", "read_csv_table", "write_csv_table",
     "Vocabulary",
 ]

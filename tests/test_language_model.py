@@ -19,7 +19,8 @@ VOCAB = Vocabulary.build(RAGGED)  # 0 <pad> 1 <bos> 2 <eos> 3 <unk> 4 a 5 b 6 c
 BATCHES = {
     "ragged": VOCAB.encode(RAGGED).ids,
     "one_step": np.array([[BOS_ID, 4], [BOS_ID, EOS_ID], [BOS_ID, 6]]),  # T = 2: <bos> x
-    "one_step_padded": np.array([[BOS_ID, EOS_ID, PAD_ID, PAD_ID], [BOS_ID, 4, 5, EOS_ID], [BOS_ID, 5, PAD_ID, PAD_ID]]),
+    "one_step_padded": np.array([[BOS_ID, EOS_ID, PAD_ID, PAD_ID], [BOS_ID, 4, 5, EOS_ID],
+                                 [BOS_ID, 5, PAD_ID, PAD_ID]]),
 }
 
 

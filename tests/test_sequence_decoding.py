@@ -46,7 +46,7 @@ def n_tokens(rows):
     return (rows[:, 1:] != PAD_ID).sum(axis=1)
 
 
-# -- the step and greedy ------------------------------------------------------------------------------------------------
+# -- the step and greedy -----------------------------------------------------------------------------------------------
 
 def test_the_step_gives_the_models_own_probabilities_and_never_pad_or_bos():
     model = random_model(z_every_step=True)
@@ -83,7 +83,7 @@ def test_sampling_is_reproducible_and_a_tiny_temperature_is_greedy():
     assert not np.isin(a[:, 1:], [BOS_ID]).any()
 
 
-# -- beam search --------------------------------------------------------------------------------------------------------
+# -- beam search -------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("z_every_step", [False, True])
 @pytest.mark.parametrize("max_length", [3, 8, 30])
@@ -135,7 +135,7 @@ def test_beam_search_refuses_bad_arguments_in_one_line():
         beam_search(model, np.zeros((2, 3)))
 
 
-# -- homotopies ---------------------------------------------------------------------------------------------------------
+# -- homotopies --------------------------------------------------------------------------------------------------------
 
 def test_homotopy_decodes_the_line_between_the_two_posterior_means():
     model = random_model(seed=5, scale=1.0)

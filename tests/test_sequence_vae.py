@@ -12,7 +12,8 @@ VOCAB = Vocabulary.build(RAGGED)  # ids: 0 <pad>, 1 <bos>, 2 <eos>, 3 <unk>, the
 BATCHES = {  # id batches for the gradient checks: ragged, and sequences of one real step after <bos>
     "ragged": VOCAB.encode(RAGGED).ids,
     "one_step": np.array([[BOS_ID, 4], [BOS_ID, EOS_ID], [BOS_ID, 6]]),  # T = 2: <bos> x, no padding
-    "one_step_padded": np.array([[BOS_ID, EOS_ID, PAD_ID, PAD_ID], [BOS_ID, 4, 5, EOS_ID], [BOS_ID, 5, PAD_ID, PAD_ID]]),
+    "one_step_padded": np.array([[BOS_ID, EOS_ID, PAD_ID, PAD_ID], [BOS_ID, 4, 5, EOS_ID],
+                                 [BOS_ID, 5, PAD_ID, PAD_ID]]),
 }
 
 

@@ -11,7 +11,9 @@ of q, no noise) and with codes that we choose ourselves, then asks the decoder w
 * ``active_units``                       -- which latent dimensions the model actually uses (Burda et al. 2016).
 
 Codes are returned as float64 arrays; the model converts them to its own dtype when it decodes them.
-The functions accept a VAE (``encode`` returns ``(mu, logvar)``) or an Autoencoder (``encode`` returns the code).
+The functions accept a VAE (``encode`` returns ``(mu, logvar)``) or an Autoencoder (``encode`` returns the code);
+those that only encode (active units, encoder means) a SequenceVAE too, x being its token ids (N, T). The mutual
+information between x and z, the other measure of how much of z a model uses, is in ``minivae.apps.evaluation``.
 """
 from statistics import NormalDist
 

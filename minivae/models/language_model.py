@@ -101,7 +101,7 @@ class SequenceLM(Model):
         out = self.decoder.forward(self.embedding.forward(inputs), mask=mask)  # h_0 = 0: (N, T - 1, H)
         return token_nll(self.output.forward(out), targets, mask)  # (N,), (N, T - 1, V)
 
-    # -- the objective --------------------------------------------------------------------------------------------------
+    # -- the objective -------------------------------------------------------------------------------------------------
 
     def loss_and_gradients(self, x, rng=None, *, beta=1.0, free_bits=0.0, target=None, iw_samples=1, condition=None):
         """Mean -log p(x) of a batch of ids x (N, T) and every gradient written to ``self.grads``; returns LossTerms
@@ -118,7 +118,7 @@ class SequenceLM(Model):
         rec = float(nll.mean())
         return LossTerms(loss=rec, reconstruction=rec, kl=0.0)
 
-    # -- what a trained model is used for -------------------------------------------------------------------------------
+    # -- what a trained model is used for ------------------------------------------------------------------------------
 
     def reconstruction_error(self, x, *, condition=None):
         """The exact -log p(x) of each sequence of ids x (N, T): (N,), in nats (what the Trainer evaluates)."""

@@ -67,7 +67,7 @@ def teacher_forcing(x):
     return x[:, :-1].copy(), x[:, 1:], x[:, 1:] != PAD_ID
 
 
-# -- one step -----------------------------------------------------------------------------------------------------------
+# -- one step ----------------------------------------------------------------------------------------------------------
 
 def decoder_input(emb, context):
     """The decoder's input: the embeddings emb (N, T', E) or one step's (N, E), with the context z (N, L) appended
@@ -93,7 +93,7 @@ def next_token_log_probs(model, tokens, h, context=None):
     return log_p, h
 
 
-# -- greedy and sampling ------------------------------------------------------------------------------------------------
+# -- greedy and sampling -----------------------------------------------------------------------------------------------
 
 def decode_from_state(model, h0, context=None, max_length=50, temperature=0.0, rng=None):
     """Token ids (N, T <= max_length) from the decoder states h0 (N, H): greedy, or sampled with a temperature.
@@ -125,7 +125,7 @@ def decode_from_state(model, h0, context=None, max_length=50, temperature=0.0, r
     return ids
 
 
-# -- beam search --------------------------------------------------------------------------------------------------------
+# -- beam search -------------------------------------------------------------------------------------------------------
 
 def beam_search(model, z, beam_width=5, max_length=50, length_penalty=0.0):
     """The most probable sequence for each code z (N, L) that a beam of width B finds: ids (N, T <= max_length).
@@ -166,7 +166,7 @@ def beam_search(model, z, beam_width=5, max_length=50, length_penalty=0.0):
 
 
 def _beam(model, h0, context, B, max_length, length_penalty):
-    """beam_search from decoder states h0 (N, H) and a context (N, L) or None; the rows of beam b of row n are n B + b."""
+    """beam_search from decoder states h0 (N, H) and a context (N, L) or None; beam b of row n is row n B + b."""
     N = len(h0)
     h = np.repeat(h0, B, axis=0)  # (N B, H)
     context = None if context is None else np.repeat(context, B, axis=0)
@@ -212,7 +212,7 @@ def _padded(rows):
     return ids
 
 
-# -- homotopies ---------------------------------------------------------------------------------------------------------
+# -- homotopies --------------------------------------------------------------------------------------------------------
 
 def homotopy(model, ids_a, ids_b, n=7, method="greedy", beam_width=5, max_length=None):
     """The sentences decoded along the line between the posterior means of two sentences (Bowman et al. 2016).
