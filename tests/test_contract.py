@@ -152,3 +152,15 @@ def test_unknown_options_and_bad_values_are_refused():
         MAKERS["ConditionalVAE"]().loss_and_gradients(X, rng=np.random.default_rng(0))
     with pytest.raises(TypeError):  # after the batch and its generator, the options are keyword-only
         vae.loss_and_gradients(X, np.random.default_rng(0), None, 0.5)
+
+
+@pytest.mark.parametrize("kind", MAKERS)
+def test_every_kind_goes_through_a_checkpoint(kind, tmp_path):
+    from minivae import load_checkpoint, save_checkpoint
+
+    model = MAKERS[kind]()
+    for p in model.params.values():
+        p += 0.125  # not the initial values, which a rebuilt model would have anyway
+    loaded = load_checkpoint(save_checkpoint(tmp_path / f"{kind}.npz", model)).model
+    assert type(loaded) is type(model) and loaded.config() == model.config()
+    assert all(np.array_equal(loaded.params[k], p) for k, p in model.params.items())
