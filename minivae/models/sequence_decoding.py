@@ -21,9 +21,9 @@ without <eos> has none); ``Vocabulary.decode`` turns them into strings.
 
 How the token is chosen:
 
-* greedy (temperature 0): y_t = argmax logits_t, the most probable next token, one step at a time;
-* sampling (temperature tau > 0): y_t ~ softmax(logits_t / tau); tau < 1 sharpens towards greedy, tau > 1 flattens;
-* beam search: keeps the B most probable partial sequences instead of one (``beam_search``), and so finds
+* greedy (temperature 0): y_t = argmax log p_t, the most probable next token, one step at a time;
+* sampling (temperature tau > 0): y_t ~ softmax(log p_t / tau); tau < 1 sharpens towards greedy, tau > 1 flattens;
+* beam search: keeps the B most probable partial sequences instead of one (``beam_search``), and so usually finds
   sequences of a higher total log-probability than greedy, which commits to each token for good;
 * homotopy (Bowman et al. 2016): decode the codes on the straight line between the posterior means of
   two sentences, to see how the decoder's sentences change along it.
