@@ -52,10 +52,12 @@ this list (nn knows nothing of models; models nothing of training; the command l
       labels.py                 number of classes, a Dataset without some classes
       tables.py                 CSV tables as VAE data: TabularEncoder, synthetic rows
       text.py                   text as token ids: character or word vocabularies, padding and masks, and back
-      files/                    the bundled MNIST test set and its licence
+      corpus.py                 text datasets: the bundled census first names, your own text file; a fixed split
+      files/                    the bundled MNIST test set and census first names, with their licences
     training/    the loop and what it saves
       config.py                 TrainConfig, every training setting; what a resumed run may change of them
       trainer.py                Trainer: epochs, validation, warm-up, exact resume, Ctrl-C between two steps
+      kl_schedule.py            KL annealing: the weight of the KL term at each step, linear or logistic
       guard.py                  the divergence guard: NaN, infinity, or a loss far above its start
       checkpoint.py             one .npz per run, no pickle, every field checked on load
       run_data.py               the data of a run (source, checksum, options, split), rebuilt from its record
@@ -87,6 +89,7 @@ this list (nn knows nothing of models; models nothing of training; the command l
       apps.py                   evaluate, anomaly, impute, synthesize
       figures.py                sample, reconstruct, manifold, interpolate, traverse
       teaching.py               gradcheck, make-assignment, grade
+      text.py                   text runs: train --model seq-vae / seq-lm, and the markdown their commands write
       common.py                 what the commands share: help format, data and checkpoint options
       options.py                the type= of the numeric options: ranges checked when parsed, a memory estimate
     validation.py               input checks shared by every layer (shapes, dtypes, finite values, ranges)

@@ -82,19 +82,10 @@ CONFIGS = {  # a TrainConfig setting, the option it asks of the model
 
 
 def trainer_cases():
-    """Every (kind, setting). Two gaps of the Trainer are expected to fail, strictly (when it is mended they pass,
-    and the mark must go): it does not read token ids yet, and it does not ask a model that cannot reconstruct
-    another target about corruption (the denoising target) before it starts."""
-    for kind, make in MAKERS.items():
-        model = make()
-        for setting, (_, option) in CONFIGS.items():
-            reason = None
-            if model.input_kind == "tokens" and option in model.options:
-                reason = "the Trainer does not read token ids yet"
-            elif option == "target" and option not in model.options:
-                reason = "the Trainer does not check the denoising target (corruption) before it starts"
-            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-            yield pytest.param(kind, setting, marks=marks, id=f"{kind}-{setting}")
+    """Every (kind, setting)."""
+    for kind in MAKERS:
+        for setting in CONFIGS:
+            yield pytest.param(kind, setting, id=f"{kind}-{setting}")
 
 
 @pytest.mark.parametrize("kind, setting", trainer_cases())

@@ -16,11 +16,13 @@ from minivae.apps.evaluation import bits_per_dim, importance_weighted_bound
 from minivae.apps.imputation import imputation_error, impute, mean_imputation, missing_mask
 from minivae.apps.synthetic import generate, save_synthetic
 from minivae.cli import options
-from minivae.cli.common import add_checkpoint_command, add_data_options, checkpoint_data, save
+from minivae.cli import text
+from minivae.cli.common import add_checkpoint_command, add_data_options, checkpoint_data, refuse_text, save
 from minivae.datasets.tables import TabularEncoder, synthesize, write_csv_table
 from minivae.training.checkpoint import load_checkpoint
 from minivae.validation import MEMORY_LIMIT_BYTES, format_bytes
 
+TEXT_K = 100  # the IW bound's samples for a text VAE when -k is not given: its NLL needs one
 MAX_K = 100_000  # importance samples: the IWAE paper evaluates with 5,000; the gap to log p(x) shrinks like 1/K
 
 
@@ -29,7 +31,8 @@ def add_commands(sub):
                                "checkpoint", cmd_evaluate)
     add_data_options(p)
     p.add_argument("-k", type=options.integer(0, MAX_K), default=0,
-                   help=f"importance samples for the IW bound, 0 (skip) to {MAX_K:,}")
+                   help=f"importance samples for the IW bound, 0 (skip) to {MAX_K:,} (a text VAE: {TEXT_K} when 0, "
+                        "its NLL is the bound)")
 
     p = add_checkpoint_command(sub, "anomaly", "anomaly scores of test examples (negative ELBO, reconstruction "
                                "error, IW bound), ROC AUC", cmd_anomaly, out="roc.png",
@@ -71,6 +74,8 @@ def cmd_evaluate(args):
     data = checkpoint_data(ckpt, args)
     model, x = ckpt.model, data.x_test
     rng = np.random.default_rng(args.seed)
+    if model.input_kind == "tokens":  # NLL per text and per token, perplexity (the IW bound for a VAE, K >= 1)
+        return text.evaluate_text(model, data, rng, args.k or TEXT_K)
     if not model.probabilistic:  # an Autoencoder: no ELBO, only its reconstruction loss
         rec = model.reconstruction_error(x)
         print(f"{data.name} test set ({len(x)} examples): reconstruction loss {rec.mean():.2f} nats")
@@ -95,6 +100,7 @@ def cmd_anomaly(args):
     from minivae import plots
 
     ckpt = load_checkpoint(args.checkpoint)
+    refuse_text(ckpt, "anomaly")
     data = checkpoint_data(ckpt, args)
     if args.anomalous_class is not None and data.y_test is None:
         raise ValueError("--anomalous-class needs labelled test data")
@@ -128,6 +134,7 @@ def cmd_impute(args):
     from minivae import plots
 
     ckpt = load_checkpoint(args.checkpoint)
+    refuse_text(ckpt, "impute")
     data = checkpoint_data(ckpt, args)
     rng = np.random.default_rng(args.seed)
     shape = ckpt.extra.get("image_shape")
@@ -149,6 +156,7 @@ def cmd_impute(args):
 
 def cmd_synthesize(args):
     ckpt = load_checkpoint(args.checkpoint)
+    refuse_text(ckpt, "synthesize")
     model, rng = ckpt.model, np.random.default_rng(args.seed)
     need = 2 * args.n * model.input_dim * np.dtype(model.dtype).itemsize  # the samples, and their copy on saving
     if need > MEMORY_LIMIT_BYTES:

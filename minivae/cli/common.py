@@ -13,6 +13,7 @@ from pathlib import Path
 
 from minivae.cli import options
 from minivae.datasets.missing import MISSING_CHOICES
+from minivae.training.checkpoint import CheckpointError
 from minivae.training.run_data import data_of_checkpoint
 
 
@@ -57,10 +58,11 @@ def add_command(sub, name, help_text, run):
 
 def add_data_options(parser, default=None):
     """--data and what loading it needs; ``default`` None: the dataset recorded in the checkpoint."""
-    parser.add_argument("--data", default=default,
+    parser.add_argument("--data", default=None,  # None: not given (a text run then reads the names)
                         help="bundled 'mnist-test-10k', 'mnist', 'fashion-mnist' (downloaded) or a path to "
-                             ".npy/.npz/.csv/.csv.gz (labels: an .npz's y)"
-                             + ("" if default else " (default: the checkpoint's dataset)"))
+                             ".npy/.npz/.csv/.csv.gz (labels: an .npz's y); for text, 'names' (bundled)"
+                             + (f" (default: {default}; names for text)" if default else
+                                " (default: the checkpoint's dataset)"))
     parser.add_argument("--cache-dir", default=None,
                         help="download folder (default: $MINIVAE_CACHE_DIR or ~/.cache/minivae)")
     parser.add_argument("--no-download", action="store_true",
@@ -98,10 +100,28 @@ def add_checkpoint_command(sub, name, help_text, run, out=None, out_help="PNG fi
 
 
 def next_to_checkpoint(args, name):
-    """``args`` with --out set to ``<the checkpoint's folder>/<name>`` when it was not given."""
+    """``args`` with --out set to ``<the checkpoint's folder>/<name>`` when it was not given (``args.out_given``
+    says which)."""
+    args.out_given = args.out is not None
     if args.out is None:
         args.out = str(Path(args.checkpoint).resolve().parent / name)
     return args
+
+
+def text_out(args):
+    """The markdown file a text command writes: --out as given (.md or .txt), or its default name with .md."""
+    if not args.out_given:
+        return str(Path(args.out).with_suffix(".md"))
+    if Path(args.out).suffix.lower() not in (".md", ".txt"):
+        raise ValueError(f"--out {args.out}: a text model's outputs are text; give a .md or .txt file")
+    return args.out
+
+
+def refuse_text(ckpt, command):
+    """A ValueError for a command that has no meaning for a text model's checkpoint."""
+    if ckpt.model.input_kind == "tokens":
+        raise ValueError(f"this checkpoint's model is of text ({type(ckpt.model).__name__}): {command} does not apply "
+                         "to it; text models have sample, reconstruct, interpolate and evaluate")
 
 
 def checkpoint_data(ckpt, args):
@@ -109,9 +129,28 @@ def checkpoint_data(ckpt, args):
     return data_of_checkpoint(ckpt, args.data, **loading(args))
 
 
+def checkpoint_vocabulary(ckpt):
+    """The Vocabulary a text checkpoint recorded (its ids mean its tokens), or a CheckpointError."""
+    from minivae.datasets.text import Vocabulary
+
+    config = ckpt.extra.get("vocabulary")
+    if not isinstance(config, dict) or not isinstance(config.get("tokens"), list):
+        raise CheckpointError("this text model's checkpoint records no vocabulary, so its token ids cannot be "
+                              "read as text; train it with python -m minivae train --model seq-vae")
+    try:
+        vocab = Vocabulary.from_config(config)
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"the checkpoint's vocabulary is damaged ({err})") from None
+    if len(vocab) != ckpt.model.vocab_size:
+        raise CheckpointError(f"the checkpoint's vocabulary has {len(vocab)} tokens but its model {ckpt.model.vocab_size}"
+                              "; it was not written by minivae as it is")
+    return vocab
+
+
 def image_shape(ckpt, data=None):
     """(H, W) of the images a checkpoint's model was trained on; a clear error for data that are not images."""
     shape = ckpt.extra.get("image_shape") or (data.image_shape if data is not None else None)
+    refuse_text(ckpt, "an image command")
     if shape is None:
         if ckpt.extra.get("table_encoder"):
             raise ValueError("this checkpoint's model is of a table, not of images: the image commands do not apply "

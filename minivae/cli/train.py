@@ -24,6 +24,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from minivae.cli import options
+from minivae.cli import text as text_cli
 from minivae.cli.common import add_command, add_data_options, loading
 from minivae.datasets.dataset import check_test_set
 from minivae.datasets.labels import n_classes
@@ -41,15 +42,17 @@ DEFAULT_OUT = "runs/mnist-vae-2d"
 # option given from one left out: left out, it keeps the value the run recorded.
 NEW_RUN = dict(
     model="vae", latent=2, hidden=(512,), likelihood="bernoulli", activation="relu",     # the model
-    beta=1.0, warmup=0, free_bits=0.0, iw_samples=1,                                      # the objective
+    beta=1.0, warmup=0, kl_schedule="linear", free_bits=0.0, iw_samples=1,                # the objective
     epochs=50, batch_size=128, lr=1e-3, optimizer="adam", binarize="none", corruption=0.0, clip_norm=0.0,
     seed=0,                                                                               # the optimisation
 )
 # option -> the TrainConfig field it sets (the others are the model's)
-TRAIN_FIELDS = dict(beta="beta", warmup="warmup_steps", free_bits="free_bits", iw_samples="iw_samples",
+TRAIN_FIELDS = dict(beta="beta", warmup="warmup_steps", kl_schedule="kl_schedule", free_bits="free_bits",
+                    iw_samples="iw_samples",
                     epochs="epochs", batch_size="batch_size", lr="lr", optimizer="optimizer", binarize="binarize",
                     corruption="corruption", clip_norm="clip_norm", seed="seed")
-MODEL_KINDS = {"VAE": "vae", "Autoencoder": "ae", "ConvVAE": "conv", "ConditionalVAE": "cvae"}
+MODEL_KINDS = {"VAE": "vae", "Autoencoder": "ae", "ConvVAE": "conv", "ConditionalVAE": "cvae",
+               "SequenceVAE": "seq-vae", "SequenceLM": "seq-lm"}
 
 
 def _shown(value):
@@ -58,7 +61,17 @@ def _shown(value):
 
 
 def _default(name):
-    return f" (default: {_shown(NEW_RUN[name])})"
+    text = f" (default: {_shown(NEW_RUN[name])}" if name in NEW_RUN else " (default:"
+    if name in text_cli.TEXT_RUN and text_cli.TEXT_RUN[name] != NEW_RUN.get(name):
+        text += ("; " if name in NEW_RUN else " ") + f"{_shown(text_cli.TEXT_RUN[name])} for text"
+    return text + ")"
+
+
+def _defaults_of(args):
+    """The defaults of a new run: an image run's (NEW_RUN), or a text run's (with cli/text.py's TEXT_RUN)."""
+    if not text_cli.is_text_run(args):
+        return NEW_RUN
+    return {**NEW_RUN, **text_cli.TEXT_RUN, **(dict(warmup=0) if args.model == "seq-lm" else {})}
 
 
 def add_commands(sub):
@@ -73,12 +86,14 @@ def add_commands(sub):
                    help="with --table: columns to treat as categories even if they hold numbers, e.g. 'group,year'")
     p.add_argument("--exclude-classes", type=options.class_labels, default=[], metavar="C1,C2",
                    help="leave these labels out of training (they become the anomalies)")
+    text_cli.add_train_options(p)
     # the model
-    p.add_argument("--model", choices=["vae", "ae", "conv", "cvae"],
-                   help="VAE, plain autoencoder, convolutional VAE or conditional VAE" + _default("model"))
+    p.add_argument("--model", choices=["vae", "ae", "conv", "cvae", *text_cli.SEQUENCE_MODELS],
+                   help="VAE, plain autoencoder, convolutional VAE, conditional VAE, or for text the sequence VAE "
+                        "and its language-model baseline" + _default("model"))
     p.add_argument("--latent", type=options.latent_size, help="latent size" + _default("latent"))
-    p.add_argument("--hidden", type=options.hidden_sizes, help="hidden sizes, e.g. 512 or 400,200 (not for conv)"
-                   + _default("hidden"))
+    p.add_argument("--hidden", type=options.hidden_sizes, help="hidden sizes, e.g. 512 or 400,200 (not for conv; "
+                   "one GRU size for text)" + _default("hidden"))
     p.add_argument("--likelihood", choices=["bernoulli", "gaussian", "gaussian_learned"],
                    help="what the decoder's outputs mean: pixel probabilities, a Gaussian mean with fixed variance, "
                         "or a Gaussian mean and log-variance (a table always gets the mixed likelihood)"
@@ -87,7 +102,10 @@ def add_commands(sub):
                    help="nonlinearity of the hidden layers (not for conv)" + _default("activation"))
     # the objective
     p.add_argument("--beta", type=options.nonnegative_float, help="KL weight (beta-VAE)" + _default("beta"))
-    p.add_argument("--warmup", type=options.nonnegative_int, help="KL warm-up steps (beta grows linearly from 0)" + _default("warmup"))
+    p.add_argument("--warmup", type=options.nonnegative_int, help="KL annealing steps (beta grows from 0 to --beta)"
+                   + _default("warmup"))
+    p.add_argument("--kl-schedule", choices=["linear", "logistic"],
+                   help="the shape of the KL annealing (minivae.training.kl_schedule)" + _default("kl_schedule"))
     p.add_argument("--free-bits", type=options.nonnegative_float, help="KL floor per latent dimension, nats" + _default("free_bits"))
     p.add_argument("--iw-samples", type=options.positive_int,
                    help="train on the importance-weighted bound with K samples (IWAE; 1: the ELBO)"
@@ -148,7 +166,14 @@ def build_model_from_args(args, data):
 def cmd_train(args):
     if args.resume:
         return resume(args)
-    opts = argparse.Namespace(**{**vars(args), **{k: v for k, v in NEW_RUN.items() if getattr(args, k) is None}})
+    text_run = text_cli.is_text_run(args)
+    if text_run:
+        dataset, text_options = text_cli.check_text_run(args)
+    else:
+        text_cli.refuse_text_options(args)
+        dataset, text_options = args.table or args.data or DEFAULT_DATASET, None
+    opts = argparse.Namespace(**{**vars(args), **{k: v for k, v in _defaults_of(args).items()
+                                                  if getattr(args, k) is None}})
     out = Path(args.out or DEFAULT_OUT)
     if opts.epochs == 0:
         print("nothing to train: --epochs 0 asks for no epoch, so nothing was written")
@@ -157,11 +182,12 @@ def cmd_train(args):
         raise ValueError(_occupied(out))
     config = TrainConfig(**{field: getattr(opts, option) for option, field in TRAIN_FIELDS.items()},
                          quiet=args.quiet)
-    dataset = args.table or args.data
     data = check_test_set(training_data(dataset, table=bool(args.table), categorical=args.categorical,
-                                        exclude_classes=args.exclude_classes, **loading(args)))
-    trainer = Trainer(build_model_from_args(opts, data), config)
-    trainer.extra = run_record(data, dataset, args.exclude_classes, loading(args))
+                                        exclude_classes=args.exclude_classes, text_options=text_options,
+                                        **loading(args)))
+    model = text_cli.build_sequence_model(opts, data) if text_run else build_model_from_args(opts, data)
+    trainer = Trainer(model, config)
+    trainer.extra = run_record(data, dataset, args.exclude_classes, loading(args), text_options)
     with RunFolderLock(out) as lock:
         _claim(out, lock, replace_run=args.overwrite)
         _run(trainer, data, out, args)
@@ -185,7 +211,7 @@ def resume(args):
               f"--epochs N with N > {ckpt.epoch} to train more (nothing was written)")
         return
     trainer = Trainer.from_checkpoint(ckpt, replace(recorded, epochs=epochs, quiet=args.quiet))
-    name = args.table or (args.data if args.data != DEFAULT_DATASET else None)
+    name = args.table or args.text or args.data
     data = recorded_data(ckpt.extra, name=name, strict=True, **loading(args))
     if name is not None and ckpt.extra.get("dataset_sha256") and Path(name).resolve() != Path(ckpt.extra["dataset"]):
         notes.append(f"note: the run's data file has moved to {Path(name).resolve()} (the same bytes); recorded there")
@@ -214,11 +240,14 @@ def _changed_options(args, ckpt, recorded):
     """[(option, recorded, given)] for every option given with --resume that differs from what the run recorded."""
     model = ckpt.model.config()
     kind = MODEL_KINDS.get(model.get("model"), model.get("model"))
+    hidden = model.get("hidden") or ([model["hidden_dim"]] if "hidden_dim" in model else None)
     of_model = dict(model=kind, latent=model.get("latent_dim"), activation=model.get("activation"),
-                    hidden=tuple(model["hidden"]) if model.get("hidden") is not None else None,
-                    likelihood=(model.get("likelihood") or {}).get("name"))
+                    hidden=tuple(hidden) if hidden is not None else None,
+                    likelihood=(model.get("likelihood") or {}).get("name"), embed=model.get("embed_dim"),
+                    token_dropout=model.get("token_dropout"), z_every_step=model.get("z_every_step"))
     changes = []
-    for option in NEW_RUN:
+    text_model = ckpt.model.input_kind == "tokens"
+    for option in {**NEW_RUN, **text_cli.TEXT_RUN} if text_model else NEW_RUN:
         given = getattr(args, option)
         if given is None or option == "epochs":
             continue
@@ -281,9 +310,14 @@ def _run(trainer, data, out, args):
     if not args.no_figures:
         from minivae.plots.run_figures import write_run_figures  # matplotlib loads only when figures are drawn
 
-        write_run_figures(trainer.model, data, history, args.figures_dir or out / "figures", seed=trainer.config.seed)
+        folder = args.figures_dir or out / "figures"
+        write_run_figures(trainer.model, data, history, folder, seed=trainer.config.seed)
+        if trainer.model.input_kind == "tokens":  # text: samples, reconstructions and a homotopy, in markdown
+            text_cli.write_text_outputs(trainer.model, data, folder, seed=trainer.config.seed)
     rec, kl = history["val_reconstruction"][-1], history["val_kl"][-1]
-    if not trainer.model.probabilistic:
+    if trainer.model.input_kind == "tokens" and not trainer.model.probabilistic:
+        print(f"done in {seconds:.0f} s: test NLL {rec:.3f} nats per text (exact: a language model)")
+    elif not trainer.model.probabilistic:
         print(f"done in {seconds:.0f} s: test reconstruction loss {rec:.2f} nats per example")
     else:
         print(f"done in {seconds:.0f} s: test negative ELBO (one sample of z per example) {rec + kl:.2f} nats "

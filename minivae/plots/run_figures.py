@@ -10,6 +10,9 @@ One PNG per figure, each drawn by a function of ``minivae.plots`` from the train
     traversal.png         one latent dimension at a time varied around the code of the first test image
     latent_scatter.png    the encoder means of the test set, coloured by label         (models with an encoder)
 
+A text model gets the history and the latent scatter (a VAE) here; its samples, reconstructions and homotopy are
+text, written by ``minivae.cli.text.write_text_outputs``.
+
 "images" means data with an ``image_shape``; manifold, interpolation and traversal need a sampler as well (a VAE,
 not an Autoencoder). A conditional VAE gets the history only: its encoder and decoder also need a class.
 
@@ -53,7 +56,7 @@ def write_run_figures(model, data, history, folder, seed=0):
             figures["manifold.png"] = plots.plot_latent_manifold(model, n=20, image_shape=shape)
             figures["interpolation.png"] = plots.plot_interpolation(model, x[0], x[1], n=10, image_shape=shape)
             figures["traversal.png"] = plots.plot_traversal(model, x[0], image_shape=shape)
-    if not conditional:
+    if not conditional and (model.input_kind == "vectors" or model.probabilistic):  # a text LM has no encoder
         figures["latent_scatter.png"] = plots.plot_latent_scatter(model, x, y)
     paths = []
     for name, fig in figures.items():

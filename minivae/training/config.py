@@ -20,6 +20,7 @@ import numpy as np
 
 from minivae.nn.optim import OPTIMIZERS
 from minivae.training.checkpoint import CheckpointError
+from minivae.training.kl_schedule import SCHEDULES
 
 
 @dataclass
@@ -37,7 +38,8 @@ class TrainConfig:
     optimizer: str = "adam"       # sgd | adagrad | rmsprop | adam | adamw
     lr: float = 1e-3
     beta: float = 1.0             # weight of the KL term (beta-VAE when != 1)
-    warmup_steps: int = 0         # KL warm-up: beta grows linearly from 0 to beta over this many steps
+    warmup_steps: int = 0         # KL annealing: beta grows from 0 to beta over this many steps
+    kl_schedule: str = "linear"   # linear | logistic: the shape of that growth (minivae.training.kl_schedule)
     free_bits: float = 0.0        # a floor, in nats, on the KL of each latent dimension (0: off)
     binarize: str = "none"        # none (grey values) | static (threshold 0.5) | dynamic (resampled every epoch)
     corruption: float = 0.0       # denoising: fraction of input entries set to 0 (the target stays clean)
@@ -64,6 +66,8 @@ class TrainConfig:
             raise ValueError(f"corruption must be a fraction in [0, 1), got {self.corruption}")
         if self.beta < 0 or self.warmup_steps < 0 or self.free_bits < 0 or self.clip_norm < 0:
             raise ValueError("beta, warmup_steps, free_bits and clip_norm must not be negative")
+        if self.kl_schedule not in SCHEDULES:
+            raise ValueError(f"kl_schedule must be one of {SCHEDULES}, got {self.kl_schedule!r}")
         if self.iw_samples < 1:
             raise ValueError(f"iw_samples must be at least 1, got {self.iw_samples}")
         if self.iw_samples > 1 and (self.beta != 1 or self.warmup_steps or self.free_bits):
@@ -76,10 +80,12 @@ class TrainConfig:
     def model_options(self, labelled=False):
         """The training options this config asks of a model, as ``Model.check_options`` takes them.
 
-        With KL warm-up the first steps use beta = 0 (the value checked); ``labelled``: labels will be passed.
+        With KL warm-up the first steps use beta = 0 (the value checked); ``labelled``: labels will be passed;
+        with corruption, the clean batch is a target other than the input.
         """
         return {"beta": 0.0 if self.warmup_steps else self.beta, "free_bits": self.free_bits,
-                "iw_samples": self.iw_samples, "condition": np.zeros(1, int) if labelled else None}
+                "iw_samples": self.iw_samples, "condition": np.zeros(1, int) if labelled else None,
+                "target": np.zeros(1) if self.corruption > 0 else None}  # denoising: a target other than x
 
     @classmethod
     def from_dict(cls, d):

@@ -11,6 +11,8 @@ A checkpoint stores the model, not the data. What it stores instead is the whole
              "image_shape": [28, 28],                  # (H, W) of image data, None for other data
              "examples": [9000, 1000],                 # train and test sizes, to check the rebuilt data against
              "table_encoder": {...},                   # only for a CSV table: the fitted TabularEncoder, as a dict
+             "text_options": {"level": "char", ...},   # only for text: text_dataset's options (minivae.datasets.corpus)
+             "vocabulary": {"tokens": [...], ...},     # only for text: the Vocabulary built on the training part
              "train_config": {"binarize": "dynamic", "seed": 0, ...}}
 
 ``load_options`` holds every keyword the run gave ``load_dataset`` except ``cache_dir`` and ``download``, which say
@@ -49,8 +51,10 @@ import numpy as np
 
 from minivae.datasets.binarize import binarize_dynamic, binarize_static
 from minivae.datasets.catalog import KNOWN_DATASETS, load_dataset
+from minivae.datasets.corpus import TEXT_CORPORA, text_dataset
 from minivae.datasets.labels import without_classes
 from minivae.datasets.tables import table_dataset
+from minivae.datasets.text import Vocabulary
 from minivae.training.checkpoint import CheckpointError
 
 DEFAULT_DATASET = "mnist-test-10k"
@@ -62,7 +66,7 @@ def _note(message):
 
 
 def training_data(dataset=DEFAULT_DATASET, table=False, table_encoder=None, categorical=(), exclude_classes=(),
-                  cache_dir=None, download=True, **load_options):
+                  cache_dir=None, download=True, text_options=None, vocabulary=None, **load_options):
     """The Dataset a run trains on.
 
     Parameters
@@ -75,11 +79,21 @@ def training_data(dataset=DEFAULT_DATASET, table=False, table_encoder=None, cate
     exclude_classes : labels whose examples are removed from the training part (see ``without_classes``)
     cache_dir, download, **load_options : passed on to ``load_dataset`` (downloads; ``rescale`` and whatever else it
         takes); for a table, those of them that ``table_dataset`` takes
+    text_options : for text (a corpus name such as "names", or a text file): the options of ``text_dataset``
+        (level, max_length, max_vocab); ``vocabulary`` the recorded Vocabulary's dict, to encode with it
 
     Returns
     -------
-    Dataset: x_train (N, D), x_test (M, D) float32; a table's Dataset also has ``encoder``.
+    Dataset: x_train (N, D), x_test (M, D) float32; a table's Dataset also has ``encoder``; text gives (N, T) int64
+    token ids and the Vocabulary as ``encoder``.
     """
+    if text_options is not None or vocabulary is not None or dataset in TEXT_CORPORA:
+        unused = [k for k, v in load_options.items() if not _at_default(k, v)] + ["exclude_classes"] * bool(
+            exclude_classes)
+        if unused:
+            raise ValueError(f"{dataset} is text: {', '.join(unused)} (for arrays, images and labels) do not apply "
+                             "to it")
+        return text_dataset(dataset, vocabulary=vocabulary, **(text_options or {}))
     if table or table_encoder is not None:
         data = table_dataset(dataset, encoder=table_encoder, categorical=categorical,
                              **_taken_by(table_dataset, load_options))
@@ -88,17 +102,20 @@ def training_data(dataset=DEFAULT_DATASET, table=False, table_encoder=None, cate
     return without_classes(data, exclude_classes)
 
 
-def run_record(data, dataset, exclude_classes=(), load_options=None):
+def run_record(data, dataset, exclude_classes=(), load_options=None, text_options=None):
     """What a new run records about its data (``Trainer.extra``), so that later commands can load them again.
 
     ``data`` is what ``training_data(dataset, exclude_classes=..., **load_options)`` returned; ``load_options`` the
-    keyword arguments it was given (``cache_dir`` and ``download`` are left out). Returns the dict of the module
-    docstring, JSON-able.
+    keyword arguments it was given (``cache_dir`` and ``download`` are left out), ``text_options`` those of a text
+    dataset. Returns the dict of the module docstring, JSON-able.
     """
     options = {k: _jsonable(v) for k, v in (load_options or {}).items() if k not in WHERE_FROM}
     named = _is_name(dataset)
     split = None
-    if data.encoder is not None:
+    if isinstance(data.encoder, Vocabulary):
+        options = {}  # the array options do not apply to text (training_data refused any that was set)
+        split = {k: (text_options or {}).get(k, _defaults(text_dataset)[k]) for k in ("test_fraction", "seed")}
+    elif data.encoder is not None:
         split = {"test_fraction": 0.1, "seed": 0}  # table_dataset's fixed 90/10 split
     elif not named:
         defaults = _defaults(load_dataset)
@@ -109,7 +126,10 @@ def run_record(data, dataset, exclude_classes=(), load_options=None):
               "exclude_classes": [int(c) for c in exclude_classes],
               "image_shape": list(data.image_shape) if data.image_shape else None,
               "examples": [len(data.x_train), len(data.x_test)]}
-    if data.encoder is not None:
+    if isinstance(data.encoder, Vocabulary):
+        record["text_options"] = {k: _jsonable(v) for k, v in (text_options or {}).items()}
+        record["vocabulary"] = data.encoder.config()
+    elif data.encoder is not None:
         record["table_encoder"] = data.encoder.to_dict()
     return record
 
@@ -151,7 +171,7 @@ def recorded_data(record, name=None, cache_dir=None, download=True, strict=False
                 options[key] = value
     dataset = _which_dataset(record, recorded, name, strict, say)
     data = training_data(dataset, table_encoder=record.get("table_encoder"), cache_dir=cache_dir, download=download,
-                         **options)
+                         text_options=record.get("text_options"), vocabulary=record.get("vocabulary"), **options)
     if data.y_train is not None:  # other data without labels keep their training part: only x_test is scored
         data = without_classes(data, record.get("exclude_classes", []))
     expected = record.get("examples")
@@ -237,7 +257,7 @@ def file_sha256(path):
 
 
 def _is_name(dataset):
-    return isinstance(dataset, str) and dataset in KNOWN_DATASETS
+    return isinstance(dataset, str) and (dataset in KNOWN_DATASETS or dataset in TEXT_CORPORA)
 
 
 def _same_source(a, b):

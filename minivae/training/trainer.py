@@ -10,7 +10,7 @@ One epoch, in order (the order is part of the contract, because resuming must re
         xb = x[batch]                                # (B, D)
         xb = binarize_dynamic(xb, rng)               # only with binarize="dynamic": a fresh binarization per epoch
         xin = corrupt(xb, rng)                       # only with corruption > 0 (denoising: the target stays xb)
-        beta_t = beta * min(1, step / warmup_steps)  # KL warm-up (beta_t = beta without warm-up)
+        beta_t = kl_weight(step, beta, warmup_steps, kl_schedule)  # KL annealing (beta without warm-up)
         terms = model.loss_and_gradients(xin, rng=rng, beta=beta_t, free_bits=free_bits, target=xb,
                                          iw_samples=iw_samples, condition=labels[batch])
                                                      # the one call of every model (minivae.models.base)
@@ -43,6 +43,7 @@ from minivae.training.checkpoint import Checkpoint, CheckpointError, generator_f
 # TrainConfig, RESUMABLE and recorded_config are also importable from here, where 0.1.0 had TrainConfig
 from minivae.training.config import RESUMABLE, TrainConfig, config_changes, recorded_config, resume_refusal  # noqa
 from minivae.training.guard import DivergenceGuard
+from minivae.training.kl_schedule import kl_weight
 from minivae.validation import as_float_array
 
 
@@ -51,7 +52,7 @@ class TrainingDiverged(RuntimeError):
 
 
 HISTORY_KEYS = ("epoch", "train_loss", "train_reconstruction", "train_kl", "val_loss", "val_reconstruction",
-                "val_kl", "active_units", "beta", "seconds")
+                "val_kl", "active_units", "mutual_information", "beta", "seconds")
 
 
 class Trainer:
@@ -77,6 +78,9 @@ class Trainer:
             raise ValueError(f"{type(model).__name__} cannot honour warmup_steps={self.config.warmup_steps}: it has "
                              "no KL term to warm up")
         model.check_options(**self.config.model_options(labelled=model.conditional))
+        if model.input_kind == "tokens" and self.config.binarize != "none":
+            raise ValueError(f"{type(model).__name__} reads token ids: binarize (for pixels) does not apply to it; "
+                             "leave it at 'none'")
         self.optimizer = optimizer or make_optimizer(self.config.optimizer, lr=self.config.lr)
         self.rng = rng or np.random.default_rng(self.config.seed)
         self.epoch = 0  # completed epochs
@@ -133,6 +137,8 @@ class Trainer:
     # -- data ----------------------------------------------------------------------------------------------------------
 
     def _prepare(self, x, y, name):
+        if self.model.input_kind == "tokens":  # (N, T) ids: checked by the model, kept as integers
+            return self.model._check_x(x, name), None
         x = as_float_array(x, name, self.model.dtype, width=self.model.input_dim)
         if self.config.binarize == "static":
             x = binarize_static(x)
@@ -153,9 +159,9 @@ class Trainer:
     # -- one epoch --------------------------------------------------------------------------------------------------
 
     def current_beta(self):
-        """beta * min(1, step / warmup_steps): the KL weight of the next step."""
+        """The KL weight of the next step (``minivae.training.kl_schedule``): beta after the warm-up."""
         c = self.config
-        return c.beta if c.warmup_steps == 0 else c.beta * min(1.0, self.step / c.warmup_steps)
+        return kl_weight(self.step, c.beta, c.warmup_steps, c.kl_schedule)
 
     def train_epoch(self, x, y=None, stop=None):
         """One pass over x in shuffled minibatches (or the rest of one, from ``self.position``); returns mean
@@ -186,8 +192,9 @@ class Trainer:
             if c.binarize == "dynamic":
                 xb = binarize_dynamic(xb, self.rng)
             xin = self._corrupt(xb) if c.corruption > 0 else xb
+            target = None if self.model.input_kind == "tokens" else xb  # token ids are never corrupted
             terms = self.model.loss_and_gradients(xin, rng=self.rng, beta=self.current_beta(),
-                                                  free_bits=c.free_bits, target=xb, iw_samples=c.iw_samples,
+                                                  free_bits=c.free_bits, target=target, iw_samples=c.iw_samples,
                                                   condition=None if y is None else y[idx])
             reason = self.guard.check(terms.loss)
             if reason is not None:
@@ -236,12 +243,22 @@ class Trainer:
             sums += [float((rec + self.config.beta * kl).sum()), float(rec.sum()), float(kl.sum())]
         return sums / len(x)
 
-    def _active_units(self, x, y):
+    def _latent_use(self, x, y):
+        """(active units, mutual information estimate in nats) on the first 2,000 examples of x, or (None, None)
+        for a model without a posterior (or a conditional one, whose posterior also depends on the labels).
+
+        Both say whether z is used at all: a collapsed posterior has 0 active units and I(x; z) near 0
+        (``minivae.apps.latent.active_units``, ``minivae.apps.evaluation.mutual_information``). The MI estimate is
+        at most log(2000) = 7.6 nats.
+        """
         if not self.model.probabilistic or self.model.conditional:
-            return None
+            return None, None
+        from minivae.apps.evaluation import mutual_information
         from minivae.apps.latent import active_units
 
-        return int(active_units(self.model, x[:2000])[0])
+        x = x[:2000]
+        return (int(active_units(self.model, x)[0]),
+                float(mutual_information(self.model, x, np.random.default_rng(self.config.seed))))
 
     # -- the loop ------------------------------------------------------------------------------------------------------
 
@@ -269,9 +286,9 @@ class Trainer:
                     t0 = time.perf_counter()
                     train = self.train_epoch(x_train, y_train, stop)
                     val = self.evaluate(x_val, y_val, epoch=self.epoch + 1) if x_val is not None else [None] * 3
-                    active = self._active_units(x_val if x_val is not None else x_train, y_val)
+                    latent_use = self._latent_use(x_val if x_val is not None else x_train, y_val)
                     self.epoch, self.position = self.epoch + 1, None
-                    self._record(train, val, active, time.perf_counter() - t0)
+                    self._record(train, val, latent_use, time.perf_counter() - t0)
                     if path is not None:
                         self.save(path)
                         _interrupted_path(path).unlink(missing_ok=True)  # behind this one now
@@ -303,16 +320,18 @@ class Trainer:
                  if self.position is not None else f"after epoch {self.epoch}")
         print(f"\ninterrupted {where}: the state is saved in {saved}; resuming from it continues exactly there")
 
-    def _record(self, train, val, active, seconds):
+    def _record(self, train, val, latent_use, seconds):
+        active, mi = latent_use
         row = {"epoch": self.epoch, "train_loss": train[0], "train_reconstruction": train[1], "train_kl": train[2],
                "val_loss": val[0], "val_reconstruction": val[1], "val_kl": val[2], "active_units": active,
-               "beta": self.current_beta(), "seconds": seconds}
+               "mutual_information": mi, "beta": self.current_beta(), "seconds": seconds}
         for k in HISTORY_KEYS:
             v = row[k]
             self.history[k].append(None if v is None else (int(v) if k in ("epoch", "active_units") else float(v)))
         if not self.config.quiet:
             val_text = f"  held-out {val[0]:.2f}" if val[0] is not None else ""
-            active_text = f"  active units {active}/{self.model.latent_dim}" if active is not None else ""
+            active_text = (f"  active units {active}/{self.model.latent_dim}, I(x;z) {mi:.2f}" if active is not None
+                           else "")
             tqdm.write(f"epoch {self.epoch}/{self.config.epochs}  train {train[0]:.2f} (reconstruction "
                        f"{train[1]:.2f}, KL {train[2]:.2f}){val_text}{active_text}  {seconds:.1f}s")
 
