@@ -237,6 +237,7 @@ class GRU(_Recurrent):
             n = len(seqs)
             np.take(h, seqs, axis=0, out=h_prev[rows], mode="clip")  # (n_t, H)
             np.matmul(h_prev[rows], W_hh, out=gh[:n])  # (n_t, H) @ (H, 3H)
+            # every packed row is a real step (real = True), so the new state and the output are the same rows
             rk.gru_forward_step(gi[rows], gh[:n], b_hh, h_prev[rows], real[:n], h_new[rows], h_new[rows], gates[rows])
             h[seqs] = h_new[rows]
         self._cache = (pack, x_p, h_prev, gates)
@@ -347,6 +348,7 @@ class LSTM(_Recurrent):
             np.take(h, seqs, axis=0, out=h_prev[rows], mode="clip")
             np.take(c, seqs, axis=0, out=c_prev[rows], mode="clip")
             np.matmul(h_prev[rows], W_hh, out=gh[:n])  # (n_t, H) @ (H, 4H)
+            # every packed row is a real step (real = True), so the new state h and the output are the same rows
             rk.lstm_forward_step(gi[rows], gh[:n], b_hh, h_prev[rows], c_prev[rows], real[:n], h_new[rows], c_new[:n],
                                  h_new[rows], gates[rows])
             h[seqs], c[seqs] = h_new[rows], c_new[:n]
