@@ -324,9 +324,15 @@ SEQUENCE_TOL = 1e-7
 T_STEPS, V_TOKENS = 4, 6
 
 
-def recurrent_case(cls, lengths, T=T_STEPS, h0=True, dh_last=True):
-    """cls(D, H) (GRU or LSTM) on len(lengths) sequences padded to T steps. The scalar checked is
-    sum(out * dout) + sum(last_state * dh_last), whose gradient is what backward(dout, dh_last) returns."""
+# A mask that is not padding at the end: gaps inside sequences, and a sequence with no real step at all.
+MASK_WITH_GAPS = np.array([[1, 0, 1, 1], [0, 1, 1, 0], [0, 0, 0, 0], [1, 1, 0, 1]], bool)
+
+
+def recurrent_case(cls, lengths, T=T_STEPS, h0=True, dh_last=True, mask=None):
+    """cls(D, H) (GRU or LSTM) on len(lengths) sequences padded to T steps (or with the given mask). The scalar
+    checked is sum(out * dout) + sum(last_state * dh_last), whose gradient is what backward(dout, dh_last) returns."""
+    given = mask
+
     def run(name):
         rng = rng_for(name)
         layer = cls(D, H, rng=rng, dtype=F64)
@@ -336,7 +342,7 @@ def recurrent_case(cls, lengths, T=T_STEPS, h0=True, dh_last=True):
         x, dout = rng.standard_normal((n, T, D)), rng.standard_normal((n, T, H))
         state = rng.standard_normal((n, S)) if h0 else np.zeros((n, S))  # h0=None is the zero state
         dlast = rng.standard_normal((n, S)) if dh_last else np.zeros((n, S))
-        mask = mask_from_lengths(np.array(lengths), T)
+        mask = mask_from_lengths(np.array(lengths), T) if given is None else given
 
         def objective():
             out = layer.forward(x, state, mask)
@@ -438,11 +444,14 @@ SEQUENCE_CASES = {
     "gru": ({"GRU", "h0", "dh_last"}, recurrent_case(GRU, [T_STEPS] * 3)),
     "gru_ragged_mask": ({"GRU", "mask", "h0", "dh_last"}, recurrent_case(GRU, [4, 2, 1, 3])),
     "gru_ragged_no_h0_no_dh_last": ({"GRU", "mask"}, recurrent_case(GRU, [3, 4, 1], h0=False, dh_last=False)),
+    "gru_mask_with_gaps": ({"GRU", "mask", "h0", "dh_last"}, recurrent_case(GRU, [T_STEPS] * 4, mask=MASK_WITH_GAPS)),
     "gru_one_step": ({"GRU", "length_one"}, recurrent_case(GRU, [1, 1], T=1)),
     "gru_length_one_padded": ({"GRU", "length_one", "mask", "h0", "dh_last"}, recurrent_case(GRU, [1, 1, 1], T=3)),
     "lstm": ({"LSTM", "h0", "dh_last"}, recurrent_case(LSTM, [T_STEPS] * 3)),
     "lstm_ragged_mask": ({"LSTM", "mask", "h0", "dh_last"}, recurrent_case(LSTM, [4, 2, 1, 3])),
     "lstm_ragged_no_h0_no_dh_last": ({"LSTM", "mask"}, recurrent_case(LSTM, [3, 4, 1], h0=False, dh_last=False)),
+    "lstm_mask_with_gaps": ({"LSTM", "mask", "h0", "dh_last"},
+                            recurrent_case(LSTM, [T_STEPS] * 4, mask=MASK_WITH_GAPS)),
     "lstm_one_step": ({"LSTM", "length_one"}, recurrent_case(LSTM, [1, 1], T=1)),
     "lstm_length_one_padded": ({"LSTM", "length_one", "mask", "h0", "dh_last"},
                                recurrent_case(LSTM, [1, 1, 1], T=3)),

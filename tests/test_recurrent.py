@@ -77,6 +77,21 @@ def test_forward_is_the_equations_of_the_docstring(cls):
 
 
 @cells
+def test_a_mask_with_gaps_is_the_equations_too(cls):
+    """Not padding at the end: a state waits over a gap for its sequence's next real step; a row with no real step
+    keeps h0. Only the real steps are computed, whatever the pattern."""
+    layer, x, h0, _, rng = setup(cls)
+    mask = np.array([[1, 0, 1, 1, 0], [0, 1, 1, 0, 1], [0, 0, 0, 0, 0], [1, 1, 1, 1, 1]], bool)
+    out = layer.forward(x, h0, mask)
+    want_out, want_last = by_the_equations(cls, layer.params, x, h0, mask)
+    np.testing.assert_allclose(out, want_out, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(layer.last_state, want_last, rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(layer.last_state[2], h0[2])
+    dx, dh0 = layer.backward(rng.standard_normal((N, T, H)), rng.standard_normal(h0.shape))
+    assert not dx[~mask].any() and np.isfinite(dx).all() and np.isfinite(dh0).all()
+
+
+@cells
 def test_outputs_at_padding_are_zero_and_last_state_is_the_state_after_the_last_real_token(cls):
     layer, x, h0, mask, _ = setup(cls)
     out = layer.forward(x, h0, mask)

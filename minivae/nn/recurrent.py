@@ -15,7 +15,8 @@ by side, [h | c]. backward *overwrites* ``layer.grads``, whose keys are those of
 "W_hh" (H, G H), "b_ih", "b_hh" (G H,), G = 3 gate blocks for the GRU, 4 for the LSTM. A recurrent layer returns a
 pair from backward, so it does not go into a ``Sequential``; a sequence model calls it directly (see the examples).
 The gate arithmetic of one step runs in the kernels of ``minivae.nn.recurrent_kernels``; the matrix products in
-NumPy (BLAS).
+NumPy (BLAS). Only the real steps are computed (``_Packing``): a padded step costs nothing, as in torch's packed
+sequences.
 
 References: Cho et al. (2014), "Learning Phrase Representations using RNN Encoder-Decoder for Statistical Machine
 Translation", eq. 5-8; Hochreiter & Schmidhuber (1997), "Long Short-Term Memory", with the forget gate of Gers et al.
@@ -42,11 +43,36 @@ def check_sequences(x, width, name, dtype):
     return np.ascontiguousarray(x, dtype=dtype)
 
 
+class _Packing:
+    """Where the real steps of a masked batch are: the P pairs (n, t) with mask[n, t] True, in time-major order.
+
+    Only real steps are computed. Step t's input projections, recurrent product and gate arithmetic run on the n_t
+    sequences that have a real token there (a sequence padded at the end drops out of the batch after its last
+    token, as in torch's packed sequences), so padding costs nothing. Arrays of real steps are *packed*, (P, ...):
+    step by step, each step's rows side by side, the sequences in order.
+
+    rows, steps : (P,) the sequence and the step of each packed row: ``a[rows, steps]`` packs an (N, T, ...) array
+    blocks : for each step with a real token, (its sequences (n_t,), the slice of its packed rows)
+    """
+
+    def __init__(self, mask):
+        self.shape = mask.shape  # (N, T)
+        self.steps, self.rows = np.nonzero(mask.T)  # mask.T (T, N): time-major
+        ends = np.cumsum(np.bincount(self.steps, minlength=mask.shape[1]))
+        self.blocks = [(self.rows[a:b], slice(a, b)) for a, b in zip([0, *ends[:-1]], ends) if b > a]
+
+    def unpack(self, a):
+        """Packed rows (P, K) -> (N, T, K), 0 at the padded steps."""
+        out = np.zeros(self.shape + a.shape[1:], a.dtype)
+        out[self.rows, self.steps] = a
+        return out
+
+
 class _Recurrent(Layer):
-    """What the GRU and the LSTM share: G gate blocks of H units, the parameters, the checks, the time-major reshapes.
+    """What the GRU and the LSTM share: G gate blocks of H units, the parameters, the checks, the packing.
 
     Parameters W_ih (D, G H), W_hh (H, G H), b_ih, b_hh (G H,), every entry ~ U(-k, k), k = 1 / sqrt(H), as torch.
-    The loops over time work time-major, (T, N, ...), so that the rows of step t are one contiguous block.
+    The loops over time work on packed arrays (``_Packing``), so that the rows of step t are one contiguous block.
     """
     n_gates = None  # G, set by the subclass
     state_blocks = 1  # the state is state_blocks * H wide
@@ -66,46 +92,43 @@ class _Recurrent(Layer):
         self._cache = None
 
     def _begin_forward(self, x, h0, mask):
-        """Checks; the time-major input (T N, D), the input projections of all steps (T, N, G H) in one product, the
-        mask (T, N) and the initial state (N, S)."""
+        """Checks; the packing of the real steps (``_Packing``), the input projections of the P real steps (P, G H) in
+        one product, their inputs (P, D) and the initial state (N, S)."""
         x = check_sequences(x, self.input_dim, "x", self.dtype)
-        N, T, D = x.shape
-        mask_tm = np.ascontiguousarray(check_mask(mask, (N, T)).T)
-        x_tm = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(T * N, D)
-        gi = (x_tm @ self.params["W_ih"]).reshape(T, N, -1)  # (T N, D) @ (D, G H)
+        N, T, _ = x.shape
+        pack = _Packing(check_mask(mask, (N, T)))
+        x_p = x[pack.rows, pack.steps]  # (P, D): the inputs of the real steps, time-major
+        gi = x_p @ self.params["W_ih"]  # (P, D) @ (D, G H)
         gi += self.params["b_ih"]
         h0 = np.zeros((N, self.state_dim), self.dtype) if h0 is None else self._check_state(h0, N, "h0")
-        return x_tm, gi, mask_tm, h0
+        return pack, x_p, gi, h0
 
     def _begin_backward(self, dout, dh_last):
-        """Checks; the upstream gradient time-major (T, N, H) (zeros for None) and dL/d last_state (N, S)."""
+        """Checks; the upstream gradient of the P real steps (P, H) (zeros for None) and dL/d last_state (N, S)."""
         if self._cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward needs the arrays that forward keeps: call forward "
                                "first")
-        mask_tm = self._cache[-1]
-        (T, N), H = mask_tm.shape, self.hidden_dim
+        pack, H = self._cache[0], self.hidden_dim
+        N, T = pack.shape
         if dout is None:
-            dout_tm = np.zeros((T, N, H), self.dtype)
+            dout_p = np.zeros((len(pack.rows), H), self.dtype)
         else:
             dout = np.asarray(dout)
             if dout.shape != (N, T, H):
                 raise ValueError(f"dout must have the outputs' shape {(N, T, H)}, got {dout.shape}")
-            dout_tm = np.ascontiguousarray(dout.transpose(1, 0, 2), dtype=self.dtype)
+            dout_p = np.asarray(dout[pack.rows, pack.steps], dtype=self.dtype)  # padded steps are not read
         if dh_last is None:
-            return dout_tm, np.zeros((N, self.state_dim), self.dtype)
-        return dout_tm, self._check_state(dh_last, N, "dh_last").copy()
+            return dout_p, np.zeros((N, self.state_dim), self.dtype)
+        return dout_p, self._check_state(dh_last, N, "dh_last").copy()
 
-    def _weight_gradients(self, x_tm, h_prev, f, g):
-        """dW_ih = X^T f, dW_hh = H_prev^T g, db_ih = sum f, db_hh = sum g over the T N rows; returns dx (N, T, D).
-        x_tm (T N, D), h_prev (T, N, H) the states each step read, f and g (T, N, G H)."""
-        T, N, GH = f.shape
-        f, g = f.reshape(T * N, GH), g.reshape(T * N, GH)
-        np.matmul(x_tm.T, f, out=self.grads["W_ih"])  # (D, T N) @ (T N, G H)
-        np.matmul(h_prev.reshape(T * N, self.hidden_dim).T, g, out=self.grads["W_hh"])  # (H, T N) @ (T N, G H)
+    def _weight_gradients(self, x_p, h_prev, f, g):
+        """dW_ih = X^T f, dW_hh = H_prev^T g, db_ih = sum f, db_hh = sum g over the P real steps; returns dx (N, T, D).
+        x_p (P, D), h_prev (P, H) the states each real step read, f and g (P, G H)."""
+        np.matmul(x_p.T, f, out=self.grads["W_ih"])  # (D, P) @ (P, G H)
+        np.matmul(h_prev.T, g, out=self.grads["W_hh"])  # (H, P) @ (P, G H)
         kernels.column_sum(f, self.grads["b_ih"])
         kernels.column_sum(g, self.grads["b_hh"])
-        dx = (f @ self.params["W_ih"].T).reshape(T, N, self.input_dim)
-        return np.ascontiguousarray(dx.transpose(1, 0, 2))
+        return self._cache[0].unpack(f @ self.params["W_ih"].T)  # (P, G H) @ (G H, D), 0 at padding
 
     def _check_state(self, h, n, name):
         h = np.asarray(h)
@@ -142,9 +165,9 @@ class GRU(_Recurrent):
         W_ih (D, 3H) = [W_ir | W_iz | W_in]     b_ih (3H,) = [b_ir | b_iz | b_in]
         W_hh (H, 3H) = [W_hr | W_hz | W_hn]     b_hh (3H,) = [b_hr | b_hz | b_hn]
 
-    so the input projections of all T steps are one matrix product (N T, D) @ (D, 3H) before the loop, and each step
-    has one product h_{t-1} @ W_hh, (N, H) @ (H, 3H). Initialisation as torch: every weight and bias ~ U(-k, k),
-    k = 1 / sqrt(H).
+    so the input projections of all steps are one matrix product (P, D) @ (D, 3H) before the loop (P <= N T, the
+    number of real steps), and each step has one product h_{t-1} @ W_hh, (n_t, H) @ (H, 3H), over the n_t sequences
+    with a real token at step t. Initialisation as torch: every weight and bias ~ U(-k, k), k = 1 / sqrt(H).
 
     Masks. Where mask[n, t] is False the state is carried through unchanged and the output is 0::
 
@@ -153,7 +176,9 @@ class GRU(_Recurrent):
     With padding at the end, ``last_state`` = h_T is then each sequence's state after its last real token. The
     output 0 at padding is what torch's packed sequences give (``pad_packed_sequence``), and it makes a padded step
     contribute nothing to whatever reads the outputs, even a loss that forgot the mask; the carried state is in
-    ``last_state``, where a model reads it. Any pattern of True and False works, not only padding at the end.
+    ``last_state``, where a model reads it. Any pattern of True and False works, not only padding at the end. A
+    padded step is not computed at all: each sequence's latest state waits in an (N, H) array until its next real
+    step reads it, so padding costs no arithmetic (the equation above is what results).
 
     The state is h itself: h0, last_state, dh_last and dh0 are (N, H), and ``state_dim`` is H (the LSTM's is 2H).
 
@@ -168,8 +193,9 @@ class GRU(_Recurrent):
         g_t   = [dr~_t | dz~_t | dn~_t * r_t]               (N, 3H): dL/d(h_{t-1} W_hh + b_hh)
         c_t   = dh_t * z_t                                  (the direct path to h_{t-1})
 
-    and at a padded step f_t = g_t = 0, c_t = dh_t (the state went straight through). Then, summed over all steps
-    and sequences (single matrix products over the N T rows)::
+    and at a padded step f_t = g_t = 0, c_t = dh_t (the state went straight through; nothing is computed there, the
+    gradient waits for the sequence's previous real step). Then, summed over all steps and sequences (single matrix
+    products over the P rows of the real steps)::
 
         dW_ih = sum_t x_t^T f_t        db_ih = sum_{t, n} f_t       dx_t = f_t W_ih^T
         dW_hh = sum_t h_{t-1}^T g_t    db_hh = sum_{t, n} g_t       dh0  = c_1 + g_1 W_hh^T
@@ -199,35 +225,46 @@ class GRU(_Recurrent):
         Also sets ``self.last_state`` (N, H): h_T, the state after each sequence's last real step. x and h0 are
         converted to the layer's dtype.
         """
-        x_tm, gi, mask_tm, h0 = self._begin_forward(x, h0, mask)  # gi (T, N, 3H): all input projections
-        (T, N), H = mask_tm.shape, self.hidden_dim
-        states = np.empty((T + 1, N, H), self.dtype)  # states[t] = h_t, states[0] = h0
-        states[0] = h0
-        out_tm = np.empty((T, N, H), self.dtype)
-        gates = np.empty((T, N, 4 * H), self.dtype)  # [r | z | n | hn] of every step
-        gh = np.empty((N, 3 * H), self.dtype)
+        pack, x_p, gi, h0 = self._begin_forward(x, h0, mask)  # gi (P, 3H): the input projections of the real steps
+        (N, H), P = h0.shape, len(gi)
+        h = h0.copy()  # (N, H): each sequence's state after its latest real step
+        h_prev = np.empty((P, H), self.dtype)  # the state each real step read, packed
+        h_new = np.empty((P, H), self.dtype)  # the state it made, packed
+        gates = np.empty((P, 4 * H), self.dtype)  # [r | z | n | hn] of every real step
+        gh, real = np.empty((N, 3 * H), self.dtype), np.ones(N, bool)
         W_hh, b_hh = self.params["W_hh"], self.params["b_hh"]
-        for t in range(T):
-            np.matmul(states[t], W_hh, out=gh)  # (N, H) @ (H, 3H)
-            rk.gru_forward_step(gi[t], gh, b_hh, states[t], mask_tm[t], states[t + 1], out_tm[t], gates[t])
-        self._cache = (x_tm, states, gates, mask_tm)
-        self.last_state = states[T]
-        return np.ascontiguousarray(out_tm.transpose(1, 0, 2))  # (N, T, H)
+        for seqs, rows in pack.blocks:  # step t: the n_t sequences with a real token, and their packed rows
+            n = len(seqs)
+            np.take(h, seqs, axis=0, out=h_prev[rows], mode="clip")  # (n_t, H)
+            np.matmul(h_prev[rows], W_hh, out=gh[:n])  # (n_t, H) @ (H, 3H)
+            # every packed row is a real step (real = True), so the new state and the output are the same rows
+            rk.gru_forward_step(gi[rows], gh[:n], b_hh, h_prev[rows], real[:n], h_new[rows], h_new[rows], gates[rows])
+            h[seqs] = h_new[rows]
+        self._cache = (pack, x_p, h_prev, gates)
+        self.last_state = h
+        return pack.unpack(h_new)  # (N, T, H), 0 at padding
 
     def backward(self, dout, dh_last=None):
         """dout (N, T, H) = dL/d outputs (None: the outputs are not used), dh_last (N, H) = dL/d last_state (None: 0)
         -> (dx (N, T, D), dh0 (N, H)); overwrites grads["W_ih"], ["W_hh"], ["b_ih"], ["b_hh"]."""
-        dout_tm, carry = self._begin_backward(dout, dh_last)  # carry: c_{T+1} = dh_last
-        x_tm, states, gates, mask_tm = self._cache
-        (T, N), H = mask_tm.shape, self.hidden_dim
-        rec = np.zeros((N, H), self.dtype)  # g_{t+1} W_hh^T
-        f = np.empty((T, N, 3 * H), self.dtype)  # dL/d(x_t W_ih + b_ih)
-        g = np.empty((T, N, 3 * H), self.dtype)  # dL/d(h_{t-1} W_hh + b_hh)
+        dout_p, carry = self._begin_backward(dout, dh_last)  # carry (N, H): c_{T+1} = dh_last
+        pack, x_p, h_prev, gates = self._cache
+        (P, H), N = h_prev.shape, len(carry)
+        rec = np.zeros((N, H), self.dtype)  # g W_hh^T of each sequence's next real step
+        c, q = np.empty((N, H), self.dtype), np.empty((N, H), self.dtype)  # the rows of carry and rec at step t
+        f = np.empty((P, 3 * H), self.dtype)  # dL/d(x_t W_ih + b_ih), packed
+        g = np.empty((P, 3 * H), self.dtype)  # dL/d(h_{t-1} W_hh + b_hh), packed
+        real = np.ones(N, bool)
         W_hh_T = np.ascontiguousarray(self.params["W_hh"].T)  # a copy: BLAS runs (N, 3H) @ (3H, H) faster on it
-        for t in range(T - 1, -1, -1):
-            rk.gru_backward_step(dout_tm[t], rec, carry, gates[t], states[t], mask_tm[t], f[t], g[t])
-            np.matmul(g[t], W_hh_T, out=rec)  # (N, 3H) @ (3H, H)
-        dx = self._weight_gradients(x_tm, states[:T], f, g)
+        for seqs, rows in reversed(pack.blocks):
+            n = len(seqs)
+            np.take(carry, seqs, axis=0, out=c[:n], mode="clip")
+            np.take(rec, seqs, axis=0, out=q[:n], mode="clip")
+            rk.gru_backward_step(dout_p[rows], q[:n], c[:n], gates[rows], h_prev[rows], real[:n], f[rows], g[rows])
+            carry[seqs] = c[:n]
+            np.matmul(g[rows], W_hh_T, out=q[:n])  # (n_t, 3H) @ (3H, H)
+            rec[seqs] = q[:n]
+        dx = self._weight_gradients(x_p, h_prev, f, g)
         return dx, carry + rec  # dh0 = c_1 + g_1 W_hh^T
 
     def step(self, x_t, h):
@@ -275,7 +312,7 @@ class LSTM(_Recurrent):
         da_t = [dc_t g_t i_t (1 - i_t) | dc_t c_{t-1} f_t (1 - f_t) | dc_t i_t (1 - g_t^2) | dh_t tanh(c_t) o_t (1-o_t)]
 
     (dc/di = g, dc/df = c_{t-1}, dc/dg = i, dh/do = tanh(c), each times its gate's own derivative). At a padded step
-    da_t = 0 and dh, dc pass straight to step t - 1. Then over the N T rows::
+    da_t = 0 and dh, dc pass straight to step t - 1. Then over the P rows of the real steps::
 
         dW_ih = sum_t x_t^T da_t    dW_hh = sum_t h_{t-1}^T da_t    db_ih = db_hh = sum_{t, n} da_t   dx_t = da_t W_ih^T
         dh0 = [da_1 W_hh^T | f_1 * dc_1]
@@ -298,36 +335,48 @@ class LSTM(_Recurrent):
 
         Also sets ``self.last_state`` (N, 2H) = [h_T | c_T], each sequence's state after its last real step.
         """
-        x_tm, gi, mask_tm, h0 = self._begin_forward(x, h0, mask)  # gi (T, N, 4H): all input projections
-        (T, N), H = mask_tm.shape, self.hidden_dim
-        hs, cs = np.empty((T + 1, N, H), self.dtype), np.empty((T + 1, N, H), self.dtype)  # h_t, c_t; [0] initial
-        hs[0], cs[0] = h0[:, :H], h0[:, H:]
-        out_tm = np.empty((T, N, H), self.dtype)
-        gates = np.empty((T, N, 5 * H), self.dtype)  # [i | f | g | o | tanh(c)] of every step
-        gh = np.empty((N, 4 * H), self.dtype)
+        pack, x_p, gi, h0 = self._begin_forward(x, h0, mask)  # gi (P, 4H): the input projections of the real steps
+        N, P, H = len(h0), len(gi), self.hidden_dim
+        h, c = h0[:, :H].copy(), h0[:, H:].copy()  # (N, H) each: the state after each sequence's latest real step
+        h_prev, c_prev = np.empty((P, H), self.dtype), np.empty((P, H), self.dtype)  # what each real step read
+        h_new, c_new = np.empty((P, H), self.dtype), np.empty((N, H), self.dtype)  # what it made
+        gates = np.empty((P, 5 * H), self.dtype)  # [i | f | g | o | tanh(c)] of every real step
+        gh, real = np.empty((N, 4 * H), self.dtype), np.ones(N, bool)
         W_hh, b_hh = self.params["W_hh"], self.params["b_hh"]
-        for t in range(T):
-            np.matmul(hs[t], W_hh, out=gh)  # (N, H) @ (H, 4H)
-            rk.lstm_forward_step(gi[t], gh, b_hh, hs[t], cs[t], mask_tm[t], hs[t + 1], cs[t + 1], out_tm[t],
-                                 gates[t])
-        self._cache = (x_tm, hs, cs, gates, mask_tm)
-        self.last_state = np.concatenate([hs[T], cs[T]], axis=1)
-        return np.ascontiguousarray(out_tm.transpose(1, 0, 2))  # (N, T, H)
+        for seqs, rows in pack.blocks:  # step t: the n_t sequences with a real token, and their packed rows
+            n = len(seqs)
+            np.take(h, seqs, axis=0, out=h_prev[rows], mode="clip")
+            np.take(c, seqs, axis=0, out=c_prev[rows], mode="clip")
+            np.matmul(h_prev[rows], W_hh, out=gh[:n])  # (n_t, H) @ (H, 4H)
+            # every packed row is a real step (real = True), so the new state h and the output are the same rows
+            rk.lstm_forward_step(gi[rows], gh[:n], b_hh, h_prev[rows], c_prev[rows], real[:n], h_new[rows], c_new[:n],
+                                 h_new[rows], gates[rows])
+            h[seqs], c[seqs] = h_new[rows], c_new[:n]
+        self._cache = (pack, x_p, h_prev, c_prev, gates)
+        self.last_state = np.concatenate([h, c], axis=1)
+        return pack.unpack(h_new)  # (N, T, H), 0 at padding
 
     def backward(self, dout, dh_last=None):
         """dout (N, T, H) = dL/d outputs (None: unused), dh_last (N, 2H) = dL/d last_state (None: 0)
         -> (dx (N, T, D), dh0 (N, 2H)); overwrites grads["W_ih"], ["W_hh"], ["b_ih"], ["b_hh"]."""
-        dout_tm, carry = self._begin_backward(dout, dh_last)
-        x_tm, hs, cs, gates, mask_tm = self._cache
-        (T, N), H = mask_tm.shape, self.hidden_dim
+        dout_p, carry = self._begin_backward(dout, dh_last)
+        pack, x_p, h_prev, c_prev, gates = self._cache
+        (P, H), N = h_prev.shape, len(carry)
         carry_h, carry_c = np.ascontiguousarray(carry[:, :H]), np.ascontiguousarray(carry[:, H:])
-        rec = np.zeros((N, H), self.dtype)  # da_{t+1} W_hh^T
-        da = np.empty((T, N, 4 * H), self.dtype)  # dL/da_t, for both products and both biases
+        rec = np.zeros((N, H), self.dtype)  # da W_hh^T of each sequence's next real step
+        ch, cc, q = (np.empty((N, H), self.dtype) for _ in range(3))  # the rows of carry_h, carry_c, rec at step t
+        da = np.empty((P, 4 * H), self.dtype)  # dL/da_t, for both products and both biases, packed
+        real = np.ones(N, bool)
         W_hh_T = np.ascontiguousarray(self.params["W_hh"].T)
-        for t in range(T - 1, -1, -1):
-            rk.lstm_backward_step(dout_tm[t], rec, carry_h, carry_c, gates[t], cs[t], mask_tm[t], da[t])
-            np.matmul(da[t], W_hh_T, out=rec)  # (N, 4H) @ (4H, H)
-        dx = self._weight_gradients(x_tm, hs[:T], da, da)
+        for seqs, rows in reversed(pack.blocks):
+            n = len(seqs)
+            for full, part in ((carry_h, ch), (carry_c, cc), (rec, q)):
+                np.take(full, seqs, axis=0, out=part[:n], mode="clip")
+            rk.lstm_backward_step(dout_p[rows], q[:n], ch[:n], cc[:n], gates[rows], c_prev[rows], real[:n], da[rows])
+            carry_h[seqs], carry_c[seqs] = ch[:n], cc[:n]
+            np.matmul(da[rows], W_hh_T, out=q[:n])  # (n_t, 4H) @ (4H, H)
+            rec[seqs] = q[:n]
+        dx = self._weight_gradients(x_p, h_prev, da, da)
         return dx, np.concatenate([carry_h + rec, carry_c], axis=1)
 
     def step(self, x_t, h):
