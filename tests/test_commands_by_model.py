@@ -11,6 +11,8 @@ KINDS = {  # model kind -> train options
     "conv": ["--model", "conv"],
     "cvae": ["--model", "cvae"],
     "table": ["--table", "{table}"],
+    "seq-vae": ["--model", "seq-vae", "--embed", "4", "--batch-size", "512"],
+    "seq-lm": ["--model", "seq-lm", "--embed", "4", "--batch-size", "512"],
 }
 
 NOT_IMAGES = "model is of a table, not of images"
@@ -22,7 +24,12 @@ REFUSED = {  # (kind, command) -> what the one-line refusal says; every pair not
     ("cvae", "traverse"): "ConditionalVAE is conditional",
     ("cvae", "impute"): "ConditionalVAE is conditional: imputation does not take labels",
     **{("table", c): NOT_IMAGES for c in ("sample", "reconstruct", "manifold", "interpolate", "traverse")},
+    **{(kind, c): "model is of text" for kind in ("seq-vae", "seq-lm")
+       for c in ("manifold", "traverse", "anomaly", "impute", "synthesize")},
+    ("seq-lm", "reconstruct"): "a language model (SequenceLM) has none",
+    ("seq-lm", "interpolate"): "a language model (SequenceLM) has none",
 }
+TEXT_COMMANDS = ("sample", "reconstruct", "interpolate")  # they write markdown for a text model
 COMMANDS = ["evaluate", "sample", "reconstruct", "manifold", "interpolate", "traverse", "anomaly", "impute",
             "synthesize"]
 
@@ -38,8 +45,9 @@ def runs(tmp_path_factory):
     out = {}
     for kind, options in KINDS.items():
         folder = root / kind
+        size = [] if kind == "seq-lm" else ["--latent", "2"]  # the language model has no latent variable
         argv = ["train", *[o.replace("{table}", str(table)) for o in options], "--epochs", "1", "--hidden", "4",
-                "--latent", "2", "--out", str(folder), "--quiet", "--no-figures"]
+                *size, "--out", str(folder), "--quiet", "--no-figures"]
         assert main(argv) in (0, None), kind
         out[kind] = folder / "checkpoint.npz"
     return out
@@ -49,6 +57,8 @@ def runs(tmp_path_factory):
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_command_works_or_is_refused_in_one_line(runs, tmp_path, capsys, kind, command):
     suffix = {"synthesize": ".csv" if kind == "table" else ".npz"}.get(command, ".png")
+    if kind.startswith("seq-") and command in TEXT_COMMANDS:
+        suffix = ".md"
     argv = [command, str(runs[kind]), "--out", str(tmp_path / f"out{suffix}")]
     if command == "evaluate":
         argv = argv[:2] + ["-k", "5"]
