@@ -14,7 +14,9 @@ Rows (each one run of ``Trainer.fit`` with the same seed, architecture and numbe
     + free bits             and a floor of --free-bits nats per latent dimension on the KL
 
 Columns: test NLL per name (nats; exact for the LM, the IW bound with K = --k for the VAEs), NLL per token,
-perplexity, the negative ELBO and KL (one sample of z), active units (of --latent) and the estimate of I(x; z).
+perplexity, the negative ELBO and KL (one sample of z), active units (of --latent) and the estimate of I(x; z), and
+the best held-out loss of any epoch with its epoch (the LM's exact NLL, a VAE's negative ELBO): whether a model was
+past its best when training stopped.
 
     python bench/text_quality.py                    # 30 epochs each, hidden 256 (about 20 minutes on 2 cores)
     python bench/text_quality.py --epochs 3 --hidden 64 --k 50     # a quick look
@@ -66,7 +68,7 @@ def main():
           f"{args.epochs} epochs, batch {args.batch_size}, Adam lr {args.lr:g}, embed {args.embed}, GRU "
           f"{args.hidden}, latent {args.latent}, seed {args.seed}\n")
     header = (f"| {'model':<18} | NLL/name | NLL/token | perplexity | -ELBO | KL | active units | I(x;z) | "
-              "minutes |")
+              "best held-out (epoch) | minutes |")
     print(header + "\n|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
     for label, make, settings in rows(args):
         if args.only and args.only not in label:
@@ -75,7 +77,7 @@ def main():
         config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, quiet=True,
                              **settings)
         t0 = time.perf_counter()
-        Trainer(model, config).fit(data.x_train, data.x_test)
+        history = Trainer(model, config).fit(data.x_train, data.x_test)
         minutes = (time.perf_counter() - t0) / 60
         vae = model.probabilistic
         s = evaluate(model, data.x_test, np.random.default_rng(args.seed), k=args.k if vae else None)
@@ -83,7 +85,7 @@ def main():
         cells = [f"{nll:.3f}", f"{s['nll_per_token']:.4f}", f"{s['perplexity']:.3f}",
                  f"{s['neg_elbo']:.3f}" if vae else "", f"{s['kl']:.3f}" if vae else "",
                  f"{s['active_units']}/{args.latent}" if vae else "", f"{s['mutual_information']:.3f}" if vae else "",
-                 f"{minutes:.1f}"]
+                 f"{min(history['val_loss']):.3f} ({int(np.argmin(history['val_loss'])) + 1})", f"{minutes:.1f}"]
         print(f"| {label:<18} | " + " | ".join(cells) + " |", flush=True)
 
 

@@ -105,3 +105,11 @@ def test_padding_only_at_the_end():
     data = text_dataset("names")
     mask = data.x_train != PAD_ID
     assert not (mask[:, 1:] & ~mask[:, :-1]).any()
+
+
+def test_trim_padding_keeps_the_longest_row_and_at_least_two_columns():
+    from minivae.datasets.text import trim_padding
+
+    ids = np.array([[1, 5, 2, 0, 0, 0], [1, 2, 0, 0, 0, 0]])
+    assert trim_padding(ids).tolist() == [[1, 5, 2], [1, 2, 0]]
+    assert trim_padding(np.array([[1, 0, 0]])).shape == (1, 2)

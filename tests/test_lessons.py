@@ -20,6 +20,9 @@ def test_there_are_lessons():
 def test_lesson_runs(path, monkeypatch, tmp_path):
     monkeypatch.setenv("MINIVAE_FAST", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    # One BLAS thread: the lessons' small matrix products gain nothing from two, and on a machine whose cores are
+    # busy with other work two threads can make them many times slower (the suite runs beside other jobs)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
     client.execute()

@@ -198,6 +198,13 @@ class Vocabulary:
         return f"Vocabulary({len(self)} tokens, level={self.level!r})"
 
 
+def trim_padding(ids):
+    """ids (N, T) without the trailing columns that are <pad> in every row: (N, T') with T' the longest row (at
+    least 2). A batch of short texts drawn from a corpus with a few long ones then costs only its own length."""
+    longest = int((np.asarray(ids) != PAD_ID).sum(axis=1).max(initial=0))
+    return ids[:, :max(2, longest)]
+
+
 def _clean(text):
     return text.strip()
 

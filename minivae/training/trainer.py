@@ -7,7 +7,7 @@ One epoch, in order (the order is part of the contract, because resuming must re
 
     perm = rng.permutation(N)                        # shuffle
     for each batch of indices in perm:
-        xb = x[batch]                                # (B, D)
+        xb = x[batch]                                # (B, D); token ids (B, T) trimmed to the batch's longest
         xb = binarize_dynamic(xb, rng)               # only with binarize="dynamic": a fresh binarization per epoch
         xin = corrupt(xb, rng)                       # only with corruption > 0 (denoising: the target stays xb)
         beta_t = kl_weight(step, beta, warmup_steps, kl_schedule)  # KL annealing (beta without warm-up)
@@ -37,6 +37,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from minivae.datasets.binarize import binarize_dynamic, binarize_static
+from minivae.datasets.text import trim_padding
 from minivae.nn.optim import OPTIMIZERS, clip_grad_norm, make_optimizer
 from minivae.training.checkpoint import Checkpoint, CheckpointError, generator_from_state, load_checkpoint, \
     save_checkpoint
@@ -189,6 +190,8 @@ class Trainer:
             self._batch_start = self.rng.bit_generator.state  # an interruption in this batch goes back here
             idx = perm[start:start + c.batch_size]
             xb = x[idx]
+            if self.model.input_kind == "tokens":
+                xb = trim_padding(xb)  # (B, T'): the batch's own longest text, not the corpus's
             if c.binarize == "dynamic":
                 xb = binarize_dynamic(xb, self.rng)
             xin = self._corrupt(xb) if c.corruption > 0 else xb
