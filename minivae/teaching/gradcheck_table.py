@@ -12,7 +12,10 @@ What is checked, on tiny random inputs with a fixed seed:
   dx = J^T dout): Linear(6, 5), ReLU, LeakyReLU(0.1), Tanh, Sigmoid, Softplus, MLP 6-5-3 with tanh; x (4, 6);
 * a VAE 8-6-3 w.r.t. every parameter, once per likelihood (Bernoulli, Gaussian, Gaussian with learned variance), on
   x (5, 8) in [0, 1] with the noise eps (5, 3) frozen, so that the loss is a deterministic function of the weights;
-* an Autoencoder 8-6-3 w.r.t. every parameter.
+* an Autoencoder 8-6-3 w.r.t. every parameter;
+* a SequenceVAE and a SequenceLM (vocabulary 8, embedding 3, GRU 4, latent 2) w.r.t. every parameter (embedding,
+  both GRUs' gates, the output layer), on three texts of lengths 4, 3 and 2 ids (padding masked; the last one is
+  <bos> <eos> alone), the noise frozen and no token dropout.
 
 A correct gradient agrees to about 1e-8 or better; a wrong one (a sign, a factor 2, a missing 1/N) is off by 1e-1
 or more, so any bound in between, such as the command's default 1e-6, tells them apart. The complete coverage of
@@ -30,7 +33,7 @@ True
 """
 import numpy as np
 
-from minivae.models import VAE, Autoencoder
+from minivae.models import VAE, Autoencoder, SequenceLM, SequenceVAE
 from minivae.nn import gradcheck, layers
 
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_learned")
@@ -68,4 +71,12 @@ def gradcheck_table(seed=0):
     ae = Autoencoder(8, 3, (6,), seed=seed, dtype=np.float64)
     errs = gradcheck.check_model(ae, lambda: ae.loss_and_gradients(xd).loss)
     rows += [("Autoencoder 8-6-3", k, e) for k, e in errs.items()]
+    ids = np.array([[1, 5, 6, 2], [1, 7, 2, 0], [1, 2, 0, 0]])  # (N, T) token ids, <pad> = 0 at the ends
+    seq = SequenceVAE(8, latent_dim=2, embed_dim=3, hidden_dim=4, seed=seed, dtype=np.float64)
+    eps = rng.standard_normal((3, 2))  # (N, L), frozen noise
+    errs = gradcheck.check_model(seq, lambda: seq.loss_and_gradients(ids, eps=eps).loss)
+    rows += [("SequenceVAE (GRU 4)", k, e) for k, e in errs.items()]
+    lm = SequenceLM(8, embed_dim=3, hidden_dim=4, seed=seed, dtype=np.float64)
+    errs = gradcheck.check_model(lm, lambda: lm.loss_and_gradients(ids).loss)
+    rows += [("SequenceLM (GRU 4)", k, e) for k, e in errs.items()]
     return rows
