@@ -26,7 +26,7 @@ from minivae.fileio import atomic_write_bytes
 
 SEQUENCE_MODELS = ("seq-vae", "seq-lm")
 # The defaults of a new text run where they differ from an image run's (cli/train.py NEW_RUN)
-TEXT_RUN = dict(latent=16, hidden=(256,), embed=32, token_dropout=0.25, z_every_step=False, epochs=30,
+TEXT_RUN = dict(latent=16, hidden=(128,), embed=32, token_dropout=0.25, z_every_step=False, epochs=30,
                 batch_size=64, lr=2e-3, warmup=2000, kl_schedule="logistic")
 TEXT_MODEL_OPTIONS = ("embed", "token_dropout", "z_every_step")  # options of the sequence models only
 TEXT_DATA_OPTIONS = dict(level=None, max_length=DEFAULT_MAX_LENGTH, max_vocab=None)  # text_dataset's, as given
