@@ -18,7 +18,7 @@ perplexity, the negative ELBO and KL (one sample of z), active units (of --laten
 the best held-out loss of any epoch with its epoch (the LM's exact NLL, a VAE's negative ELBO): whether a model was
 past its best when training stopped.
 
-    python bench/text_quality.py                    # 30 epochs each, GRU 128 (about 25 minutes on 2 cores)
+    python bench/text_quality.py                    # 30 epochs each, GRU 128 (about 40 minutes on 2 busy cores)
     python bench/text_quality.py --epochs 3 --hidden 64 --k 50     # a quick look
 """
 import argparse

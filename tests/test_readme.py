@@ -53,6 +53,7 @@ SHORTER = {
 SMALLER = {"-k": "5"}
 # Commands with no shorter setting than the README's: why they are only started with --help.
 TOO_LONG = {
+    ("python", "bench/seq_vae_step.py"): "it compares with PyTorch, which the test install does not include",
     ("python", "bench/conv_vs_mlp.py"): "one epoch of its ConvVAE takes about 13 s on 2 cores, and the script has no "
                                         "option for fewer training digits",
 }
@@ -129,8 +130,13 @@ def expected_files(argv):
     if argv[:4] == ["python", "-m", "minivae", "train"] and "--help" not in argv:
         out = Path(option_value(argv, "--out", "runs/mnist-vae-2d"))
         files = [out / "checkpoint.npz", out / "history.json", out / "config.json"]
-        if "--no-figures" not in argv and option_value(argv, "--latent", "2") == "2":
-            figures = Path(option_value(argv, "--figures-dir", str(out / "figures")))
+        figures = Path(option_value(argv, "--figures-dir", str(out / "figures")))
+        if "--no-figures" in argv:
+            return files
+        if option_value(argv, "--model", "vae") == "seq-vae":  # a text run: its curves and its texts
+            return files + [figures / name for name in ("history.png", "samples.md", "reconstructions.md",
+                                                        "homotopy.md")]
+        if option_value(argv, "--latent", "2") == "2":
             files += [figures / Path(name).name for name in README_FIGURES]  # the main job's figures, all of them
         return files
     out = option_value(argv, "--out")
