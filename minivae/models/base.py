@@ -90,9 +90,10 @@ class Model:
         self.decoder = MLP([latent_dim + c, *reversed(self.hidden), n_out], activation, rng, dtype)
         self._gather_params()
 
-    def _gather_params(self):
+    def _gather_params(self, parts=("encoder", "decoder")):
+        """params and grads: every array of the named parts (layers with .params and .grads), as "<part>.<name>"."""
         self.params, self.grads = {}, {}
-        for part_name in ("encoder", "decoder"):
+        for part_name in parts:
             part = getattr(self, part_name)
             for k in part.params:
                 self.params[f"{part_name}.{k}"] = part.params[k]

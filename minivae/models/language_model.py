@@ -77,11 +77,7 @@ class SequenceLM(Model):
         self.embedding = Embedding(V, E, rng=rng, dtype=dt)
         self.decoder = GRU(E, H, rng=rng, dtype=dt)
         self.output = SequenceLinear(H, V, rng=rng, dtype=dt)
-        self.params, self.grads = {}, {}
-        for name in self.parts:
-            layer = getattr(self, name)
-            for k in layer.params:
-                self.params[f"{name}.{k}"], self.grads[f"{name}.{k}"] = layer.params[k], layer.grads[k]
+        self._gather_params(self.parts)
 
     def config(self):
         return {"model": type(self).__name__, "vocab_size": self.vocab_size, "embed_dim": self.embed_dim,

@@ -110,11 +110,7 @@ class SequenceVAE(Model):
         self.to_state = Linear(L, H, init="glorot", rng=rng, dtype=dt)  # then tanh
         self.decoder = GRU(E + L * self.z_every_step, H, rng=rng, dtype=dt)  # input [embed | z] or embed
         self.output = SequenceLinear(H, V, rng=rng, dtype=dt)
-        self.params, self.grads = {}, {}
-        for name in self.parts:
-            layer = getattr(self, name)
-            for k in layer.params:
-                self.params[f"{name}.{k}"], self.grads[f"{name}.{k}"] = layer.params[k], layer.grads[k]
+        self._gather_params(self.parts)
 
     def config(self):
         return {"model": type(self).__name__, "vocab_size": self.vocab_size, "latent_dim": self.latent_dim,
