@@ -98,7 +98,7 @@ def test_a_word_level_text_file(tmp_path, capsys):
     assert main(["train", "--model", "seq-vae", "--text", str(corpus), *SMALL, "--epochs", "1", "--out",
                  str(out)]) is None
     said = capsys.readouterr().out
-    assert "1 empty lines skipped" in said
+    assert "1 empty line skipped" in said
     ckpt = load_checkpoint(out / "checkpoint.npz")
     assert ckpt.extra["vocabulary"]["level"] == "word" and "cat" in ckpt.extra["vocabulary"]["tokens"]
     assert ckpt.extra["dataset_sha256"] is not None

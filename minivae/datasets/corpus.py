@@ -94,7 +94,12 @@ def _read(source):
 def _report(name, n_empty, train, test, max_length):
     """One line: how many texts each part has and what encoding did to them."""
     truncated, unknown = train.n_truncated + test.n_truncated, train.n_unknown + test.n_unknown
-    cut = f"{truncated} texts cut to {max_length} tokens" if max_length else "no length limit"
-    return (f"{name}: {len(train.kept)} train / {len(test.kept)} test texts; {n_empty} empty lines skipped, "
-            f"{cut}, {unknown} tokens outside the vocabulary as <unk> "
-            f"({test.n_unknown} of them in the test part)")
+    cut = f"{_count(truncated, 'text')} cut to {max_length} tokens" if max_length else "no length limit"
+    return (f"{name}: {len(train.kept)} train / {len(test.kept)} test texts; "
+            f"{_count(n_empty, 'empty line')} skipped, {cut}, "
+            f"{_count(unknown, 'token')} outside the vocabulary as <unk> ({test.n_unknown} of them in the test part)")
+
+
+def _count(n, noun):
+    """'1 token', '2 tokens': a count with its noun in the right number."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
