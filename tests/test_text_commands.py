@@ -105,7 +105,8 @@ def test_a_word_level_text_file(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--model", "seq-vae", "--data", "mnist-test-10k"], "trains on text: --data names, or --text FILE"),
+    (["--model", "seq-vae", "--data", "mnist-test-10k"], "trains on text or molecules: --data names or "
+                                                        "molecules, --text FILE or --smiles FILE"),
     (["--model", "vae", "--data", "names"], "names is text: train it with --model seq-vae"),
     (["--embed", "8"], "--embed apply to text runs only"),
     (["--model", "seq-vae", "--hidden", "16,16"], "one GRU hidden size"),

@@ -15,7 +15,7 @@ from minivae.apps.anomaly import anomaly_scores, roc_auc, roc_curve
 from minivae.apps.evaluation import bits_per_dim, importance_weighted_bound
 from minivae.apps.imputation import imputation_error, impute, mean_imputation, missing_mask
 from minivae.apps.synthetic import generate, save_synthetic
-from minivae.cli import options
+from minivae.cli import molecules, options
 from minivae.cli import text
 from minivae.cli.common import add_checkpoint_command, add_data_options, checkpoint_data, refuse_text, save
 from minivae.datasets.tables import TabularEncoder, synthesize, write_csv_table
@@ -33,6 +33,10 @@ def add_commands(sub):
     p.add_argument("-k", type=options.integer(0, MAX_K), default=0,
                    help=f"importance samples for the IW bound, 0 (skip) to {MAX_K:,} (a text VAE: {TEXT_K} when 0, "
                         "its NLL is the bound)")
+    p.add_argument("--n-samples", type=options.integer(2, 100_000), default=molecules.N_SAMPLES,
+                   help="a molecule model: how many molecules to sample from the prior and judge with RDKit")
+    p.add_argument("--temperature", type=options.nonnegative_float, default=1.0,
+                   help="a molecule model: sample each token from softmax(logits / T); 0: greedy")
 
     p = add_checkpoint_command(sub, "anomaly", "anomaly scores of test examples (negative ELBO, reconstruction "
                                "error, IW bound), ROC AUC", cmd_anomaly, out="roc.png",
@@ -75,7 +79,10 @@ def cmd_evaluate(args):
     model, x = ckpt.model, data.x_test
     rng = np.random.default_rng(args.seed)
     if model.input_kind == "tokens":  # NLL per text and per token, perplexity (the IW bound for a VAE, K >= 1)
-        return text.evaluate_text(model, data, rng, args.k or TEXT_K)
+        text.evaluate_text(model, data, rng, args.k or TEXT_K)
+        if molecules.is_molecular(data.encoder):  # and the RDKit metrics of molecules sampled from the prior
+            molecules.evaluate_molecules(model, data, rng, args.n_samples, args.temperature)
+        return
     if not model.probabilistic:  # an Autoencoder: no ELBO, only its reconstruction loss
         rec = model.reconstruction_error(x)
         print(f"{data.name} test set ({len(x)} examples): reconstruction loss {rec.mean():.2f} nats")

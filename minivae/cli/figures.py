@@ -11,9 +11,11 @@ and saves the figure to --out, by default next to the checkpoint (``sample runs/
 runs/demo/samples.png). ``minivae.plots`` is imported inside the commands: matplotlib loads only when a
 figure is drawn.
 """
+from pathlib import Path
+
 import numpy as np
 
-from minivae.cli import options
+from minivae.cli import molecules, options
 from minivae.cli import text
 from minivae.cli.common import (add_checkpoint_command, add_data_options, checkpoint_data, checkpoint_vocabulary,
                                 image_shape, save, text_out)
@@ -24,8 +26,9 @@ MAX_SAMPLES, MAX_GRID, MAX_ROW = 2500, 100, 100
 
 
 def add_commands(sub):
-    p = add_checkpoint_command(sub, "sample", "images (or texts) sampled from the prior", cmd_sample,
-                               out="samples.png", out_help="PNG file to write (a text model: .md)")
+    p = add_checkpoint_command(sub, "sample", "images (or texts, or molecules) sampled from the prior", cmd_sample,
+                               out="samples.png", out_help="PNG file to write (a text model: .md; a molecule "
+                               "model: .smi, with its drawing beside it)")
     p.add_argument("-n", type=options.integer(1, MAX_SAMPLES), default=64,
                    help=f"number of samples, 1 to {MAX_SAMPLES}")
     p.add_argument("--temperature", type=options.nonnegative_float, default=1.0,
@@ -86,6 +89,9 @@ def cmd_sample(args):
     rng = np.random.default_rng(args.seed)
     if ckpt.model.input_kind == "tokens":
         vocab = checkpoint_vocabulary(ckpt)
+        if molecules.is_molecular(vocab):  # molecules: the valid ones to a .smi file, and drawn
+            out = args.out if args.out_given else str(Path(args.out).with_suffix(".smi"))
+            return molecules.sample_to_smi(ckpt.model, vocab, rng, args.n, args.temperature, out)
         return text.write_document(text.sample_document(ckpt.model, vocab, rng, args.n, args.temperature,
                                                         args.beam_width, args.max_length), text_out(args))
     save(plots.plot_samples(ckpt.model, rng, n=args.n, image_shape=image_shape(ckpt)), args.out)

@@ -14,6 +14,7 @@ import sys
 from minivae.cli import apps, figures, teaching, train
 from minivae.cli.common import TopLevelHelpFormatter, debug_option
 from minivae.datasets.download import DownloadError
+from minivae.extras import MissingExtraError
 from minivae.training.checkpoint import CheckpointError
 from minivae.training.trainer import TrainingDiverged
 from minivae.version import __version__
@@ -26,11 +27,12 @@ checkpoint, or to --out.
 Run  python -m minivae COMMAND --help  for the options of a command."""
 
 EPILOG = """\
-exit status: 0 done, 1 the run failed (a missing or corrupt file, a failed download, a diverged run),
+exit status: 0 done, 1 the run failed (a missing or corrupt file, a failed download, a diverged run, an optional
+extra not installed),
 2 a usage error (a bad option or value)."""
 
 # The order matters: CheckpointError is a ValueError, but a corrupt checkpoint is not the user's typing.
-RUN_FAILED = (CheckpointError, DownloadError, TrainingDiverged, OSError)  # exit status 1
+RUN_FAILED = (CheckpointError, DownloadError, TrainingDiverged, MissingExtraError, OSError)  # exit status 1
 USAGE_ERRORS = (ValueError, TypeError)  # exit status 2, as for argparse's own errors
 
 

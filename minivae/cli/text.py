@@ -20,8 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from minivae.apps.evaluation import evaluate
+from minivae.cli import molecules as molecule_cli
 from minivae.cli import options
 from minivae.datasets.corpus import DEFAULT_MAX_LENGTH, TEXT_CORPORA
+from minivae.datasets.molecules import MOLECULE_MAX_LENGTH
 from minivae.fileio import atomic_write_bytes
 
 SEQUENCE_MODELS = ("seq-vae", "seq-lm")
@@ -41,8 +43,8 @@ def add_train_options(p):
                    help="tokens of a text run: characters or whitespace-separated words (default: char for names, "
                         "word for --text)")
     p.add_argument("--max-length", type=options.integer(2, 100_000), default=None,
-                   help=f"longest text in tokens, <bos> and <eos> included; longer ones are cut, and counted "
-                        f"(default: {DEFAULT_MAX_LENGTH})")
+                   help=f"longest text in tokens, <bos> and <eos> included; longer texts are cut, longer molecules "
+                        f"left out, and counted (default: {DEFAULT_MAX_LENGTH}; {MOLECULE_MAX_LENGTH} for molecules)")
     p.add_argument("--max-vocab", type=options.positive_int, default=None,
                    help="keep the most frequent tokens of the training texts, the rest become <unk> (default: all)")
     p.add_argument("--embed", type=options.positive_int, default=None,
@@ -55,8 +57,9 @@ def add_train_options(p):
 
 
 def is_text_run(args):
-    """True if the train options ask for a text run (a sequence model, --text, or a text corpus as --data)."""
-    return args.model in SEQUENCE_MODELS or args.text is not None or args.data in TEXT_CORPORA
+    """True if the train options ask for a text run (a sequence model, --text or --smiles, a text corpus as --data)."""
+    return (args.model in SEQUENCE_MODELS or args.text is not None or args.smiles is not None
+            or args.data in TEXT_CORPORA)
 
 
 def check_text_run(args):
@@ -64,11 +67,12 @@ def check_text_run(args):
     if args.model not in SEQUENCE_MODELS:
         raise ValueError(f"{args.text or args.data} is text: train it with --model seq-vae (or seq-lm, the language "
                          "model baseline)")
-    if args.text is not None and args.data is not None:
-        raise ValueError("give either --text FILE or --data, not both")
-    if args.text is None and args.data not in (None, *TEXT_CORPORA):
-        raise ValueError(f"--model {args.model} trains on text: --data {' or '.join(TEXT_CORPORA)}, or --text FILE; "
-                         f"{args.data} is not text")
+    given = [o for o, v in (("--text", args.text), ("--smiles", args.smiles), ("--data", args.data)) if v]
+    if len(given) > 1:
+        raise ValueError(f"give one of --text FILE, --smiles FILE or --data, not {' and '.join(given)}")
+    if args.text is None and args.smiles is None and args.data not in (None, *TEXT_CORPORA):
+        raise ValueError(f"--model {args.model} trains on text or molecules: --data {' or '.join(TEXT_CORPORA)}, "
+                         f"--text FILE or --smiles FILE; {args.data} is neither")
     if args.model == "seq-lm":
         vae_only = [f"--{o.replace('_', '-')}" for o in ("latent", "token_dropout", "z_every_step", "warmup",
                                                           "kl_schedule", "beta", "free_bits")
@@ -81,14 +85,15 @@ def check_text_run(args):
                   if getattr(args, o, None)] + ["--exclude-classes"] * bool(args.exclude_classes)
     if image_only:
         raise ValueError(f"{', '.join(image_only)} do not apply to text")
-    dataset = args.text or args.data or TEXT_CORPORA[0]
+    dataset = args.text or args.smiles or args.data or TEXT_CORPORA[0]
     text_options = {k: getattr(args, k) for k in TEXT_DATA_OPTIONS if getattr(args, k) not in (None,)}
-    return dataset, text_options
+    return dataset, {**text_options, **molecule_cli.data_options(args, dataset)}
 
 
 def refuse_text_options(args):
     """An image run given an option of text runs: a ValueError naming it."""
-    given = [f"--{o.replace('_', '-')}" for o in (*TEXT_MODEL_OPTIONS, *TEXT_DATA_OPTIONS)
+    given = [f"--{o.replace('_', '-')}" for o in (*TEXT_MODEL_OPTIONS, *TEXT_DATA_OPTIONS,
+                                                  *molecule_cli.MOLECULE_DATA_OPTIONS)
              if getattr(args, o) is not None]
     if given:
         raise ValueError(f"{', '.join(given)} apply to text runs only (--model seq-vae or seq-lm)")

@@ -23,6 +23,7 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from minivae.cli import molecules as molecule_cli
 from minivae.cli import options
 from minivae.cli import text as text_cli
 from minivae.cli.common import add_command, add_data_options, loading
@@ -64,14 +65,18 @@ def _default(name):
     text = f" (default: {_shown(NEW_RUN[name])}" if name in NEW_RUN else " (default:"
     if name in text_cli.TEXT_RUN and text_cli.TEXT_RUN[name] != NEW_RUN.get(name):
         text += ("; " if name in NEW_RUN else " ") + f"{_shown(text_cli.TEXT_RUN[name])} for text"
+    if name in molecule_cli.MOLECULE_RUN and molecule_cli.MOLECULE_RUN[name] != text_cli.TEXT_RUN.get(name):
+        text += f"; {_shown(molecule_cli.MOLECULE_RUN[name])} for molecules"
     return text + ")"
 
 
 def _defaults_of(args):
-    """The defaults of a new run: an image run's (NEW_RUN), or a text run's (with cli/text.py's TEXT_RUN)."""
+    """The defaults of a new run: an image run's (NEW_RUN), or a text run's (with cli/text.py's TEXT_RUN, and for
+    molecules cli/molecules.py's MOLECULE_RUN)."""
     if not text_cli.is_text_run(args):
         return NEW_RUN
-    return {**NEW_RUN, **text_cli.TEXT_RUN, **(dict(warmup=0) if args.model == "seq-lm" else {})}
+    molecules = molecule_cli.MOLECULE_RUN if molecule_cli.is_molecule_run(args, args.data) else {}
+    return {**NEW_RUN, **text_cli.TEXT_RUN, **molecules, **(dict(warmup=0) if args.model == "seq-lm" else {})}
 
 
 def add_commands(sub):
@@ -87,6 +92,7 @@ def add_commands(sub):
     p.add_argument("--exclude-classes", type=options.class_labels, default=[], metavar="C1,C2",
                    help="leave these labels out of training (they become the anomalies)")
     text_cli.add_train_options(p)
+    molecule_cli.add_train_options(p)
     # the model
     p.add_argument("--model", choices=["vae", "ae", "conv", "cvae", *text_cli.SEQUENCE_MODELS],
                    help="VAE, plain autoencoder, convolutional VAE, conditional VAE, or for text the sequence VAE "
@@ -314,6 +320,8 @@ def _run(trainer, data, out, args):
         write_run_figures(trainer.model, data, history, folder, seed=trainer.config.seed)
         if trainer.model.input_kind == "tokens":  # text: samples, reconstructions and a homotopy, in markdown
             text_cli.write_text_outputs(trainer.model, data, folder, seed=trainer.config.seed)
+        if trainer.model.input_kind == "tokens" and molecule_cli.is_molecular(data.encoder):
+            molecule_cli.write_molecule_outputs(trainer.model, data, folder, seed=trainer.config.seed)
     rec, kl = history["val_reconstruction"][-1], history["val_kl"][-1]
     if trainer.model.input_kind == "tokens" and not trainer.model.probabilistic:
         print(f"done in {seconds:.0f} s: test NLL {rec:.3f} nats per text (exact: a language model)")

@@ -2,15 +2,21 @@
 
     text_dataset("names")                      the bundled 1990 US Census first names, character level
     text_dataset("poems.txt", level="word")    your own UTF-8 text file, one text per line, word level
+    text_dataset("molecules")                  RDKit's 4,999 NCI molecules as SELFIES tokens (level="smiles": SMILES)
+    text_dataset("drugs.smi", level="smiles")  your own molecules, a .smi or .csv file of SMILES
 
 What happens, in order:
 
 1. the lines are read: the bundled names (``census_first_names``, 5,163 of them), or the lines of a UTF-8 file (a
-   file in another encoding is refused with the line that cannot be decoded);
+   file in another encoding is refused with the line that cannot be decoded); for molecules (level "smiles" or
+   "selfies"), their canonical strings (``minivae.datasets.molecules.molecule_strings``: SMILES RDKit cannot parse,
+   duplicates and molecules longer than ``max_length`` are counted and left out, never cut);
 2. empty lines (and lines of only whitespace) are dropped and counted; the rest are shuffled with ``seed`` and
    split: a ``test_fraction`` of them (at least 2) is the test part, the same on every machine;
 3. the vocabulary is built on the training part only (characters, or the ``max_vocab`` most frequent words), or
-   taken as recorded when a checkpoint's data are rebuilt, so the ids keep their meaning;
+   taken as recorded when a checkpoint's data are rebuilt, so the ids keep their meaning. For molecules it is the
+   tokens of both parts: a token seen only in a test molecule would become <unk>, and a string with an <unk> is no
+   molecule (knowing the alphabet tells nothing of which molecules are in the test part);
 4. both parts are encoded (``Vocabulary.encode``): tokens outside the vocabulary become <unk>, texts longer than
    ``max_length`` tokens (counting <bos> and <eos>) are cut, and every count is reported, never hidden.
 
@@ -28,34 +34,47 @@ from pathlib import Path
 import numpy as np
 
 from minivae.datasets.dataset import Dataset, tell
+from minivae.datasets.molecules import MOLECULE_CORPORA, MOLECULE_MAX_LENGTH, REPRESENTATIONS, molecule_strings
 from minivae.datasets.text import LEVELS, Vocabulary, census_first_names, read_text_lines
 
-TEXT_CORPORA = ("names",)  # the text datasets known by name (others are paths of text files)
+TEXT_CORPORA = ("names", *MOLECULE_CORPORA)  # the text datasets known by name (others are paths of text files)
 DEFAULT_MAX_LENGTH = 64  # the longest sequence kept, in tokens with <bos> and <eos>: longer texts are cut
 
 
-def text_dataset(source="names", level=None, max_length=DEFAULT_MAX_LENGTH, max_vocab=None, vocabulary=None,
-                 test_fraction=0.1, seed=0):
+def text_dataset(source="names", level=None, max_length=None, max_vocab=None, vocabulary=None, test_fraction=0.1,
+                 seed=0, invalid="skip"):
     """A corpus as a Dataset of token ids, by the steps of the module docstring.
 
     Parameters
     ----------
     source : "names" or the path of a UTF-8 text file (one text per line)
-    level : "char" or "word"; default "char" for the names, "word" for a file
-    max_length : the longest sequence in tokens, <bos> and <eos> included (longer texts are cut and counted)
+    level : "char" or "word", or for molecules "smiles" or "selfies"; default "char" for the names, "selfies" for
+        "molecules", "word" for a file
+    max_length : the longest sequence in tokens, <bos> and <eos> included (longer texts are cut and counted; longer
+        molecules left out); default DEFAULT_MAX_LENGTH for text, MOLECULE_MAX_LENGTH for molecules
     max_vocab : keep only the most frequent tokens (words) of the training part; the others become <unk>
     vocabulary : a recorded Vocabulary (or its ``config()`` dict) to encode with, instead of building one
     test_fraction, seed : the split
+    invalid : molecules only: "skip" SMILES that RDKit cannot parse (counted and reported) or "refuse" the file
     """
-    texts, name = _read(source)
     if vocabulary is not None:
         vocab = vocabulary if isinstance(vocabulary, Vocabulary) else Vocabulary.from_config(vocabulary)
         if level is not None and level != vocab.level:
             raise ValueError(f"the recorded vocabulary is of level {vocab.level!r}, not {level!r}")
         level = vocab.level
-    level = level or ("char" if source in TEXT_CORPORA else "word")
+    level = level or _DEFAULT_LEVEL.get(source, "word")
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
+    if source in MOLECULE_CORPORA and level not in REPRESENTATIONS:
+        raise ValueError(f"{source} are molecules: level (their representation) is one of {REPRESENTATIONS}, "
+                         f"not {level!r}")
+    if level in REPRESENTATIONS:
+        max_length = max_length or MOLECULE_MAX_LENGTH
+        texts, name, note = molecule_strings(source, level, max_length, invalid)
+        tell(note)
+    else:
+        max_length = max_length or DEFAULT_MAX_LENGTH
+        texts, name = _read(source)
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction}")
     lines = [t for t in texts if t.strip()]
@@ -67,8 +86,8 @@ def text_dataset(source="names", level=None, max_length=DEFAULT_MAX_LENGTH, max_
     n_test = max(2, int(round(test_fraction * len(lines))))
     test = [lines[i] for i in order[:n_test]]
     train = [lines[i] for i in order[n_test:]]
-    if vocabulary is None:
-        vocab = Vocabulary.build(train, level=level, max_size=max_vocab)
+    if vocabulary is None:  # molecules: the alphabet of both parts (a molecule with an <unk> is no molecule)
+        vocab = Vocabulary.build(train + test if level in REPRESENTATIONS else train, level=level, max_size=max_vocab)
     encoded_train, encoded_test = vocab.encode(train, max_length), vocab.encode(test, max_length)
     report = _report(name, n_empty, encoded_train.report, encoded_test.report, max_length)
     tell(report)
@@ -77,7 +96,9 @@ def text_dataset(source="names", level=None, max_length=DEFAULT_MAX_LENGTH, max_
                    encoder=vocab)
 
 
-_DESCRIPTIONS = {"names": "the 1990 US Census first names (public domain), bundled with minivae"}
+_DEFAULT_LEVEL = {"names": "char", "molecules": "selfies"}
+_DESCRIPTIONS = {"names": "the 1990 US Census first names (public domain), bundled with minivae",
+                 "molecules": "RDKit's NCI first 5K molecules (public domain), shipped with RDKit"}
 
 
 def _read(source):

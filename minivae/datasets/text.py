@@ -15,7 +15,8 @@ What encoding does with awkward input is reported, never hidden (``EncodeReport`
   tokens, *without* <eos> (it did not end there), and counted.
 
 Character level is the default (``Vocabulary.build(texts)``); word level splits on whitespace and can keep only the
-``max_size`` most frequent words (``Vocabulary.build(texts, level="word", max_size=10000)``).
+``max_size`` most frequent words (``Vocabulary.build(texts, level="word", max_size=10000)``). The levels "smiles"
+and "selfies" read chemical strings, one token per atom, bond or SELFIES symbol (``minivae.datasets.molecules``).
 
 A real corpus, bundled: the 1990 US Census first-name lists (public domain), the files ``dist.male.first`` and
 ``dist.female.first`` as the ``names`` package on PyPI ships them, gzip-compressed in ``minivae/datasets/files/``
@@ -40,10 +41,12 @@ from pathlib import Path
 
 import numpy as np
 
+from minivae.datasets.molecules import selfies_tokens, smiles_tokens
+
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIALS = (PAD, BOS, EOS, UNK)
 PAD_ID, BOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
-LEVELS = ("char", "word")
+LEVELS = ("char", "word", "smiles", "selfies")  # the molecular levels' tokens: minivae.datasets.molecules
 
 
 @dataclass
@@ -74,7 +77,7 @@ class EncodedText:
 class Vocabulary:
     """The tokens of a corpus and their ids: the four specials first (<pad> = 0, <bos>, <eos>, <unk>), then the rest.
 
-    tokens : the list of tokens, id -> token, beginning with SPECIALS    level : "char" or "word"
+    tokens : the list of tokens, id -> token, beginning with SPECIALS    level : one of LEVELS
 
     Build one from a corpus with ``Vocabulary.build``; ``len(vocab)`` is the vocabulary size V of a model's output.
 
@@ -111,15 +114,16 @@ class Vocabulary:
         if max_size is not None and (isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1):
             raise ValueError(f"max_size must be a positive integer or None, got {max_size!r}")
         ranked = sorted(counts, key=lambda t: (-counts[t], t))[:max_size]
-        if level == "char":
-            ranked = sorted(ranked)  # characters read best in order: a, b, c, ...
+        if level != "word":
+            ranked = sorted(ranked)  # characters and chemical tokens read best in order: a, b, c, ...
         return cls(SPECIALS + tuple(t for t in ranked if t not in SPECIALS), level)
 
     def __len__(self):
         return len(self.tokens)
 
     def tokenize(self, text):
-        """A text's tokens: its characters, or its whitespace-separated words (surrounding whitespace stripped)."""
+        """A text's tokens: its characters, its whitespace-separated words, or its SMILES or SELFIES tokens
+        (surrounding whitespace stripped)."""
         return _tokenize(_clean(text), self.level)
 
     def encode(self, texts, max_length=None):
@@ -212,6 +216,10 @@ def _clean(text):
 def _tokenize(text, level):
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
+    if level == "smiles":
+        return smiles_tokens(text)
+    if level == "selfies":
+        return selfies_tokens(text)
     return list(text) if level == "char" else text.split()
 
 

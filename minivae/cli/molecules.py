@@ -1,0 +1,154 @@
+"""The command line for molecules: a sequence VAE over SMILES or SELFIES strings, judged by RDKit.
+
+    python -m minivae train --model seq-vae --data molecules --representation selfies   # RDKit's NCI molecules
+    python -m minivae train --model seq-vae --smiles drugs.smi --representation smiles  # your own .smi or .csv
+    python -m minivae sample runs/molecules/checkpoint.npz -n 1000                      # -> samples.smi
+    python -m minivae evaluate runs/molecules/checkpoint.npz                            # the metrics table
+    python -m minivae optimize runs/molecules/checkpoint.npz --property qed --from "CCO"
+
+A molecule run is a text run (``minivae.cli.text``) whose tokens are chemical: the vocabulary's level is "smiles" or
+"selfies" (``minivae.datasets.molecules``). What differs is what it writes and prints: molecules, not texts.
+RDKit and selfies come with ``pip install 'minivae[molecules]'``; without them these commands say so in one line.
+"""
+import numpy as np
+
+from minivae.datasets.molecules import MOLECULE_CORPORA, REPRESENTATIONS
+
+MOLECULE_DATA_OPTIONS = ("representation", "invalid")  # text_dataset's options that only molecule runs take
+# The defaults of a new molecule run where they differ from a text run's (cli/text.py TEXT_RUN)
+MOLECULE_RUN = dict(latent=32, hidden=(256,), embed=32, epochs=30)
+
+
+def add_train_options(p):
+    """The options of ``train`` that only molecule runs take (each defaults to None: "not given")."""
+    p.add_argument("--smiles", default=None, metavar="FILE",
+                   help="train on your own molecules: a .smi file (one SMILES per line, a name may follow) or a .csv "
+                        "file with a smiles column; use with --model seq-vae (default: none; --data molecules is "
+                        "RDKit's 4,999 NCI molecules)")
+    p.add_argument("--representation", choices=REPRESENTATIONS, default=None,
+                   help="how a molecule run writes its molecules: SELFIES (every string a valid molecule) or "
+                        "canonical SMILES (default: selfies)")
+    p.add_argument("--invalid", choices=["skip", "refuse"], default=None,
+                   help="SMILES that RDKit cannot parse in the training file: leave them out (counted, their lines "
+                        "named) or refuse the file (default: skip)")
+
+
+def is_molecule_run(args, dataset):
+    """True if a text run's data are molecules (--smiles FILE, or --data molecules)."""
+    return args.smiles is not None or dataset in MOLECULE_CORPORA
+
+
+def data_options(args, dataset):
+    """text_dataset's options for a molecule run ({"level": representation, ...}); {} for a text run, which must not
+    be given the molecule options."""
+    if not is_molecule_run(args, dataset):
+        given = [f"--{o}" for o in MOLECULE_DATA_OPTIONS if getattr(args, o) is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)} apply to molecule runs only (--data molecules or --smiles FILE)")
+        return {}
+    if args.level is not None:
+        raise ValueError("--level is for text; a molecule run takes --representation smiles or selfies")
+    options = {"level": args.representation or "selfies"}
+    if args.invalid is not None:
+        options["invalid"] = args.invalid
+    return options
+
+
+def is_molecular(vocab):
+    """True if a text model's vocabulary is of molecules (level "smiles" or "selfies")."""
+    return vocab.level in REPRESENTATIONS
+
+
+# -- what a molecule run writes and prints --------------------------------------------------------------------------
+
+N_SAMPLES = 1000  # molecules sampled from the prior to judge a model (the issue's and MOSES's unit: per 1,000)
+ANCHORS = {  # published figures printed beside minivae's (MOSES, Polykovskiy et al. 2020, Table 2: its VAE)
+    "validity": 0.977, "uniqueness": 0.998, "novelty": 0.695}
+
+
+def data_smiles(data, part="train"):
+    """The canonical SMILES of a molecule Dataset's training (or test) part, decoded from its token ids."""
+    from minivae.apps.molecules import canonical_smiles
+
+    vocab = data.encoder
+    ids = data.x_train if part == "train" else data.x_test
+    return [canonical_smiles(s, vocab.level) for s in vocab.decode(ids)]
+
+
+def sample_molecules(model, vocab, rng, n=N_SAMPLES, temperature=1.0, max_length=None):
+    """n strings of the model's representation: z ~ N(0, I) decoded token by token at the temperature."""
+    from minivae.datasets.molecules import MOLECULE_MAX_LENGTH
+
+    ids = model.sample(n, rng, temperature=temperature, max_length=max_length or MOLECULE_MAX_LENGTH)
+    return vocab.decode(ids)
+
+
+def judge(model, data, rng, n=N_SAMPLES, temperature=1.0):
+    """The metrics of n molecules sampled from the prior (``minivae.apps.molecules.molecule_metrics``)."""
+    from minivae.apps.molecules import molecule_metrics
+
+    samples = sample_molecules(model, data.encoder, rng, n, temperature)
+    return molecule_metrics(samples, data.encoder.level, data_smiles(data, "train"))
+
+
+def write_molecule_outputs(model, data, folder, seed=0, n=N_SAMPLES):
+    """After a molecule run, in ``folder``: samples.smi (the valid molecules of n sampled), metrics.md (their
+    table), properties.png (QED, logP and weight of samples and data) and molecules.png (a grid of 20 of them)."""
+    from pathlib import Path
+
+    from minivae.apps.molecules import metrics_table
+    from minivae.fileio import atomic_write_bytes
+    from minivae.plots.molecules import molecule_grid, property_histograms
+    from minivae.cli.common import save
+
+    folder = Path(folder)
+    metrics = judge(model, data, np.random.default_rng(seed), n)
+    valid = metrics["valid_smiles"]
+    write_smi(valid, folder / "samples.smi")
+    table = metrics_table(metrics, ANCHORS)
+    atomic_write_bytes(folder / "metrics.md", (f"# {n} molecules sampled from the prior\n\n{table}").encode())
+    save(property_histograms(valid, data_smiles(data, "train")), folder / "properties.png")
+    molecule_grid(valid[:20], folder / "molecules.png")
+    print(table)
+    return metrics
+
+
+def write_smi(smiles, path):
+    """A .smi file: one canonical SMILES per line, then a name (sample_1, sample_2, ...), written atomically."""
+    from minivae.fileio import atomic_write_bytes
+
+    lines = [f"{s}\tsample_{i}" for i, s in enumerate(smiles, start=1)]
+    atomic_write_bytes(path, ("\n".join(lines) + "\n" if lines else "").encode())
+
+
+def evaluate_molecules(model, data, rng, n=N_SAMPLES, temperature=1.0):
+    """evaluate's molecule part: the metrics of n molecules from the prior, as the table of ``metrics_table``."""
+    from minivae.apps.molecules import metrics_table
+
+    metrics = judge(model, data, rng, n, temperature)
+    how = "z ~ N(0, I), each token" if model.probabilistic else "the language model, each token"
+    print(f"\n{n} molecules sampled ({how} drawn at temperature {temperature:g}), judged with RDKit against the "
+          f"{len(data.x_train)} training molecules:\n")
+    print(metrics_table(metrics, ANCHORS))
+    return metrics
+
+
+def sample_to_smi(model, vocab, rng, n, temperature, path):
+    """sample's molecule form: n molecules from the model; the valid ones to a .smi file, a grid of them beside it."""
+    from pathlib import Path
+
+    from minivae.apps.molecules import canonical_smiles
+    from minivae.plots.molecules import molecule_grid
+
+    path = Path(path)
+    if path.suffix.lower() != ".smi":
+        raise ValueError(f"--out {path}: a molecule model's samples are written as SMILES; give a .smi file")
+    strings = sample_molecules(model, vocab, rng, n, temperature)
+    smiles = [canonical_smiles(s, vocab.level) for s in strings]
+    valid = [s for s in smiles if s is not None]
+    write_smi(valid, path)
+    print(f"{len(valid)} of {n} sampled strings are valid molecules ({len(set(valid))} distinct); wrote them to "
+          f"{path}")
+    if valid:
+        molecule_grid(valid[:20], path.with_suffix(".png"))
+        print(f"wrote {path.with_suffix('.png')} (the first {min(20, len(valid))} drawn)")
