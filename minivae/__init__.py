@@ -53,6 +53,7 @@ this list (nn knows nothing of models; models nothing of training; the command l
       tables.py                 CSV tables as VAE data: TabularEncoder, synthetic rows
       text.py                   text as token ids: character or word vocabularies, padding and masks, and back
       corpus.py                 text datasets: the bundled census first names, your own text file; a fixed split
+      molecules.py              molecules as SMILES or SELFIES tokens: RDKit's NCI set or your .smi / .csv, checked
       files/                    the bundled MNIST test set and census first names, with their licences
     training/    the loop and what it saves
       config.py                 TrainConfig, every training setting; what a resumed run may change of them
@@ -90,10 +91,12 @@ this list (nn knows nothing of models; models nothing of training; the command l
       figures.py                sample, reconstruct, manifold, interpolate, traverse
       teaching.py               gradcheck, make-assignment, grade
       text.py                   text runs: train --model seq-vae / seq-lm, and the markdown their commands write
+      molecules.py              molecule runs: --data molecules, samples as .smi, RDKit's metrics, optimize
       common.py                 what the commands share: help format, data and checkpoint options
       options.py                the type= of the numeric options: ranges checked when parsed, a memory estimate
     validation.py               input checks shared by every layer (shapes, dtypes, finite values, ranges)
     fileio.py                   atomic writes: every file minivae writes goes through it
+    extras.py                   the optional extras (pip install "minivae[molecules]") and the error when one is missing
     version.py                  the version number
 """
 from minivae.version import __version__  # noqa: E402,F401
