@@ -60,7 +60,8 @@ def add_data_options(parser, default=None):
     """--data and what loading it needs; ``default`` None: the dataset recorded in the checkpoint."""
     parser.add_argument("--data", default=None,  # None: not given (a text run then reads the names)
                         help="bundled 'mnist-test-10k', 'mnist', 'fashion-mnist' (downloaded) or a path to "
-                             ".npy/.npz/.csv/.csv.gz (labels: an .npz's y); for text, 'names' (bundled)"
+                             ".npy/.npz/.csv/.csv.gz (labels: an .npz's y); for text, 'names' (bundled); for molecules, "
+                             "'molecules' (RDKit's NCI set)"
                              + (f" (default: {default}; names for text)" if default else
                                 " (default: the checkpoint's dataset)"))
     parser.add_argument("--cache-dir", default=None,

@@ -3,15 +3,15 @@
     make_parser   ``python -m minivae COMMAND``, with --version and --debug; the commands come from
                   cli/train.py (train), cli/apps.py (evaluate, anomaly, impute, synthesize),
                   cli/figures.py (sample, reconstruct, manifold, interpolate, traverse) and
-                  cli/teaching.py (gradcheck, make-assignment, grade)
+                  cli/teaching.py (gradcheck, make-assignment, grade) and cli/molecules.py (optimize)
     main          parse, run the command, and turn the library's errors into ``error: <message>`` and an exit
                   status: 2 for a usage error (a bad option or value), 1 for a run that failed (a missing or corrupt
-                  file, a failed download, a diverged run); ``--debug`` shows the traceback instead
+                  file, a failed download, a diverged run, a missing extra); ``--debug`` shows the traceback instead
 """
 import argparse
 import sys
 
-from minivae.cli import apps, figures, teaching, train
+from minivae.cli import apps, figures, molecules, teaching, train
 from minivae.cli.common import TopLevelHelpFormatter, debug_option
 from minivae.datasets.download import DownloadError
 from minivae.extras import MissingExtraError
@@ -27,9 +27,8 @@ checkpoint, or to --out.
 Run  python -m minivae COMMAND --help  for the options of a command."""
 
 EPILOG = """\
-exit status: 0 done, 1 the run failed (a missing or corrupt file, a failed download, a diverged run, an optional
-extra not installed),
-2 a usage error (a bad option or value)."""
+exit status: 0 done, 1 the run failed (a missing or corrupt file, a failed download, a diverged run, an
+optional extra not installed), 2 a usage error (a bad option or value)."""
 
 # The order matters: CheckpointError is a ValueError, but a corrupt checkpoint is not the user's typing.
 RUN_FAILED = (CheckpointError, DownloadError, TrainingDiverged, MissingExtraError, OSError)  # exit status 1
@@ -58,6 +57,7 @@ def make_parser():
     apps.add_commands(sub)
     figures.add_commands(sub)
     teaching.add_commands(sub)
+    molecules.add_commands(sub)
     return parser
 
 

@@ -10,6 +10,8 @@ A molecule run is a text run (``minivae.cli.text``) whose tokens are chemical: t
 "selfies" (``minivae.datasets.molecules``). What differs is what it writes and prints: molecules, not texts.
 RDKit and selfies come with ``pip install 'minivae[molecules]'``; without them these commands say so in one line.
 """
+from pathlib import Path
+
 import numpy as np
 
 from minivae.datasets.molecules import MOLECULE_CORPORA, REPRESENTATIONS
@@ -94,8 +96,6 @@ def judge(model, data, rng, n=N_SAMPLES, temperature=1.0):
 def write_molecule_outputs(model, data, folder, seed=0, n=N_SAMPLES):
     """After a molecule run, in ``folder``: samples.smi (the valid molecules of n sampled), metrics.md (their
     table), properties.png (QED, logP and weight of samples and data) and molecules.png (a grid of 20 of them)."""
-    from pathlib import Path
-
     from minivae.apps.molecules import metrics_table
     from minivae.fileio import atomic_write_bytes
     from minivae.plots.molecules import molecule_grid, property_histograms
@@ -135,8 +135,6 @@ def evaluate_molecules(model, data, rng, n=N_SAMPLES, temperature=1.0):
 
 def sample_to_smi(model, vocab, rng, n, temperature, path):
     """sample's molecule form: n molecules from the model; the valid ones to a .smi file, a grid of them beside it."""
-    from pathlib import Path
-
     from minivae.apps.molecules import canonical_smiles
     from minivae.plots.molecules import molecule_grid
 
@@ -152,3 +150,118 @@ def sample_to_smi(model, vocab, rng, n, temperature, path):
     if valid:
         molecule_grid(valid[:20], path.with_suffix(".png"))
         print(f"wrote {path.with_suffix('.png')} (the first {min(20, len(valid))} drawn)")
+
+
+# -- optimize: designing molecules in latent space --------------------------------------------------------------------
+
+DESIGN = dict(steps=60, step_size=0.2, prior_weight=0.1, predictor_epochs=60)  # the defaults of optimize
+
+
+def add_commands(sub):
+    """The ``optimize`` command."""
+    from minivae.cli import options
+    from minivae.cli.common import add_checkpoint_command, add_data_options
+
+    p = add_checkpoint_command(sub, "optimize", "design molecules: fit a property predictor on z, then climb it from "
+                               "the code of a seed molecule, decoding along the path (Gomez-Bombarelli et al. 2018)",
+                               cmd_optimize, out="optimize.md", out_help="markdown table to write (the drawing of "
+                               "the path beside it, .png)")
+    add_data_options(p)
+    p.add_argument("--property", choices=["qed", "logp", "mw"], default="qed",
+                   help="the property to raise: QED (drug-likeness, 0 to 1), logP (Crippen) or molecular weight")
+    p.add_argument("--from", dest="seed_smiles", required=True, metavar="SMILES",
+                   help="the seed molecule, as SMILES (for example a test molecule, or one of yours)")
+    p.add_argument("--minimize", action="store_true", help="lower the property instead of raising it")
+    p.add_argument("--steps", type=options.integer(1, 10_000), default=DESIGN["steps"], help="ascent steps")
+    p.add_argument("--step-size", type=options.positive_float, default=DESIGN["step_size"],
+                   help="eta of z <- z + eta * grad (f(z) - w ||z||^2 / 2)")
+    p.add_argument("--prior-weight", type=options.nonnegative_float, default=DESIGN["prior_weight"],
+                   help="w: how strongly the path is held where the prior puts the codes (0: not at all)")
+    p.add_argument("--predictor-epochs", type=options.integer(1, 10_000), default=DESIGN["predictor_epochs"],
+                   help="epochs of the property predictor's training on the codes of the training molecules")
+
+
+def cmd_optimize(args):
+    from minivae.apps.latent_design import PropertyPredictor, decode_path, design_table, latent_ascent
+    from minivae.apps.latent_design import markdown_design_table
+    from minivae.apps.molecules import PROPERTIES, canonical_smiles, to_molecule
+    from minivae.cli.common import checkpoint_data, checkpoint_vocabulary, text_out
+    from minivae.cli.text import write_document
+    from minivae.training.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(args.checkpoint)
+    model, vocab = ckpt.model, checkpoint_vocabulary(ckpt) if ckpt.model.input_kind == "tokens" else None
+    if vocab is None or not is_molecular(vocab) or not model.probabilistic:
+        raise ValueError("optimize climbs the latent space of a molecule VAE: give the checkpoint of "
+                         "train --model seq-vae --data molecules (or --smiles FILE)")
+    out = text_out(args)
+    data = checkpoint_data(ckpt, args)
+    label, prop = PROPERTIES[args.property]
+    # 1. the codes of the training molecules and their property
+    z_train = encoder_means(model, data.x_train)
+    y_train = [prop(to_molecule(s, "smiles")) for s in data_smiles(data, "train")]
+    # 2. the predictor f(z) ~ property
+    predictor = PropertyPredictor(model.latent_dim, seed=args.seed)
+    fit = predictor.fit(z_train, y_train, epochs=args.predictor_epochs, seed=args.seed)
+    print(f"property predictor {label} from z: validation R^2 {fit.validation_r2:.3f} "
+          f"({len(z_train)} training molecules, {args.predictor_epochs} epochs)")
+    # 3. the seed molecule's code, and the ascent from it
+    z0 = encoder_means(model, seed_ids(args.seed_smiles, vocab))[0]
+    path = latent_ascent(predictor, z0, args.steps, args.step_size, args.prior_weight, args.minimize)
+    # 4. what the path decodes to, judged by RDKit
+    strings = decode_path(model, path, vocab.decode, max_length=MOLECULE_LENGTH)
+    smiles = [canonical_smiles(s, vocab.level) for s in strings]
+    actual = [None if s is None else prop(to_molecule(s, "smiles")) for s in smiles]
+    rows, summary = design_table([s or t for s, t in zip(smiles, strings)], predictor.predict(path), actual,
+                                 args.minimize)
+    how = "lowering" if args.minimize else "raising"
+    head = (f"# Designing by {how} {label} in latent space\n\nFrom {args.seed_smiles}: {args.steps} steps of "
+            f"gradient {'descent' if args.minimize else 'ascent'} on the predictor (step {args.step_size:g}, prior "
+            f"weight {args.prior_weight:g}), every code decoded greedily; 'actual' is RDKit's value for the decoded "
+            "molecule, 'predicted' the predictor's for the code.\n\n")
+    write_document(head + markdown_design_table(rows, summary), out)
+    draw_path(rows, label, Path(out).with_suffix(".png"))
+
+
+MOLECULE_LENGTH = 120  # the longest molecule decoded (MOLECULE_MAX_LENGTH of the data)
+
+
+def encoder_means(model, ids, batch_size=500):
+    """mu(x) (N, L) of token ids (N, T), in batches."""
+    return np.concatenate([model.encode(ids[i:i + batch_size])[0] for i in range(0, len(ids), batch_size)])
+
+
+def seed_ids(smiles, vocab):
+    """One molecule's token ids (1, T) in the model's representation, or a ValueError saying what is wrong with it."""
+    from minivae.datasets.molecules import quiet_rdkit
+    from minivae.datasets.text import UNK_ID
+    import selfies
+    from rdkit import Chem
+
+    with quiet_rdkit():
+        mol = Chem.MolFromSmiles(smiles)
+    if mol is None or mol.GetNumAtoms() == 0:
+        raise ValueError(f"--from {smiles!r}: RDKit cannot read this SMILES; give a valid molecule")
+    canonical = Chem.MolToSmiles(mol)
+    text = canonical if vocab.level == "smiles" else selfies.encoder(canonical)
+    encoded = vocab.encode([text])
+    if (encoded.ids == UNK_ID).any():
+        unknown = sorted({t for t in vocab.tokenize(text) if t not in vocab.index})
+        raise ValueError(f"--from {smiles!r}: the model never saw the token(s) {', '.join(unknown)}; start from a "
+                         "molecule made of the training molecules' atoms and bonds")
+    return encoded.ids
+
+
+def draw_path(rows, label, path):
+    """The distinct valid molecules of a design path in order, each with its step and property value."""
+    from minivae.plots.molecules import molecule_grid
+
+    seen, smiles, legends = set(), [], []
+    for r in rows:
+        if r["valid"] and r["string"] not in seen:
+            seen.add(r["string"])
+            smiles.append(r["string"])
+            legends.append(f"step {r['step']}: {label} {r['actual']:.3f}")
+    if smiles:
+        molecule_grid(smiles, path, legends=legends)
+        print(f"wrote {path} ({len(smiles)} distinct molecules along the path)")
