@@ -1,5 +1,5 @@
 """The metrics of generated molecules against hand-counted fractions and RDKit's own similarity, the exact
-Wasserstein distance against hand cases and an independent formula."""
+Wasserstein distance against hand cases and an independent formula, and the two molecule figures."""
 import doctest
 import json
 import math
@@ -18,8 +18,10 @@ import minivae.apps.molecules as molecules  # noqa: E402
 from minivae.apps.molecules import (MOSES_VAE, PROPERTIES, REPRESENTATIONS, canonical_smiles,  # noqa: E402
                                     internal_diversity, metrics_table, molecule_metrics, novelty, property_values,
                                     to_molecule, uniqueness, validity, wasserstein_1d)
+from minivae.plots.molecules import molecule_grid, property_histograms  # noqa: E402
 
 BENZENE_SELFIES = "[C][=C][C][=C][C][=C][Ring1][=Branch1]"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def _fingerprint(smiles, radius=2, n_bits=2048):
@@ -273,3 +275,33 @@ def test_the_docstring_examples_run():
     result = doctest.testmod(molecules, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 10 and result.failed == 0
 
+
+# ------------------------------------------------------------------------------------------------ figures
+def test_property_histograms_draw_three_panels_and_save_a_png(tmp_path):
+    data = ["CCO", "CCN", "c1ccccc1", "CC(=O)O", "CCCCO", "c1ccccc1O"]
+    fig = property_histograms(["CCO", "c1ccccc1", "C1CC"], data, tmp_path / "properties.png")
+    assert len(fig.axes) == 3 and "g/mol" in fig.axes[2].get_title()
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["data (n = 6)", "samples (n = 2)"]  # the invalid sample is not drawn
+    assert (tmp_path / "properties.png").read_bytes()[:8] == PNG_MAGIC
+    none_valid = property_histograms([], data)
+    assert "samples: none valid" in [t.get_text() for t in none_valid.axes[1].get_legend().get_texts()]
+
+
+def test_molecule_grid_writes_a_png_of_the_valid_molecules(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "grid.png"
+    skipped = molecule_grid(["CCO", "C1CC", None, "c1ccccc1", "CC(=O)O"], path, per_row=2, size=(120, 100))
+    assert skipped == 2
+    with Image.open(path) as image:
+        assert image.format == "PNG" and image.size == (2 * 120, 2 * 100)  # 3 molecules: 2 rows of 2 cells
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.png"]  # no temporary file left behind
+    with pytest.raises(ValueError, match="none of the 2 entries is a valid molecule"):
+        molecule_grid(["C1CC", None], tmp_path / "empty.png")
+    with pytest.raises(ValueError, match="one caption per molecule"):
+        molecule_grid(["CCO"], path, legends=["a", "b"])
+    with pytest.raises(ValueError, match=r"name the file \*\.png"):
+        molecule_grid(["CCO"], tmp_path / "grid.jpg")
+    with pytest.raises(TypeError, match=r"smiles\[1\] is a int"):
+        molecule_grid(["CCO", 3], path)
