@@ -4,6 +4,7 @@
     latent        the latent manifold, the scatter of encoder means, interpolations, traversals
     generation    reconstructions, samples from the prior, imputations
     curves        training curves (loss, reconstruction, KL, active units) and ROC curves
+    molecules     property_histograms and molecule_grid of generated molecules (needs RDKit)
 
 ``from minivae import plots`` then ``plots.plot_samples(...)``, as in version 0.1.0. Importing this package loads
 matplotlib, which the rest of minivae does not need.
