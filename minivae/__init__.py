@@ -69,11 +69,13 @@ this list (nn knows nothing of models; models nothing of training; the command l
       anomaly.py                anomaly scores, the ROC curve and its AUC
       imputation.py             missing values: iterative and Metropolis-within-Gibbs
       synthetic.py              new examples from the prior, to .npy / .npz / .csv
+      molecules.py              generated molecules judged: validity, uniqueness, novelty, diversity, W1
     plots/       figures: each function returns a matplotlib Figure (import it yourself: it loads matplotlib)
       images.py                 image grids and save_figure
       latent.py                 the manifold, the encoder means, interpolations, traversals
       generation.py             reconstructions, samples, imputations
       curves.py                 training curves, the ROC curve
+      molecules.py              property histograms of molecules, grids of their drawings (RDKit)
       run_figures.py            the figures the main job writes
     teaching/    exercises, assignments and their grader
       exercises.py              the exercises with reference solutions between markers

@@ -18,6 +18,7 @@ import minivae.apps.molecules as molecules  # noqa: E402
 from minivae.apps.molecules import (MOSES_VAE, PROPERTIES, REPRESENTATIONS, canonical_smiles,  # noqa: E402
                                     internal_diversity, metrics_table, molecule_metrics, novelty, property_values,
                                     to_molecule, uniqueness, validity, wasserstein_1d)
+from minivae.extras import MissingExtraError  # noqa: E402
 from minivae.plots.molecules import molecule_grid, property_histograms  # noqa: E402
 
 BENZENE_SELFIES = "[C][=C][C][=C][C][=C][Ring1][=Branch1]"
@@ -267,7 +268,8 @@ def test_bad_inputs_say_what_was_wrong():
 @pytest.mark.parametrize("missing", ["rdkit", "selfies"])
 def test_without_the_extra_the_message_says_what_to_install(monkeypatch, missing):
     monkeypatch.setitem(sys.modules, missing, None)  # "import rdkit" now fails as if it were not installed
-    with pytest.raises(ModuleNotFoundError, match=r"need RDKit and selfies .*pip install 'minivae\[molecules\]'"):
+    with pytest.raises(MissingExtraError, match=rf"needs {missing}, which is not installed here: pip install "
+                                                r"'minivae\[molecules\]'"):
         to_molecule("CCO", "smiles")
 
 

@@ -5,4 +5,5 @@
     anomaly       anomaly scores (negative ELBO, reconstruction error, IW bound), ROC curve and AUC
     imputation    filling in missing values: iterative and Metropolis-within-Gibbs
     synthetic     new examples from the prior, written to .npy / .npz / .csv
+    molecules     generated molecules judged with RDKit: validity, uniqueness, novelty, diversity, properties
 """

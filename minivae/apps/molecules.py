@@ -44,14 +44,13 @@ Example
 """
 import math
 import re
-from contextlib import contextmanager
 from types import SimpleNamespace
 
 import numpy as np
 
+from minivae.datasets.molecules import REPRESENTATIONS, quiet_rdkit
+from minivae.extras import require
 from minivae.validation import check_positive_int
-
-REPRESENTATIONS = ("smiles", "selfies")
 
 # The SMILES VAE in the MOSES README's table (Polykovskiy et al. 2020): validity, unique@10k, novelty; for anchors=
 MOSES_VAE = {"validity": 0.9767, "uniqueness": 0.9984, "novelty": 0.6949}
@@ -60,29 +59,13 @@ MOSES_VAE = {"validity": 0.9767, "uniqueness": 0.9984, "novelty": 0.6949}
 # ------------------------------------------------------------------------------------------ the optional libraries
 def _chem():
     """RDKit and selfies, imported on first use (they are an optional extra): a namespace of the modules used here."""
-    try:
-        import selfies
-        from rdkit import Chem, DataStructs, rdBase
-        from rdkit.Chem import QED, Crippen, Descriptors, rdFingerprintGenerator
-    except ModuleNotFoundError as error:
-        raise ModuleNotFoundError(f"minivae's molecule metrics need RDKit and selfies ({error.name} is missing): "
-                                  "pip install 'minivae[molecules]'") from None
-    return SimpleNamespace(Chem=Chem, DataStructs=DataStructs, rdBase=rdBase, selfies=selfies, QED=QED,
-                           Crippen=Crippen, Descriptors=Descriptors, rdFingerprintGenerator=rdFingerprintGenerator)
+    require("molecules", "minivae's molecule metrics")
+    import selfies
+    from rdkit import Chem, DataStructs
+    from rdkit.Chem import QED, Crippen, Descriptors, rdFingerprintGenerator
 
-
-@contextmanager
-def _quiet_rdkit(chem):
-    """RDKit prints a warning on stderr for every string it cannot parse; silence it, then restore the levels that
-    were on (``rdBase.LogStatus`` says which: lines such as "rdApp.warning:enabled")."""
-    status = dict(line.split(":") for line in chem.rdBase.LogStatus().splitlines() if ":" in line)
-    chem.rdBase.DisableLog("rdApp.*")
-    try:
-        yield
-    finally:
-        for level, state in status.items():
-            if state == "enabled":
-                chem.rdBase.EnableLog(level)
+    return SimpleNamespace(Chem=Chem, DataStructs=DataStructs, selfies=selfies, QED=QED, Crippen=Crippen,
+                           Descriptors=Descriptors, rdFingerprintGenerator=rdFingerprintGenerator)
 
 
 def _parse(text, representation, chem):
@@ -118,7 +101,7 @@ def to_molecule(text, representation):
     if not isinstance(text, str):
         raise TypeError(f"text must be a str (a {representation.upper()} string), got {type(text).__name__}")
     chem = _chem()
-    with _quiet_rdkit(chem):
+    with quiet_rdkit():
         return _parse(text, representation, chem)
 
 
@@ -153,7 +136,7 @@ def property_values(smiles):
     """
     smiles = _check_strings(smiles, "smiles")
     chem = _chem()
-    with _quiet_rdkit(chem):
+    with quiet_rdkit():
         mols = [m for m in (_parse(s, "smiles", chem) for s in smiles) if m is not None]
     return {name: np.array([f(m) for m in mols], dtype=np.float64) for name, (_, f) in PROPERTIES.items()}
 
@@ -185,7 +168,7 @@ def _canonical_forms(strings, representation):
     _check_representation(representation)
     strings = _check_strings(strings, "strings")
     chem = _chem()
-    with _quiet_rdkit(chem):
+    with quiet_rdkit():
         mols = [_parse(s, representation, chem) for s in strings]
         return [None if m is None else chem.Chem.MolToSmiles(m) for m in mols]
 
@@ -261,7 +244,7 @@ def internal_diversity(smiles, radius=2, n_bits=2048, max_molecules=None, rng=No
         smiles = [smiles[i] for i in np.sort(rng.choice(len(smiles), size=max_molecules, replace=False))]
     chem = _chem()
     generator = chem.rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
-    with _quiet_rdkit(chem):
+    with quiet_rdkit():
         mols = [_parse(s, "smiles", chem) for s in smiles]
     for i, mol in enumerate(mols):
         if mol is None:

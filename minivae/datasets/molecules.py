@@ -59,14 +59,18 @@ def selfies_tokens(text):
 
 @contextmanager
 def quiet_rdkit():
-    """RDKit's parse warnings off while inside (a bad SMILES is counted and reported here, not printed per line)."""
-    from rdkit import RDLogger
+    """RDKit's parse warnings off while inside (a bad SMILES is counted and reported here, not printed per line);
+    afterwards the log levels that were on are on again (``rdBase.LogStatus`` lists them: "rdApp.warning:enabled")."""
+    from rdkit import rdBase
 
-    RDLogger.DisableLog("rdApp.*")
+    status = dict(line.split(":") for line in rdBase.LogStatus().splitlines() if ":" in line)
+    rdBase.DisableLog("rdApp.*")
     try:
         yield
     finally:
-        RDLogger.EnableLog("rdApp.*")
+        for level, state in status.items():
+            if state == "enabled":
+                rdBase.EnableLog(level)
 
 
 def nci_path():
