@@ -1,10 +1,9 @@
 """Designing by gradient ascent in latent space: fit a property predictor on codes z, then climb it.
 
 The idea (Gomez-Bombarelli et al. 2018, "Automatic Chemical Design Using a Data-Driven Continuous Representation of
-Molecules", ACS Central Science 4, 268-276, section "Optimization of molecules via properties"): a VAE gives every
-example x a code z = mu(x). Fit a small regression network f(z) ~ y to a property y of the examples (a drug-likeness
-score, logP, ...), then start from the code of a known example and follow the gradient of f in z; decode the codes
-along the way and read what they are.
+Molecules", ACS Central Science 4, 268-276): a VAE gives every example x a code z = mu(x). Fit a small regression
+network f(z) ~ y to a property y of the examples (a drug-likeness score, logP, ...), then start from the code of a
+known example and follow the gradient of f in z; decode the codes along the way and read what they are.
 
     predictor   f(z) = m + s * h(z),   h an MLP (N, L) -> (N,) trained on y~ = (y - m) / s, m and s the mean and
                 standard deviation of the training y (standardized targets: the same learning rate for any units)
@@ -12,16 +11,18 @@ along the way and read what they are.
     ascent      z_{k+1} = z_k + eta * grad g(z_k),   grad g(z) = sign * df/dz - w * z
 
 The term -w ||z||^2 / 2 is log N(z; 0, I) up to a constant, times w: it keeps z where the prior puts the codes the
-decoder was trained on. Without it (w = 0) the ascent follows f wherever f keeps rising, and a network of tanh or
-ReLU units keeps rising (or stays flat) far outside the data it was fitted on.
+decoder was trained on. Without it (w = 0) the ascent follows f wherever f keeps rising: a ReLU network grows
+linearly without end along some directions, and a tanh network saturates, often at its largest far from the data.
 
 What can go wrong, and is not a bug:
 
 * The predictor is trusted off the data manifold, where it has never seen an example. Its gradient there says
-  nothing about the property; only the prior term keeps the path near the codes it was fitted on. The path's
-  *predicted* values always rise; whether the *actual* property of the decoded strings does is the experiment.
+  nothing about the property; only the prior term keeps the path near the codes it was fitted on. The objective
+  g rises at every (small enough) step, and the predicted f with it unless the prior term is pulling the path back;
+  whether the *actual* property of the decoded strings rises is the experiment.
 * The prior term pulls towards z = 0, the mode of N(0, I); but in L dimensions the codes of real examples lie near
-  the shell ||z|| ~ sqrt(L), not at its centre. A large w walks every path towards the decoding of z = 0.
+  a shell of radius about sqrt(L) (a little less for encoder means), not at its centre. A large w walks every path
+  towards the decoding of z = 0.
 * Decoding is many-to-one: many steps decode to the same string, so the decoded path moves in jumps, and the number
   of distinct strings along it (``design_table``'s summary) is often small.
 * A string decoded from a code the decoder never saw may not be a valid molecule at all: the fraction valid along
