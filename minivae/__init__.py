@@ -66,6 +66,7 @@ this list (nn knows nothing of models; models nothing of training; the command l
     apps/        what a trained model is for
       evaluation.py             the IW estimate of log p(x), bits per dimension or per token, I(x; z), a report
       latent.py                 interpolation, grids, traversals, attribute vectors, active units
+      latent_design.py          a property predictor on z, gradient ascent in z near the prior, the decoded path
       anomaly.py                anomaly scores, the ROC curve and its AUC
       imputation.py             missing values: iterative and Metropolis-within-Gibbs
       synthetic.py              new examples from the prior, to .npy / .npz / .csv

@@ -38,6 +38,7 @@ from minivae.nn.sequence import Embedding, SequenceLinear, mask_from_lengths
 from minivae.models.likelihoods import Bernoulli, Categorical, Gaussian, GaussianLearnedVariance, Mixed, to_one_hot
 from minivae.models import VAE, Autoencoder, ConditionalVAE, ConvVAE, SequenceLM, SequenceVAE
 from minivae.datasets.text import BOS_ID, EOS_ID, UNK_ID
+from minivae.apps.latent_design import PropertyPredictor
 
 TOL = 1e-6
 N, D, H, L = 4, 7, 5, 3
@@ -276,6 +277,22 @@ def model_case(kind, likelihood="bernoulli", activation="relu", hidden=(H,), bet
     return run
 
 
+def case_property_predictor(name):
+    """The latent-space property predictor (minivae.apps.latent_design): its MSE w.r.t. every parameter, and its
+    input gradient df/dz through a random weighting of the rows (row n of f depends on row n of z only). The
+    standardization is not the identity (m = 1.5, s = 0.7), so the chain rule through it is checked too."""
+    rng = rng_for(name)
+    predictor = PropertyPredictor(L, hidden=(H, 4), activation="tanh", seed=int(rng.integers(1000)), dtype=F64)
+    predictor.y_mean, predictor.y_std = 1.5, 0.7
+    z, y = rng.standard_normal((N, L)), rng.standard_normal(N)
+    errors = check_model(predictor, lambda: predictor.loss_and_gradients(z, y)[0])
+    assert set(errors) == set(predictor.params)
+    weights = rng.standard_normal(N)
+    errors["z"] = rel_error(predictor.input_gradient(z) * weights[:, None],
+                            numerical_vjp(lambda: predictor.predict(z), z, weights))
+    return errors
+
+
 MODEL_CASES = {
     "vae_bernoulli_relu": ({"VAE", "bernoulli", "relu"}, model_case(VAE)),
     "vae_bernoulli_tanh_two_hidden_beta": ({"VAE", "bernoulli", "tanh"},
@@ -311,6 +328,7 @@ MODEL_CASES = {
     "autoencoder_gaussian_tanh_two_hidden_target": (
         {"Autoencoder", "gaussian", "tanh"},
         model_case(Autoencoder, "gaussian", "tanh", hidden=(H, 4), use_target=True)),
+    "property_predictor": ({"PropertyPredictor"}, case_property_predictor),
 }
 
 # ----------------------------------------------------------------------------------------------------------------------
