@@ -129,3 +129,17 @@ def test_text_dataset_of_molecules_is_a_split_of_token_ids():
     assert smiles_test == selfies_test
     with pytest.raises(ValueError, match="are molecules"):
         text_dataset("molecules", level="char")
+
+
+def test_selfies_decode_to_molecules_rdkit_reads_under_its_valences():
+    from minivae.apps.molecules import to_molecule
+    from minivae.datasets.molecules import rdkit_conventions
+
+    arsenic = "[N][C][=C][C][=C][Branch1][=Branch2][As][=Branch1][C][=O][=Branch1][C][=O][O][C][=C][Ring1][#Branch2]"
+    before = selfies.get_semantic_constraints()
+    assert chem.MolFromSmiles(selfies.decoder(arsenic)) is None  # SELFIES' own table: As with 6 bonds, RDKit refuses
+    with rdkit_conventions():
+        assert chem.MolFromSmiles(selfies.decoder(arsenic)) is not None  # As held to RDKit's 5
+        assert selfies.get_semantic_constraints()["As"] == 5 and selfies.get_semantic_constraints()["C"] == 4
+    assert selfies.get_semantic_constraints() == before  # restored
+    assert to_molecule(arsenic, "selfies") is not None

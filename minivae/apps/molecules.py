@@ -48,7 +48,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from minivae.datasets.molecules import REPRESENTATIONS, quiet_rdkit
+from minivae.datasets.molecules import REPRESENTATIONS, rdkit_conventions
 from minivae.extras import require
 from minivae.validation import check_positive_int
 
@@ -101,7 +101,7 @@ def to_molecule(text, representation):
     if not isinstance(text, str):
         raise TypeError(f"text must be a str (a {representation.upper()} string), got {type(text).__name__}")
     chem = _chem()
-    with quiet_rdkit():
+    with rdkit_conventions():
         return _parse(text, representation, chem)
 
 
@@ -136,7 +136,7 @@ def property_values(smiles):
     """
     smiles = _check_strings(smiles, "smiles")
     chem = _chem()
-    with quiet_rdkit():
+    with rdkit_conventions():
         mols = [m for m in (_parse(s, "smiles", chem) for s in smiles) if m is not None]
     return {name: np.array([f(m) for m in mols], dtype=np.float64) for name, (_, f) in PROPERTIES.items()}
 
@@ -168,7 +168,7 @@ def _canonical_forms(strings, representation):
     _check_representation(representation)
     strings = _check_strings(strings, "strings")
     chem = _chem()
-    with quiet_rdkit():
+    with rdkit_conventions():
         mols = [_parse(s, representation, chem) for s in strings]
         return [None if m is None else chem.Chem.MolToSmiles(m) for m in mols]
 
@@ -244,7 +244,7 @@ def internal_diversity(smiles, radius=2, n_bits=2048, max_molecules=None, rng=No
         smiles = [smiles[i] for i in np.sort(rng.choice(len(smiles), size=max_molecules, replace=False))]
     chem = _chem()
     generator = chem.rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
-    with quiet_rdkit():
+    with rdkit_conventions():
         mols = [_parse(s, "smiles", chem) for s in smiles]
     for i, mol in enumerate(mols):
         if mol is None:

@@ -233,17 +233,21 @@ def encoder_means(model, ids, batch_size=500):
 
 def seed_ids(smiles, vocab):
     """One molecule's token ids (1, T) in the model's representation, or a ValueError saying what is wrong with it."""
-    from minivae.datasets.molecules import quiet_rdkit
+    from minivae.datasets.molecules import rdkit_conventions
     from minivae.datasets.text import UNK_ID
     import selfies
     from rdkit import Chem
 
-    with quiet_rdkit():
+    with rdkit_conventions():
         mol = Chem.MolFromSmiles(smiles)
-    if mol is None or mol.GetNumAtoms() == 0:
-        raise ValueError(f"--from {smiles!r}: RDKit cannot read this SMILES; give a valid molecule")
-    canonical = Chem.MolToSmiles(mol)
-    text = canonical if vocab.level == "smiles" else selfies.encoder(canonical)
+        if mol is None or mol.GetNumAtoms() == 0:
+            raise ValueError(f"--from {smiles!r}: RDKit cannot read this SMILES; give a valid molecule")
+        canonical = Chem.MolToSmiles(mol)
+        try:
+            text = canonical if vocab.level == "smiles" else selfies.encoder(canonical)
+        except selfies.EncoderError:
+            raise ValueError(f"--from {smiles!r}: SELFIES cannot write this molecule (an atom above the valences "
+                             "it knows); start from another") from None
     encoded = vocab.encode([text])
     if (encoded.ids == UNK_ID).any():
         unknown = sorted({t for t in vocab.tokenize(text) if t not in vocab.index})

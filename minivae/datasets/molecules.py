@@ -58,19 +58,42 @@ def selfies_tokens(text):
 
 
 @contextmanager
-def quiet_rdkit():
-    """RDKit's parse warnings off while inside (a bad SMILES is counted and reported here, not printed per line);
-    afterwards the log levels that were on are on again (``rdBase.LogStatus`` lists them: "rdApp.warning:enabled")."""
-    from rdkit import rdBase
+def rdkit_conventions():
+    """Inside: RDKit's parse warnings off, and SELFIES held to the valences RDKit accepts; both restored afterwards.
+
+    RDKit prints a warning for every string it cannot parse: here a bad SMILES is counted and reported instead
+    (``rdBase.LogStatus`` lists the levels that were on, "rdApp.warning:enabled", to switch them on again).
+
+    SELFIES guarantees a valid molecule only under its own table of valences, which has an entry for the common
+    organic atoms and allows up to 8 bonds for any other element: a decoded [As] with 6 bonds is a SELFIES molecule
+    that RDKit rejects. Inside, every element without an entry gets the largest valence RDKit allows it (As 5, Si
+    4, Se 6, ...), so that SELFIES strings decode to molecules RDKit reads (metals, which RDKit does not restrict,
+    keep the default).
+    """
+    import selfies
+    from rdkit import Chem, rdBase
 
     status = dict(line.split(":") for line in rdBase.LogStatus().splitlines() if ":" in line)
     rdBase.DisableLog("rdApp.*")
+    before = selfies.get_semantic_constraints()
+    selfies.set_semantic_constraints({**_rdkit_valences(Chem.GetPeriodicTable()), **before})
     try:
         yield
     finally:
+        selfies.set_semantic_constraints(before)
         for level, state in status.items():
             if state == "enabled":
                 rdBase.EnableLog(level)
+
+
+def _rdkit_valences(table):
+    """{element: the largest valence RDKit allows} for the elements it restricts (the noble gases' 0 left out)."""
+    valences = {}
+    for number in range(1, 119):
+        allowed = [v for v in table.GetValenceList(number) if v > 0]
+        if allowed:
+            valences[table.GetElementSymbol(number)] = max(allowed)
+    return valences
 
 
 def nci_path():
@@ -174,7 +197,7 @@ def _parsed(path, mtime_ns, size):
     records = read_smiles_file(path)
     bad, seen, pairs = [], set(), []
     n_twice = n_no_selfies = 0
-    with quiet_rdkit():
+    with rdkit_conventions():
         for number, smiles in records:
             mol = Chem.MolFromSmiles(smiles)
             if mol is None or mol.GetNumAtoms() == 0:

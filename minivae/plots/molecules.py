@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from minivae.apps.molecules import PROPERTIES, _chem, property_values, to_molecule
-from minivae.datasets.molecules import quiet_rdkit
+from minivae.datasets.molecules import rdkit_conventions
 from minivae.fileio import atomic_write_bytes
 from minivae.plots.images import new_figure, save_figure
 from minivae.validation import check_positive_int
@@ -108,7 +108,7 @@ def molecule_grid(smiles, path, legends=None, per_row=5, size=(250, 250)):
     options.drawMolsSameScale = False  # else one long molecule shrinks every other to a dot
     options.fixedBondLength = width / 8  # the most a bond may take: ethanol stays small, not a cell-wide "OH"
     options.legendFontSize, options.legendFraction = max(14, width // 14), 0.15
-    with quiet_rdkit():
+    with rdkit_conventions():
         drawer.DrawMolecules([mol for mol, _ in drawn], legends=[_shorten(text) for _, text in drawn])
     drawer.FinishDrawing()
     atomic_write_bytes(path, drawer.GetDrawingText())  # the PNG's bytes
