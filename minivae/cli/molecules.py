@@ -64,8 +64,7 @@ def is_molecular(vocab):
 # -- what a molecule run writes and prints --------------------------------------------------------------------------
 
 N_SAMPLES = 1000  # molecules sampled from the prior to judge a model (the issue's and MOSES's unit: per 1,000)
-ANCHORS = {  # published figures printed beside minivae's (MOSES, Polykovskiy et al. 2020, Table 2: its VAE)
-    "validity": 0.977, "uniqueness": 0.998, "novelty": 0.695}
+
 
 
 def data_smiles(data, part="train"):
@@ -96,7 +95,7 @@ def judge(model, data, rng, n=N_SAMPLES, temperature=1.0):
 def write_molecule_outputs(model, data, folder, seed=0, n=N_SAMPLES):
     """After a molecule run, in ``folder``: samples.smi (the valid molecules of n sampled), metrics.md (their
     table), properties.png (QED, logP and weight of samples and data) and molecules.png (a grid of 20 of them)."""
-    from minivae.apps.molecules import metrics_table
+    from minivae.apps.molecules import MOSES_VAE, metrics_table
     from minivae.fileio import atomic_write_bytes
     from minivae.plots.molecules import molecule_grid, property_histograms
     from minivae.cli.common import save
@@ -105,7 +104,7 @@ def write_molecule_outputs(model, data, folder, seed=0, n=N_SAMPLES):
     metrics = judge(model, data, np.random.default_rng(seed), n)
     valid = metrics["valid_smiles"]
     write_smi(valid, folder / "samples.smi")
-    table = metrics_table(metrics, ANCHORS)
+    table = metrics_table(metrics, MOSES_VAE)
     atomic_write_bytes(folder / "metrics.md", (f"# {n} molecules sampled from the prior\n\n{table}").encode())
     save(property_histograms(valid, data_smiles(data, "train")), folder / "properties.png")
     molecule_grid(valid[:20], folder / "molecules.png")
@@ -123,13 +122,13 @@ def write_smi(smiles, path):
 
 def evaluate_molecules(model, data, rng, n=N_SAMPLES, temperature=1.0):
     """evaluate's molecule part: the metrics of n molecules from the prior, as the table of ``metrics_table``."""
-    from minivae.apps.molecules import metrics_table
+    from minivae.apps.molecules import MOSES_VAE, metrics_table
 
     metrics = judge(model, data, rng, n, temperature)
     how = "z ~ N(0, I), each token" if model.probabilistic else "the language model, each token"
     print(f"\n{n} molecules sampled ({how} drawn at temperature {temperature:g}), judged with RDKit against the "
           f"{len(data.x_train)} training molecules:\n")
-    print(metrics_table(metrics, ANCHORS))
+    print(metrics_table(metrics, MOSES_VAE))
     return metrics
 
 
