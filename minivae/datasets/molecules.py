@@ -32,7 +32,6 @@ RDKit and selfies come with the optional extra ``pip install 'minivae[molecules]
 import csv
 import re
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 
 from minivae.extras import require
@@ -187,10 +186,28 @@ def molecule_strings(source="molecules", representation="selfies", max_length=MO
     return kept, name, report
 
 
-@lru_cache(maxsize=8)
+_PARSED = {}  # (path, mtime_ns, size) -> what _parsed found in that file; parsing thousands of molecules takes seconds
+_CANONICAL = {}  # (representation, a string that _parsed wrote) -> its canonical SMILES
+
+
+def canonical_of(strings, representation):
+    """The canonical SMILES of strings this module wrote (a dataset's own molecules), looked up instead of parsed
+    again; None for a string it did not write (``minivae.apps.molecules.canonical_smiles`` reads any string)."""
+    return [_CANONICAL.get((representation, s)) for s in strings]
+
+
 def _parsed(path, mtime_ns, size):
     """(number of SMILES, invalid line numbers, duplicates, molecules SELFIES cannot write, [(canonical SMILES,
-    SELFIES)]) of a file; remembered for the file as it is (its path, time and size), as parsing takes seconds."""
+    SELFIES)]) of a file; remembered for the file as it is (its path, time and size)."""
+    key = (path, mtime_ns, size)
+    if key not in _PARSED:
+        _PARSED[key] = _parse_file(path)
+        for smiles, written in _PARSED[key][4]:
+            _CANONICAL["smiles", smiles] = _CANONICAL["selfies", written] = smiles
+    return _PARSED[key]
+
+
+def _parse_file(path):
     import selfies
     from rdkit import Chem
 
