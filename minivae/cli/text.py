@@ -147,7 +147,7 @@ def sample_document(model, vocab, rng, n, temperature=1.0, beam_width=None, max_
     else:
         ids = model.sample(n, rng, temperature=temperature, max_length=max_length)
     source = "z ~ N(0, I), decoded by " if model.probabilistic else "the language model, "
-    texts = vocab.decode(ids)
+    texts = readable(vocab, ids)
     return markdown_list("Samples", [f"{n} texts from {source}{how.format(beam_width=beam_width)}."], texts)
 
 
@@ -159,7 +159,7 @@ def reconstruction_document(model, vocab, ids, beam_width=None):
         rebuilt = beam_search(model, model.encode(ids)[0], beam_width, ids.shape[1] + 10)
     else:
         rebuilt = model.reconstruct(ids)
-    texts, decoded = vocab.decode(ids), vocab.decode(rebuilt)
+    texts, decoded = readable(vocab, ids), readable(vocab, rebuilt)
     pairs = [f"{a}  →  {b}" + ("" if a == b else "  ✗") for a, b in zip(texts, decoded)]
     same = sum(a == b for a, b in zip(texts, decoded))
     how = f"beam search, width {beam_width}" if beam_width else "greedy decoding"
@@ -176,10 +176,21 @@ def homotopy_document(model, vocab, ids, a, b, n, method="greedy"):
             raise ValueError(f"{option} {index} is not an index of the test set, which has {len(ids)} texts (0 to "
                              f"{len(ids) - 1})")
     rows = homotopy(model, ids[a:a + 1], ids[b:b + 1], n=n, method=method)
-    start, end = vocab.decode(ids[a]), vocab.decode(ids[b])
+    start, end = readable(vocab, ids[a:a + 1])[0], readable(vocab, ids[b:b + 1])[0]
     return markdown_list("Homotopy", [f"From test text {a} ({start!r}) to test text {b} ({end!r}): the texts decoded "
                                       f"({method}) from {n} codes evenly spaced on the line between their posterior "
-                                      "means mu(x)."], [vocab.decode(np.asarray(r)) for r in rows])
+                                      "means mu(x)."], readable(vocab, np.asarray(rows)))
+
+
+def readable(vocab, ids):
+    """The texts of token ids (N, T); for molecules their canonical SMILES (a SELFIES string is hard to read), or
+    the string as decoded with "(not a molecule)" when RDKit cannot read it."""
+    texts = vocab.decode(ids)
+    if not molecule_cli.is_molecular(vocab):
+        return texts
+    from minivae.apps.molecules import canonical_smiles
+
+    return [canonical_smiles(t, vocab.level) or f"{t} (not a molecule)" for t in texts]
 
 
 def write_document(text, path):
