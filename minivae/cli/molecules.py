@@ -166,7 +166,7 @@ def sample_to_smi(model, vocab, rng, n, temperature, path):
 
 # -- optimize: designing molecules in latent space --------------------------------------------------------------------
 
-DESIGN = dict(steps=60, step_size=0.2, prior_weight=0.1, predictor_epochs=60)  # the defaults of optimize
+DESIGN = dict(steps=100, step_size=2.0, prior_weight=0.1, predictor_epochs=60)  # the defaults of optimize (measured)
 
 
 def add_commands(sub):
@@ -232,7 +232,7 @@ def cmd_optimize(args):
             f"weight {args.prior_weight:g}), every code decoded greedily; 'actual' is RDKit's value for the decoded "
             "molecule, 'predicted' the predictor's for the code.\n\n")
     write_document(head + markdown_design_table(rows, summary), out)
-    draw_path(rows, label, Path(out).with_suffix(".png"))
+    draw_path(rows, args.property, Path(out).with_suffix(".png"))
 
 
 MOLECULE_LENGTH = 120  # the longest molecule decoded (MOLECULE_MAX_LENGTH of the data)
@@ -268,16 +268,27 @@ def seed_ids(smiles, vocab):
     return encoded.ids
 
 
-def draw_path(rows, label, path):
-    """The distinct valid molecules of a design path in order, each with its step and property value."""
+SHORT_NAMES = {"qed": "QED", "logp": "logP", "mw": "MW"}  # for the legends of a drawing
+MAX_DRAWN = 20  # the most molecules of a path one drawing shows
+
+
+def draw_path(rows, name, path):
+    """The distinct valid molecules of a design path in order (at most MAX_DRAWN, evenly spaced, the best among
+    them), each with its step and property value."""
     from minivae.plots.molecules import molecule_grid
 
-    seen, smiles, legends = set(), [], []
+    seen, firsts = set(), []
     for r in rows:
         if r["valid"] and r["string"] not in seen:
             seen.add(r["string"])
-            smiles.append(r["string"])
-            legends.append(f"step {r['step']}: {label} {r['actual']:.3f}")
-    if smiles:
-        molecule_grid(smiles, path, legends=legends)
-        print(f"wrote {path} ({len(smiles)} distinct molecules along the path)")
+            firsts.append(r)
+    if not firsts:
+        return
+    shown = firsts
+    if len(firsts) > MAX_DRAWN:
+        best = max(range(len(firsts)), key=lambda i: firsts[i]["actual"])
+        picks = set(np.linspace(0, len(firsts) - 1, MAX_DRAWN - 1).round().astype(int)) | {best}
+        shown = [firsts[i] for i in sorted(picks)]
+    legends = [f"step {r['step']}: {SHORT_NAMES[name]} {r['actual']:.3f}" for r in shown]
+    molecule_grid([r["string"] for r in shown], path, legends=legends)
+    print(f"wrote {path} ({len(shown)} of the {len(firsts)} distinct molecules along the path)")
