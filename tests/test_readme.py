@@ -35,7 +35,10 @@ ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 # Options appended to a command (keyed by its first words) so that it runs in seconds instead of minutes.
-SHORTER = {
+SHORTER = {  # the first prefix that matches applies: the longer ones first
+    # one epoch of a small GRU: the walk's molecule run takes seconds, and the commands after it read its checkpoint
+    ("python", "-m", "minivae", "train", "--model", "seq-vae", "--data", "molecules"): ["--epochs", "1", "--hidden",
+                                                                                        "32"],
     ("python", "-m", "minivae", "train"): ["--epochs", "1"],
     ("python", "-m", "minivae.start_here"): ["--epochs", "1", "--examples", "1000"],
     ("python", "bench/quality.py"): ["--epochs", "1", "--seeds", "1"],
@@ -48,6 +51,8 @@ SHORTER = {
     ("python", "bench/profile_step.py"): ["--steps", "3"],
     # every row of the table, each one epoch of a tiny model
     ("python", "bench/text_quality.py"): ["--epochs", "1", "--hidden", "8", "--embed", "4", "--k", "5"],
+    ("python", "bench/molecule_quality.py"): ["--epochs", "1", "--hidden", "8", "--embed", "4", "--k", "5",
+                                              "--samples", "50"],
 }
 # Options made smaller wherever the README gives them: K importance samples per test digit.
 SMALLER = {"-k": "5"}
@@ -134,16 +139,19 @@ def expected_files(argv):
         if "--no-figures" in argv:
             return files
         if option_value(argv, "--model", "vae") == "seq-vae":  # a text run: its curves and its texts
-            return files + [figures / name for name in ("history.png", "samples.md", "reconstructions.md",
-                                                        "homotopy.md")]
+            files += [figures / name for name in ("history.png", "samples.md", "reconstructions.md", "homotopy.md")]
+            if option_value(argv, "--data") == "molecules" or "--smiles" in argv:  # and its molecules, judged
+                files += [figures / name for name in ("samples.smi", "metrics.md", "properties.png", "molecules.png")]
+            return files
         if option_value(argv, "--latent", "2") == "2":
-            files += [figures / Path(name).name for name in README_FIGURES]  # the main job's figures, all of them
+            files += [figures / Path(name).name for name in MAIN_JOB_FIGURES]  # the main job's figures, all of them
         return files
     out = option_value(argv, "--out")
     return [Path(out)] if out and argv[:3] == ["python", "-m", "minivae"] and "--help" not in argv else []
 
 
 README_FIGURES = sorted(set(re.findall(r"\]\((figures/[\w.-]+\.png)\)", README)))
+MAIN_JOB_FIGURES = [f for f in README_FIGURES if not f.startswith("figures/molecules-")]  # not a molecule run's
 
 
 # -- the walk -----------------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ RDKit and selfies come with the optional extra ``pip install 'minivae[molecules]
 import csv
 import re
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 from minivae.extras import require
@@ -64,18 +65,18 @@ def rdkit_conventions():
     (``rdBase.LogStatus`` lists the levels that were on, "rdApp.warning:enabled", to switch them on again).
 
     SELFIES guarantees a valid molecule only under its own table of valences, which has an entry for the common
-    organic atoms and allows up to 8 bonds for any other element: a decoded [As] with 6 bonds is a SELFIES molecule
-    that RDKit rejects. Inside, every element without an entry gets the largest valence RDKit allows it (As 5, Si
-    4, Se 6, ...), so that SELFIES strings decode to molecules RDKit reads (metals, which RDKit does not restrict,
-    keep the default).
+    organic atoms and allows up to 8 bonds for any other atom: a decoded [As] with 6 bonds, or a [Cl+3] with 6, is
+    a SELFIES molecule that RDKit rejects. Inside, every atom without an entry (element and charge) gets the
+    largest valence RDKit allows it (As 5, Si 4, Cl+3 4, ...), so that SELFIES strings decode to molecules RDKit
+    reads; metals, which RDKit does not restrict, keep the default.
     """
     import selfies
-    from rdkit import Chem, rdBase
+    from rdkit import rdBase
 
     status = dict(line.split(":") for line in rdBase.LogStatus().splitlines() if ":" in line)
     rdBase.DisableLog("rdApp.*")
     before = selfies.get_semantic_constraints()
-    selfies.set_semantic_constraints({**_rdkit_valences(Chem.GetPeriodicTable()), **before})
+    selfies.set_semantic_constraints({**_rdkit_valences(), **before})
     try:
         yield
     finally:
@@ -85,13 +86,21 @@ def rdkit_conventions():
                 rdBase.EnableLog(level)
 
 
-def _rdkit_valences(table):
-    """{element: the largest valence RDKit allows} for the elements it restricts (the noble gases' 0 left out)."""
-    valences = {}
+@lru_cache(maxsize=1)
+def _rdkit_valences():
+    """{SELFIES atom ("As", "Cl+3", ...): the most bonds RDKit accepts on it}, for every element and charge from -3
+    to +3 that RDKit restricts, read from RDKit itself: the largest n for which "[AsH<n>]" (or "[ClH<n>+3]")
+    parses. Atoms RDKit accepts with any number of bonds (metals) and those with none (noble gases) are left out."""
+    from rdkit import Chem
+
+    table, valences = Chem.GetPeriodicTable(), {}
     for number in range(1, 119):
-        allowed = [v for v in table.GetValenceList(number) if v > 0]
-        if allowed:
-            valences[table.GetElementSymbol(number)] = max(allowed)
+        symbol = table.GetElementSymbol(number)
+        for charge in range(-3, 4):
+            sign = "" if charge == 0 else f"{'+' if charge > 0 else '-'}{abs(charge)}"
+            accepted = [n for n in range(9) if Chem.MolFromSmiles(f"[{symbol}H{n}{sign}]") is not None]
+            if accepted and 0 < max(accepted) < 8 and accepted == list(range(max(accepted) + 1)):
+                valences[symbol + ("" if charge == 0 else f"{charge:+d}")] = max(accepted)
     return valences
 
 
