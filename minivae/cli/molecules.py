@@ -194,9 +194,8 @@ def add_commands(sub):
 
 
 def cmd_optimize(args):
-    from minivae.apps.latent_design import PropertyPredictor, decode_path, design_table, latent_ascent
     from minivae.apps.latent_design import markdown_design_table
-    from minivae.apps.molecules import PROPERTIES, canonical_smiles, to_molecule
+    from minivae.apps.molecules import PROPERTIES
     from minivae.cli.common import checkpoint_data, checkpoint_vocabulary, text_out
     from minivae.cli.text import write_document
     from minivae.training.checkpoint import load_checkpoint
@@ -207,25 +206,14 @@ def cmd_optimize(args):
         raise ValueError("optimize climbs the latent space of a molecule VAE: give the checkpoint of "
                          "train --model seq-vae --data molecules (or --smiles FILE)")
     out = text_out(args)
+    z0 = encoder_means(model, seed_ids(args.seed_smiles, vocab))[0]  # checked before the predictor is fitted
     data = checkpoint_data(ckpt, args)
-    label, prop = PROPERTIES[args.property]
-    # 1. the codes of the training molecules and their property
-    z_train = encoder_means(model, data.x_train)
-    y_train = [prop(to_molecule(s, "smiles")) for s in data_smiles(data, "train")]
-    # 2. the predictor f(z) ~ property
-    predictor = PropertyPredictor(model.latent_dim, seed=args.seed)
-    fit = predictor.fit(z_train, y_train, epochs=args.predictor_epochs, seed=args.seed)
+    predictor, fit = fit_property_predictor(model, data, args.property, args.predictor_epochs, args.seed)
+    label = PROPERTIES[args.property][0]
     print(f"property predictor {label} from z: validation R^2 {fit.validation_r2:.3f} "
-          f"({len(z_train)} training molecules, {args.predictor_epochs} epochs)")
-    # 3. the seed molecule's code, and the ascent from it
-    z0 = encoder_means(model, seed_ids(args.seed_smiles, vocab))[0]
-    path = latent_ascent(predictor, z0, args.steps, args.step_size, args.prior_weight, args.minimize)
-    # 4. what the path decodes to, judged by RDKit
-    strings = decode_path(model, path, vocab.decode, max_length=MOLECULE_LENGTH)
-    smiles = [canonical_smiles(s, vocab.level) for s in strings]
-    actual = [None if s is None else prop(to_molecule(s, "smiles")) for s in smiles]
-    rows, summary = design_table([s or t for s, t in zip(smiles, strings)], predictor.predict(path), actual,
-                                 args.minimize)
+          f"({len(data.x_train)} training molecules, {args.predictor_epochs} epochs)")
+    rows, summary = design_path(model, vocab, predictor, z0, args.property, args.steps, args.step_size,
+                                args.prior_weight, args.minimize)
     how = "lowering" if args.minimize else "raising"
     head = (f"# Designing by {how} {label} in latent space\n\nFrom {args.seed_smiles}: {args.steps} steps of "
             f"gradient {'descent' if args.minimize else 'ascent'} on the predictor (step {args.step_size:g}, prior "
@@ -233,6 +221,33 @@ def cmd_optimize(args):
             "molecule, 'predicted' the predictor's for the code.\n\n")
     write_document(head + markdown_design_table(rows, summary), out)
     draw_path(rows, args.property, Path(out).with_suffix(".png"))
+
+
+def fit_property_predictor(model, data, name, epochs=DESIGN["predictor_epochs"], seed=0):
+    """(PropertyPredictor, its FitHistory): f(z) ~ the property ``name`` of the training molecules, fitted on their
+    codes z = mu(x) (``minivae.apps.latent_design``; 10% of them held out for the validation R^2)."""
+    from minivae.apps.latent_design import PropertyPredictor
+    from minivae.apps.molecules import PROPERTIES, to_molecule
+
+    prop = PROPERTIES[name][1]
+    z_train = encoder_means(model, data.x_train)
+    y_train = [prop(to_molecule(s, "smiles")) for s in data_smiles(data, "train")]
+    predictor = PropertyPredictor(model.latent_dim, seed=seed)
+    return predictor, predictor.fit(z_train, y_train, epochs=epochs, seed=seed)
+
+
+def design_path(model, vocab, predictor, z0, name, steps=DESIGN["steps"], step_size=DESIGN["step_size"],
+                prior_weight=DESIGN["prior_weight"], minimize=False):
+    """``design_table``'s (rows, summary) of the ascent from z0: every code decoded greedily, judged by RDKit."""
+    from minivae.apps.latent_design import decode_path, design_table, latent_ascent
+    from minivae.apps.molecules import PROPERTIES, canonical_smiles, to_molecule
+
+    prop = PROPERTIES[name][1]
+    path = latent_ascent(predictor, z0, steps, step_size, prior_weight, minimize)
+    strings = decode_path(model, path, vocab.decode, max_length=MOLECULE_LENGTH)
+    smiles = [canonical_smiles(s, vocab.level) for s in strings]
+    actual = [None if s is None else prop(to_molecule(s, "smiles")) for s in smiles]
+    return design_table([s or t for s, t in zip(smiles, strings)], predictor.predict(path), actual, minimize)
 
 
 MOLECULE_LENGTH = 120  # the longest molecule decoded (MOLECULE_MAX_LENGTH of the data)
