@@ -7,9 +7,9 @@ the path of ``optimize`` with its defaults is decoded and judged by RDKit (``des
 same code in random directions, each step as long as the ascent's step at the same index, and decodes the same way:
 a path that visits twenty molecules finds a better one by chance too, and the ascent is worth what it adds to that.
 
-Columns: the seed's property (RDKit's value for the seed's own decoding), the best value along the ascent and its
-step, the fraction of the path's codes that decode to valid molecules, the distinct molecules on the path, and the
-best value along the random walk.
+Columns: the seed's property (RDKit's value for the seed's own decoding); for the ascent and for the random walks
+(the mean over --walks of them) the best value along the path and the mean over its second half (where it ended
+up); the fraction of the ascent's codes that decode to valid molecules and the distinct molecules on it.
 
     python bench/molecule_design.py runs/molecules/checkpoint.npz                  # QED, five seeds
     python bench/molecule_design.py runs/molecules/checkpoint.npz --property logp
@@ -38,11 +38,15 @@ def random_walk(z0, step_lengths, rng):
     return np.array(path)
 
 
-def best_along(model, vocab, path, prop):
-    """The best property value (max) among the valid molecules the codes of a path decode to; None if none is."""
+def values_along(model, vocab, path, prop):
+    """The property of the molecule each code of a path decodes to (greedy), NaN where it decodes to none."""
     smiles = [canonical_smiles(s, vocab.level) for s in decode_path(model, path, vocab.decode, MOLECULE_LENGTH)]
-    values = [prop(to_molecule(s, "smiles")) for s in smiles if s is not None]
-    return max(values, default=None)
+    return np.array([np.nan if s is None else prop(to_molecule(s, "smiles")) for s in smiles])
+
+
+def summary(values):
+    """(best, mean over the second half of the path): what a path found, and where it ended up."""
+    return np.nanmax(values), np.nanmean(values[len(values) // 2:])
 
 
 def main():
@@ -50,6 +54,7 @@ def main():
     parser.add_argument("checkpoint")
     parser.add_argument("--property", choices=list(PROPERTIES), default="qed")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--walks", type=int, default=5, help="random walks per seed molecule (their mean is shown)")
     args = parser.parse_args()
 
     ckpt = load_checkpoint(args.checkpoint)
@@ -60,18 +65,20 @@ def main():
     print(f"{label}: predictor validation R^2 {fit.validation_r2:.3f}; ascent of {DESIGN['steps']} steps, step "
           f"{DESIGN['step_size']:g}, prior weight {DESIGN['prior_weight']:g}; random walks of the same step "
           "lengths\n")
-    print("| seed | start | best on the ascent (step) | valid on the path | distinct molecules | best on a random "
-          "walk |\n|---|---|---|---|---|---|")
+    print(f"| seed | start | ascent: best (step) | ascent: mean of the second half | random walks: best | random "
+          f"walks: mean of the second half | valid on the ascent | distinct molecules |\n|---|---|---|---|---|---|---|---|")
     rng = np.random.default_rng(args.seed)
     for name, smiles in SEEDS.items():
         z0 = encoder_means(model, seed_ids(smiles, vocab))[0]
-        rows, summary = design_path(model, vocab, predictor, z0, args.property)
-        path_lengths = np.linalg.norm(np.diff(_ascent_codes(predictor, z0), axis=0), axis=1)
-        control = best_along(model, vocab, random_walk(z0, path_lengths, rng), prop)
-        start = "n/a" if summary["start_actual"] is None else f"{summary['start_actual']:.3f}"
-        best = "n/a" if summary["best_actual"] is None else f"{summary['best_actual']:.3f} ({summary['best_step']})"
-        print(f"| {name} | {start} | {best} | {summary['valid_fraction']:.0%} | {summary['distinct_valid']} | "
-              f"{'n/a' if control is None else f'{control:.3f}'} |", flush=True)
+        rows, found = design_path(model, vocab, predictor, z0, args.property)
+        ascent = np.array([np.nan if r["actual"] is None else r["actual"] for r in rows])
+        lengths = np.linalg.norm(np.diff(_ascent_codes(predictor, z0), axis=0), axis=1)
+        walks = np.array([summary(values_along(model, vocab, random_walk(z0, lengths, rng), prop))
+                          for _ in range(args.walks)]).mean(axis=0)
+        start = "n/a" if found["start_actual"] is None else f"{found['start_actual']:.3f}"
+        best = "n/a" if found["best_actual"] is None else f"{found['best_actual']:.3f} ({found['best_step']})"
+        print(f"| {name} | {start} | {best} | {summary(ascent)[1]:.3f} | {walks[0]:.3f} | {walks[1]:.3f} | "
+              f"{found['valid_fraction']:.0%} | {found['distinct_valid']} |", flush=True)
 
 
 def _ascent_codes(predictor, z0):

@@ -206,6 +206,7 @@ def test_ascent_refuses_bad_inputs():
            ({"z0": np.array([np.nan, 0.0])}, ValueError, "NaN or infinite"),
            ({"step_size": 0.0}, ValueError, "step_size must be a positive number"),
            ({"prior_weight": -1.0}, ValueError, "prior_weight must be a number >= 0"),
+           ({"step_size": 2.0, "prior_weight": 0.5}, ValueError, "step_size x prior_weight is 1: .* smaller than 1"),
            ({"steps": 0}, ValueError, "steps must be a positive integer")]
     for kwargs, error, message in bad:
         with pytest.raises(error, match=message) as info:
@@ -217,7 +218,7 @@ def test_ascent_refuses_bad_inputs():
     with pytest.raises(TypeError, match="got PredictOnly without 'input_gradient'"):
         latent_ascent(PredictOnly(), np.zeros(2))
     with np.errstate(all="ignore"), pytest.raises(ValueError, match="diverged at step .*smaller step_size"):
-        latent_ascent(q, np.ones(2), steps=2000, step_size=1.0)  # each step doubles the distance to z*
+        latent_ascent(q, np.ones(2), steps=2000, step_size=1.5, prior_weight=0.0)  # each step doubles |z - z*|
     assert latent_ascent(q, np.zeros((1, 2)), steps=1).shape == (2, 2)  # a batch of one is one code
 
 

@@ -280,6 +280,10 @@ def latent_ascent(predictor, z0, steps=50, step_size=0.1, prior_weight=1.0, mini
         raise ValueError(f"step_size must be a positive number, got {step_size!r}")
     if not (np.isfinite(prior_weight) and prior_weight >= 0):
         raise ValueError(f"prior_weight must be a number >= 0, got {prior_weight!r}")
+    if step_size * prior_weight >= 1:
+        raise ValueError(f"step_size x prior_weight is {step_size * prior_weight:g}: at 1 or more the prior term "
+                         "alone throws z past 0 at every step (z <- (1 - eta w) z), so the path forgets its start "
+                         "or diverges; make it smaller than 1")
     sign = -1.0 if minimize else 1.0
     path = np.empty((steps + 1, z.size))  # (steps + 1, L)
     path[0] = z

@@ -166,7 +166,7 @@ def sample_to_smi(model, vocab, rng, n, temperature, path):
 
 # -- optimize: designing molecules in latent space --------------------------------------------------------------------
 
-DESIGN = dict(steps=100, step_size=2.0, prior_weight=0.1, predictor_epochs=60)  # the defaults of optimize (measured)
+DESIGN = dict(steps=100, step_size=4.0, prior_weight=0.125, predictor_epochs=60)  # optimize's defaults (measured)
 
 
 def add_commands(sub):
