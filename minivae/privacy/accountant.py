@@ -28,7 +28,11 @@ erfc(-x / sqrt 2) / 2 of the paper), with j = alpha - k:
             + sum_{k>=0} |C(alpha, k)| q^j (1 - q)^k exp((j^2 - j) / (2 sigma^2)) Phi((j - z0) / sigma)
 
 C(alpha, k) = Gamma(alpha + 1) / (Gamma(k + 1) Gamma(alpha - k + 1)) changes sign for k > alpha; the absolute values
-are summed, as TF Privacy, Opacus and dp-accounting do, which bounds A_alpha from above: the RDP is never understated.
+are summed, as TF Privacy, Opacus and dp-accounting do, which bounds A_alpha from above: the RDP is never understated,
+but it is loose at low fractional orders (measured against the integral at q = 0.05, sigma = 1: 18% above it at
+alpha = 1.5, 0.04% at 4.5, 1e-9 at 8.1). It matters only where the best order is low, which takes little noise: at
+q = 0.01, sigma = 0.5, 5,000 steps, delta = 1e-5 the best order is 1.7 and epsilon 32.8, 2.5% above the 32.0 the
+integral gives; at the two anchors (orders 8.1 and 17) the difference is below 1e-9.
 The terms are added until both series fall and their new terms are below e^-30 of the total; an order whose series
 has not converged after MAX_SERIES_TERMS terms gets rdp = inf, which leaves it out of the minimum below.
 
@@ -61,6 +65,7 @@ DEFAULT_ORDERS = tuple([1 + x / 10 for x in range(1, 100)] + list(range(11, 64))
 MAX_SERIES_TERMS = 1000  # of each fractional series, as in dp-accounting
 SIGMA_RANGE = (0.1, 1000.0)  # where noise_multiplier_for searches: below 0.1 there is no privacy left to speak of
 SIGMA_RTOL = 1e-4  # noise_multiplier_for's answer is the least sigma that meets the target, to this relative error
+MAX_STEPS = 10**12  # steps_for refuses a budget of more steps than this (far more noise than the budget needs)
 CONVERSIONS = ("tight", "standard")
 
 
@@ -188,9 +193,11 @@ def rdp_sampled_gaussian(q, sigma, steps, orders=DEFAULT_ORDERS):
     if q == 0 or steps == 0:
         return np.zeros_like(orders)
     if q == 1:
-        return steps * orders / (2 * sigma**2)
+        return steps * (orders / (2 * sigma**2))
     log_a = [_log_a_int(q, sigma, int(a)) if a.is_integer() else _log_a_frac(q, sigma, a) for a in orders]
-    return steps * np.array(log_a) / (orders - 1)
+    # A_alpha >= 1 (Jensen), but when log A_alpha is below its rounding, 1e-17 (q = 1e-12), it can come out < 0
+    log_a = np.maximum(np.array(log_a), 0.0)
+    return steps * (log_a / (orders - 1))  # exactly steps times the RDP of one step
 
 
 def epsilon_from_rdp(orders, rdp, delta, conversion="tight"):
@@ -309,7 +316,8 @@ def steps_for(target_epsilon, delta, q, sigma, orders=DEFAULT_ORDERS):
     """The largest number of steps whose (epsilon, delta) stays within target_epsilon: 0 if even one step exceeds it.
 
     The RDP of T steps is T times that of one, and epsilon grows with the RDP, so epsilon grows with T: doubling T
-    brackets the answer, bisection on whole numbers finds it. The trainer stops when this many steps are done.
+    brackets the answer, bisection on whole numbers finds it. The trainer stops when this many steps are done. A
+    budget of more than MAX_STEPS steps (10^12: far more noise than it needs) is refused.
 
     Parameters
     ----------
@@ -338,6 +346,9 @@ def steps_for(target_epsilon, delta, q, sigma, orders=DEFAULT_ORDERS):
     lo, hi = 1, 2  # within(lo) holds; doubling hi until it does not
     while within(hi):
         lo, hi = hi, 2 * hi
+        if lo > MAX_STEPS:
+            raise ValueError(f"the budget allows more than {MAX_STEPS:.0e} steps at q = {q}, sigma = {sigma}: "
+                             "far more noise than it needs; use a smaller sigma")
     while hi - lo > 1:
         mid = (lo + hi) // 2
         if within(mid):
