@@ -55,6 +55,8 @@ this list (nn knows nothing of models; models nothing of training; the command l
       corpus.py                 text datasets: the bundled census first names, your own text file; a fixed split
       molecules.py              molecules as SMILES or SELFIES tokens: RDKit's NCI set or your .smi / .csv, checked
       files/                    the bundled MNIST test set and census first names, with their licences
+    privacy/     differentially private training
+      per_example.py            each example's gradient norm and the clipped sum of DP-SGD, for the MLP models
     training/    the loop and what it saves
       config.py                 TrainConfig, every training setting; what a resumed run may change of them
       trainer.py                Trainer: epochs, validation, warm-up, exact resume, Ctrl-C between two steps
