@@ -158,6 +158,7 @@ from minivae.apps.imputation import impute, mean_imputation  # noqa: E402
 from minivae.apps.synthetic import generate, save_synthetic  # noqa: E402
 from minivae.datasets.tables import TabularEncoder, read_csv_table, write_csv_table  # noqa: E402
 from minivae.datasets.text import Vocabulary  # noqa: E402
+from minivae.privacy.per_example import clipped_gradient_sum, per_example_gradient_norms  # noqa: E402
 
 # The figures live in minivae.plots (import it yourself: it loads matplotlib, which the rest does not need).
 __all__ = [
@@ -184,4 +185,6 @@ __all__ = [
     "bits_per_dim", "importance_weighted_bound", "mutual_information", "anomaly_scores", "roc_auc", "roc_curve",
     "impute", "mean_imputation", "generate", "save_synthetic", "TabularEncoder", "read_csv_table", "write_csv_table",
     "Vocabulary",
+    # privacy (DP-SGD)
+    "clipped_gradient_sum", "per_example_gradient_norms",
 ]
