@@ -59,7 +59,7 @@ one of that size from the forward pass anyway). It computes exactly what it did 
 A clipped step is the model's normal step plus, per Linear layer, the row norms and one more A^T (Delta c) product;
 ``clipped_gradient_sum`` also evaluates the per-example losses, one more forward pass, unless with_losses=False.
 Measured at 784-400-20, batch 256, float32, one thread (``bench/dp_step.py``): about 1.4 normal steps without the
-losses and 2 with them.
+losses and 1.9 with them.
 
 What is refused, with one ValueError before any work (``check_per_example``)
 --------------------------------------------------------------------------
