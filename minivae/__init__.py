@@ -56,6 +56,7 @@ this list (nn knows nothing of models; models nothing of training; the command l
       molecules.py              molecules as SMILES or SELFIES tokens: RDKit's NCI set or your .smi / .csv, checked
       files/                    the bundled MNIST test set and census first names, with their licences
     privacy/     differentially private training (DP-SGD) and what it spends
+      per_example.py            each example's gradient norm and the clipped sum of DP-SGD, for the MLP models
       accountant.py             the Renyi DP of the sampled Gaussian mechanism as (epsilon, delta); sigma for a target
     training/    the loop and what it saves
       config.py                 TrainConfig, every training setting; what a resumed run may change of them
@@ -158,6 +159,7 @@ from minivae.apps.imputation import impute, mean_imputation  # noqa: E402
 from minivae.apps.synthetic import generate, save_synthetic  # noqa: E402
 from minivae.datasets.tables import TabularEncoder, read_csv_table, write_csv_table  # noqa: E402
 from minivae.datasets.text import Vocabulary  # noqa: E402
+from minivae.privacy.per_example import clipped_gradient_sum, per_example_gradient_norms  # noqa: E402
 
 # The figures live in minivae.plots (import it yourself: it loads matplotlib, which the rest does not need).
 __all__ = [
@@ -184,4 +186,6 @@ __all__ = [
     "bits_per_dim", "importance_weighted_bound", "mutual_information", "anomaly_scores", "roc_auc", "roc_curve",
     "impute", "mean_imputation", "generate", "save_synthetic", "TabularEncoder", "read_csv_table", "write_csv_table",
     "Vocabulary",
+    # privacy (DP-SGD)
+    "clipped_gradient_sum", "per_example_gradient_norms",
 ]

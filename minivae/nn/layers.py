@@ -56,6 +56,10 @@ class Linear(Layer):
         db = sum_n dout[n]     (out_dim,)
         dx = dout @ W^T        (N, in_dim)
 
+    The layer keeps, by reference (no copy), the input of its last forward pass, ``self.x`` (N, in_dim), and the
+    upstream gradient of its last backward pass, ``self.dout`` (N, out_dim). dW above is the sum over the rows of
+    the outer products x[n]^T dout[n]; ``minivae.privacy.per_example`` reads the two to get each example's share.
+
     Initialisation (biases are zero):
         "he"      W ~ N(0, 2 / in_dim)                      for layers followed by ReLU (He et al. 2015)
         "glorot"  W ~ U(-a, a), a = sqrt(6 / (in + out))    for tanh/sigmoid/linear outputs (Glorot & Bengio 2010)
@@ -83,7 +87,8 @@ class Linear(Layer):
             raise ValueError(f"init must be 'he' or 'glorot', got {init!r}")
         self.params = {"W": W.astype(self.dtype), "b": np.zeros(out_dim, dtype=self.dtype)}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-        self.x = None
+        self.x = None  # the input of the last forward pass (N, in_dim)
+        self.dout = None  # the upstream gradient of the last backward pass (N, out_dim)
 
     def forward(self, x):
         if x.ndim != 2 or x.shape[1] != self.in_dim:
@@ -99,6 +104,7 @@ class Linear(Layer):
         return dout @ self.params["W"].T  # (N, in_dim)
 
     def backward_params(self, dout):
+        self.dout = dout
         np.matmul(self.x.T, dout, out=self.grads["W"])  # (in_dim, out_dim)
         kernels.column_sum(dout, self.grads["b"])  # (out_dim,)
 

@@ -1,4 +1,5 @@
-"""Differentially private training: what one step of DP-SGD costs in privacy, and the sum of those costs.
+"""Differentially private training: clip each example's gradient, add noise, and account for what it spends.
 
+    per_example   each example's gradient norm and the clipped sum of DP-SGD (Abadi et al. 2016), for the MLP models
     accountant    Renyi DP of the sampled Gaussian mechanism, as (epsilon, delta); sigma for a target, steps in a budget
 """
