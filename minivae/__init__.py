@@ -58,6 +58,7 @@ this list (nn knows nothing of models; models nothing of training; the command l
     privacy/     differentially private training (DP-SGD) and what it spends
       per_example.py            each example's gradient norm and the clipped sum of DP-SGD, for the MLP models
       accountant.py             the Renyi DP of the sampled Gaussian mechanism as (epsilon, delta); sigma for a target
+      dp_sgd.py                 one DP-SGD step: Poisson-sampled batch, clipped sum, noise once, the optimizer
     training/    the loop and what it saves
       config.py                 TrainConfig, every training setting; what a resumed run may change of them
       trainer.py                Trainer: epochs, validation, warm-up, exact resume, Ctrl-C between two steps
