@@ -59,6 +59,7 @@ this list (nn knows nothing of models; models nothing of training; the command l
       per_example.py            each example's gradient norm and the clipped sum of DP-SGD, for the MLP models
       accountant.py             the Renyi DP of the sampled Gaussian mechanism as (epsilon, delta); sigma for a target
       dp_sgd.py                 one DP-SGD step: Poisson-sampled batch, clipped sum, noise once, the optimizer
+      membership.py             the loss-threshold membership attack: does the model tell who it was trained on?
     training/    the loop and what it saves
       config.py                 TrainConfig, every training setting; what a resumed run may change of them
       trainer.py                Trainer: epochs, validation, warm-up, exact resume, Ctrl-C between two steps
