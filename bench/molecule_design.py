@@ -21,7 +21,8 @@ import numpy as np
 from minivae.apps.latent_design import decode_path
 from minivae.apps.molecules import PROPERTIES, canonical_smiles, to_molecule
 from minivae.cli.common import checkpoint_vocabulary
-from minivae.cli.molecules import DESIGN, MOLECULE_LENGTH, design_path, encoder_means, fit_property_predictor, seed_ids
+from minivae.cli.molecules import DESIGN, design_path, encoder_means, fit_property_predictor, seed_ids
+from minivae.datasets.molecules import MOLECULE_MAX_LENGTH
 from minivae.training.checkpoint import load_checkpoint
 from minivae.training.run_data import data_of_checkpoint
 
@@ -40,7 +41,7 @@ def random_walk(z0, step_lengths, rng):
 
 def values_along(model, vocab, path, prop):
     """The property of the molecule each code of a path decodes to (greedy), NaN where it decodes to none."""
-    smiles = [canonical_smiles(s, vocab.level) for s in decode_path(model, path, vocab.decode, MOLECULE_LENGTH)]
+    smiles = [canonical_smiles(s, vocab.level) for s in decode_path(model, path, vocab.decode, MOLECULE_MAX_LENGTH)]
     return np.array([np.nan if s is None else prop(to_molecule(s, "smiles")) for s in smiles])
 
 
@@ -70,21 +71,15 @@ def main():
     rng = np.random.default_rng(args.seed)
     for name, smiles in SEEDS.items():
         z0 = encoder_means(model, seed_ids(smiles, vocab))[0]
-        rows, found = design_path(model, vocab, predictor, z0, args.property)
+        rows, found, path = design_path(model, vocab, predictor, z0, args.property)
         ascent = np.array([np.nan if r["actual"] is None else r["actual"] for r in rows])
-        lengths = np.linalg.norm(np.diff(_ascent_codes(predictor, z0), axis=0), axis=1)
+        lengths = np.linalg.norm(np.diff(path, axis=0), axis=1)  # the ascent's own step lengths
         walks = np.array([summary(values_along(model, vocab, random_walk(z0, lengths, rng), prop))
                           for _ in range(args.walks)]).mean(axis=0)
         start = "n/a" if found["start_actual"] is None else f"{found['start_actual']:.3f}"
         best = "n/a" if found["best_actual"] is None else f"{found['best_actual']:.3f} ({found['best_step']})"
         print(f"| {name} | {start} | {best} | {summary(ascent)[1]:.3f} | {walks[0]:.3f} | {walks[1]:.3f} | "
               f"{found['valid_fraction']:.0%} | {found['distinct_valid']} |", flush=True)
-
-
-def _ascent_codes(predictor, z0):
-    from minivae.apps.latent_design import latent_ascent
-
-    return latent_ascent(predictor, z0, DESIGN["steps"], DESIGN["step_size"], DESIGN["prior_weight"])
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minivae.datasets.molecules import MOLECULE_CORPORA, REPRESENTATIONS
+from minivae.datasets.molecules import MOLECULE_CORPORA, MOLECULE_MAX_LENGTH, REPRESENTATIONS
 
 MOLECULE_DATA_OPTIONS = ("representation", "invalid")  # text_dataset's options that only molecule runs take
 # The defaults of a new molecule run where they differ from a text run's (cli/text.py TEXT_RUN)
@@ -81,8 +81,6 @@ def data_smiles(data, part="train"):
 
 def sample_molecules(model, vocab, rng, n=N_SAMPLES, temperature=1.0, max_length=None):
     """n strings of the model's representation: z ~ N(0, I) decoded token by token at the temperature."""
-    from minivae.datasets.molecules import MOLECULE_MAX_LENGTH
-
     ids = model.sample(n, rng, temperature=temperature, max_length=max_length or MOLECULE_MAX_LENGTH)
     return vocab.decode(ids)
 
@@ -212,8 +210,8 @@ def cmd_optimize(args):
     label = PROPERTIES[args.property][0]
     print(f"property predictor {label} from z: validation R^2 {fit.validation_r2:.3f} "
           f"({len(data.x_train)} training molecules, {args.predictor_epochs} epochs)")
-    rows, summary = design_path(model, vocab, predictor, z0, args.property, args.steps, args.step_size,
-                                args.prior_weight, args.minimize)
+    rows, summary, _ = design_path(model, vocab, predictor, z0, args.property, args.steps, args.step_size,
+                                   args.prior_weight, args.minimize)
     how = "lowering" if args.minimize else "raising"
     head = (f"# Designing by {how} {label} in latent space\n\nFrom {args.seed_smiles}: {args.steps} steps of "
             f"gradient {'descent' if args.minimize else 'ascent'} on the predictor (step {args.step_size:g}, prior "
@@ -238,19 +236,18 @@ def fit_property_predictor(model, data, name, epochs=DESIGN["predictor_epochs"],
 
 def design_path(model, vocab, predictor, z0, name, steps=DESIGN["steps"], step_size=DESIGN["step_size"],
                 prior_weight=DESIGN["prior_weight"], minimize=False):
-    """``design_table``'s (rows, summary) of the ascent from z0: every code decoded greedily, judged by RDKit."""
+    """``design_table``'s (rows, summary) of the ascent from z0, every code decoded greedily and judged by RDKit,
+    and the path of codes itself (steps + 1, L)."""
     from minivae.apps.latent_design import decode_path, design_table, latent_ascent
     from minivae.apps.molecules import PROPERTIES, canonical_smiles, to_molecule
 
     prop = PROPERTIES[name][1]
     path = latent_ascent(predictor, z0, steps, step_size, prior_weight, minimize)
-    strings = decode_path(model, path, vocab.decode, max_length=MOLECULE_LENGTH)
+    strings = decode_path(model, path, vocab.decode, max_length=MOLECULE_MAX_LENGTH)
     smiles = [canonical_smiles(s, vocab.level) for s in strings]
     actual = [None if s is None else prop(to_molecule(s, "smiles")) for s in smiles]
-    return design_table([s or t for s, t in zip(smiles, strings)], predictor.predict(path), actual, minimize)
-
-
-MOLECULE_LENGTH = 120  # the longest molecule decoded (MOLECULE_MAX_LENGTH of the data)
+    rows, summary = design_table([s or t for s, t in zip(smiles, strings)], predictor.predict(path), actual, minimize)
+    return rows, summary, path
 
 
 def encoder_means(model, ids, batch_size=500):
