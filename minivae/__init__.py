@@ -59,12 +59,14 @@ this list (nn knows nothing of models; models nothing of training; the command l
       per_example.py            each example's gradient norm and the clipped sum of DP-SGD, for the MLP models
       accountant.py             the Renyi DP of the sampled Gaussian mechanism as (epsilon, delta); sigma for a target
       dp_sgd.py                 one DP-SGD step: Poisson-sampled batch, clipped sum, noise once, the optimizer
+      budget.py                 a private run's budget: sampling rate, steps, sigma; what is refused, what is covered
       membership.py             the loss-threshold membership attack: does the model tell who it was trained on?
     training/    the loop and what it saves
       config.py                 TrainConfig, every training setting; what a resumed run may change of them
       trainer.py                Trainer: epochs, validation, warm-up, exact resume, Ctrl-C between two steps
       kl_schedule.py            KL annealing: the weight of the KL term at each step, linear or logistic
       guard.py                  the divergence guard: NaN, infinity, or a loss far above its start
+      interrupt.py              Ctrl-C between two steps, and where an unfinished epoch stood
       checkpoint.py             one .npz per run, no pickle, every field checked on load
       run_data.py               the data of a run (source, checksum, options, split), rebuilt from its record
       run_folder.py             one run per folder: the lock, no run written over another
@@ -162,6 +164,9 @@ from minivae.apps.synthetic import generate, save_synthetic  # noqa: E402
 from minivae.datasets.tables import TabularEncoder, read_csv_table, write_csv_table  # noqa: E402
 from minivae.datasets.text import Vocabulary  # noqa: E402
 from minivae.privacy.per_example import clipped_gradient_sum, per_example_gradient_norms  # noqa: E402
+from minivae.privacy.accountant import noise_multiplier_for  # noqa: E402
+from minivae.privacy.budget import PrivateRun  # noqa: E402
+from minivae.privacy.membership import membership_auc  # noqa: E402
 
 # The figures live in minivae.plots (import it yourself: it loads matplotlib, which the rest does not need).
 __all__ = [
@@ -189,5 +194,6 @@ __all__ = [
     "impute", "mean_imputation", "generate", "save_synthetic", "TabularEncoder", "read_csv_table", "write_csv_table",
     "Vocabulary",
     # privacy (DP-SGD)
-    "clipped_gradient_sum", "per_example_gradient_norms",
+    "clipped_gradient_sum", "per_example_gradient_norms", "noise_multiplier_for", "PrivateRun",
+    "membership_auc",
 ]

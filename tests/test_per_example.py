@@ -105,8 +105,9 @@ def test_the_clipped_sum_is_the_loop_clipped_and_summed(name):
     assert (norms_alone > clip).any() and (norms_alone < clip).any()
     expected = {key: sum(g[key] * min(1.0, clip / n) for g, n in zip(alone, norms_alone)) for key in model.grads}
 
-    grads, norms, losses = clipped_gradient_sum(model, x, clip, eps=eps, **options)
+    grads, norms, losses, terms = clipped_gradient_sum(model, x, clip, eps=eps, **options)
     assert grads is model.grads and sorted(grads) == sorted(model.params)
+    assert abs(terms.loss - losses_alone.mean()) < ROUNDING * abs(terms.loss)  # the batch's own LossTerms
     for key in model.grads:
         assert grads[key].shape == model.params[key].shape
         assert rel_error(grads[key], expected[key]) < ROUNDING, key
@@ -115,7 +116,7 @@ def test_the_clipped_sum_is_the_loop_clipped_and_summed(name):
     assert rel_error(losses, per_example_losses(model, x, eps=eps, **options)) == 0
 
     again = {key: g.copy() for key, g in grads.items()}
-    grads, norms_again, losses = clipped_gradient_sum(model, x, clip, eps=eps, with_losses=False, **options)
+    grads, norms_again, losses, _ = clipped_gradient_sum(model, x, clip, eps=eps, with_losses=False, **options)
     assert losses is None and np.array_equal(norms_again, norms)
     assert all(np.array_equal(grads[key], again[key]) for key in grads)
 
@@ -204,8 +205,9 @@ def test_an_empty_batch_gives_a_zero_sum():
     """Poisson sampling can draw no example at all: the sum is 0 (the step is then noise alone)."""
     model, _, _, _ = setting("vae_bernoulli_relu")
     model.loss_and_gradients(np.full((2, D), 0.5), eps=np.zeros((2, L)))  # grads not zero before
-    grads, norms, losses = clipped_gradient_sum(model, np.zeros((0, D)), 1.0, np.random.default_rng(0))
+    grads, norms, losses, terms = clipped_gradient_sum(model, np.zeros((0, D)), 1.0, np.random.default_rng(0))
     assert all((g == 0).all() for g in grads.values()) and norms.shape == (0,) and losses.shape == (0,)
+    assert terms is None
     assert per_example_gradient_norms(model, np.zeros((0, D)), np.random.default_rng(0)).shape == (0,)
 
 
@@ -213,7 +215,7 @@ def test_float32_models_agree_with_float64():
     make = lambda dtype: VAE(D, L, HIDDEN, "bernoulli", "relu", seed=1, dtype=dtype)  # noqa: E731
     x, eps = np.random.default_rng(3).random((N, D)), np.random.default_rng(4).standard_normal((N, L))
     n64 = per_example_gradient_norms(make(np.float64), x, eps=eps)
-    _, n32, losses32 = clipped_gradient_sum(make(np.float32), x, 1.0, eps=eps)
+    _, n32, losses32, _ = clipped_gradient_sum(make(np.float32), x, 1.0, eps=eps)
     assert n32.dtype == np.float64 and rel_error(n32, n64) < 1e-5
     assert rel_error(losses32, per_example_losses(make(np.float64), x, eps=eps)) < 1e-5
 

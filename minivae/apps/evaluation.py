@@ -272,3 +272,17 @@ def _per_dimension(model, nats, x):
     per_token = nats_per_token(nats, x)
     return {"nll_per_token": per_token, "perplexity": float(np.exp(per_token)),
             "n_tokens": int(np.count_nonzero(x[:, 1:] != PAD_ID))}
+
+
+def latent_use(model, x, seed=0, n=2000):
+    """(active units, mutual information estimate in nats) on the first n examples of x, or (None, None) for a model
+    without a posterior (or a conditional one, whose posterior also depends on the labels).
+
+    Both say whether z is used at all: a collapsed posterior has 0 active units and I(x; z) near 0 (``active_units``,
+    ``mutual_information``, with np.random.default_rng(seed)). The MI estimate is at most log(n): 7.6 nats for 2,000.
+    The trainer reports both every epoch.
+    """
+    if not model.probabilistic or model.conditional:
+        return None, None
+    x = x[:n]
+    return int(active_units(model, x)[0]), float(mutual_information(model, x, np.random.default_rng(seed)))

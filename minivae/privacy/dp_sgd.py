@@ -50,19 +50,31 @@ def check_private_step(clip_norm, noise_multiplier, expected_batch_size):
         raise ValueError(f"the expected batch size L must be positive, got {expected_batch_size!r}")
 
 
+def noise_and_average(grads, clip_norm, noise_multiplier, expected_batch_size, rng):
+    """G <- (G + N(0, sigma^2 C^2 I)) / L, in place, for the clipped sum G of a batch (a dict of arrays).
+
+    The noise is drawn once per step, parameter by parameter in the dict's (fixed) order, from ``rng``; sigma = 0
+    adds none (clipping only: no privacy). Returns grads.
+    """
+    check_private_step(clip_norm, noise_multiplier, expected_batch_size)
+    std = noise_multiplier * clip_norm
+    for g in grads.values():
+        if std > 0:
+            g += (std * rng.standard_normal(g.shape)).astype(g.dtype, copy=False)
+        g /= expected_batch_size
+    return grads
+
+
 def private_step(model, optimizer, x, clip_norm, noise_multiplier, expected_batch_size, rng, eps=None, **options):
     """One DP-SGD step on the batch x (already Poisson-sampled; it may be empty): the formulas of the module
     docstring. options go to the model's loss (beta, target, iw_samples, condition; free bits are refused).
 
-    Returns the ClippedGradients of ``per_example.clipped_gradient_sum`` (norms and losses: for monitoring only).
+    Returns the ClippedGradients of ``per_example.clipped_gradient_sum`` (norms, losses and the batch's LossTerms:
+    for monitoring only). The trainer runs the same three parts with its divergence guard between the first two.
     """
     check_private_step(clip_norm, noise_multiplier, expected_batch_size)
     check_per_example(model, **options)
     clipped = clipped_gradient_sum(model, x, clip_norm, rng, eps, **options)
-    std = noise_multiplier * clip_norm
-    for name, g in model.grads.items():  # G + N(0, sigma^2 C^2 I), then / L, in the fixed order of the parameters
-        if std > 0:
-            g += (std * rng.standard_normal(g.shape)).astype(g.dtype, copy=False)
-        g /= expected_batch_size
+    noise_and_average(model.grads, clip_norm, noise_multiplier, expected_batch_size, rng)
     optimizer.step(model.params, model.grads)
     return clipped

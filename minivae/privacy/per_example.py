@@ -92,7 +92,7 @@ ROW_WISE_LAYERS = (Linear, *ACTIVATIONS.values())  # the layers whose per-exampl
 
 
 class ClippedGradients(NamedTuple):
-    """What ``clipped_gradient_sum`` returns; it unpacks as ``grads, norms, losses``.
+    """What ``clipped_gradient_sum`` returns; it unpacks as ``grads, norms, losses, terms``.
 
     grads   dict with the keys of model.grads: sum_b min(1, C / ||g_b||) g_b, the clipped sum (not yet noised, not
             divided by the batch size). These are the very arrays of ``model.grads``, overwritten by the call, so that
@@ -100,11 +100,14 @@ class ClippedGradients(NamedTuple):
     norms   (N,) float64: ||g_b||, each example's whole gradient norm before clipping
     losses  (N,) float64: L_b, each example's loss, in nats (None when asked for without). Not private: only the
             noised sum may leave a DP step.
+    terms   the batch's LossTerms (means of loss, reconstruction and KL, from the model's own training step), or None
+            for an empty batch. Not private either: the trainer prints them for the person who trains.
     """
 
     grads: dict
     norms: np.ndarray
     losses: np.ndarray
+    terms: object
 
 
 def check_per_example(model, **options):
@@ -162,7 +165,7 @@ def per_example_gradient_norms(model, x, rng=None, eps=None, **options):
     x, eps, options = _prepare(model, x, rng, eps, options)
     if len(x) == 0:
         return np.zeros(0)
-    return np.sqrt(_squared_norms(_backward_pass(model, x, eps, options), len(x)))
+    return np.sqrt(_squared_norms(_backward_pass(model, x, eps, options)[1], len(x)))
 
 
 def clipped_gradient_sum(model, x, clip_norm, rng=None, eps=None, *, with_losses=True, **options):
@@ -173,14 +176,14 @@ def clipped_gradient_sum(model, x, clip_norm, rng=None, eps=None, *, with_losses
     x : (N, D), N >= 0 (Poisson sampling can draw an empty batch: G is then 0);  clip_norm : C > 0;
     rng, eps, options : as ``per_example_gradient_norms``;  with_losses : False skips the losses' forward pass
     (measured at 784-400-20, batch 256: 0.4 to 0.6 of a normal step) and returns losses=None.
-    Returns ClippedGradients(grads, norms, losses); grads are ``model.grads``, overwritten with G. A DP-SGD step
+    Returns ClippedGradients(grads, norms, losses, terms); grads are ``model.grads``, overwritten with G. A DP-SGD step
     continues with  G + N(0, sigma^2 C^2 I), divided by the expected batch size, then ``optimizer.step``.
 
     Example
     -------
     >>> vae = VAE(6, latent_dim=2, hidden=(5,), dtype=np.float64)
     >>> x = np.random.default_rng(0).random((4, 6))
-    >>> grads, norms, losses = clipped_gradient_sum(vae, x, 1.0, np.random.default_rng(1))
+    >>> grads, norms, losses, terms = clipped_gradient_sum(vae, x, 1.0, np.random.default_rng(1))
     >>> total = np.sqrt(sum(float((g ** 2).sum()) for g in grads.values()))
     >>> bool(total <= 4 * 1.0), sorted(grads) == sorted(vae.params), losses.shape
     (True, True, (4,))
@@ -193,8 +196,8 @@ def clipped_gradient_sum(model, x, clip_norm, rng=None, eps=None, *, with_losses
     if n == 0:
         for g in model.grads.values():
             g[...] = 0
-        return ClippedGradients(model.grads, np.zeros(0), np.zeros(0) if with_losses else None)
-    layers = _backward_pass(model, x, eps, options)
+        return ClippedGradients(model.grads, np.zeros(0), np.zeros(0) if with_losses else None, None)
+    terms, layers = _backward_pass(model, x, eps, options)
     norms = np.sqrt(_squared_norms(layers, n))
     c = clip_norm / np.maximum(norms, clip_norm)  # min(1, C / ||g_b||), without dividing by a zero norm
     for name, layer, rows in layers:
@@ -202,7 +205,7 @@ def clipped_gradient_sum(model, x, clip_norm, rng=None, eps=None, *, with_losses
         delta_c = layer.dout * weight  # (N rows, out): Delta * c, as dout holds Delta / N
         np.matmul(layer.x.T, delta_c, out=model.grads[f"{name}.W"])  # A^T (Delta * c)   (in, out)
         np.sum(delta_c, axis=0, out=model.grads[f"{name}.b"])  # Delta^T c   (out,)
-    return ClippedGradients(model.grads, norms, _losses(model, x, eps, **options) if with_losses else None)
+    return ClippedGradients(model.grads, norms, _losses(model, x, eps, **options) if with_losses else None, terms)
 
 
 def per_example_losses(model, x, rng=None, eps=None, **options):
@@ -244,7 +247,7 @@ def per_example_gradients(model, x, rng=None, eps=None, **options):
     n, grads = len(x), {}
     if n == 0:
         return {key: np.zeros((0, *g.shape), dtype=g.dtype) for key, g in model.grads.items()}
-    for name, layer, rows in _backward_pass(model, x, eps, options):
+    for name, layer, rows in _backward_pass(model, x, eps, options)[1]:
         a = layer.x.reshape(n, rows, -1)  # (N, K, in), K = 1 but under the IW bound's decoder
         delta = n * layer.dout.reshape(n, rows, -1)  # (N, K, out): Delta, dout being Delta / N
         grads[f"{name}.W"] = np.einsum("bki,bko->bio", a, delta)  # sum_k a_bk^T delta_bk  (N, in, out)
@@ -271,12 +274,13 @@ def _prepare(model, x, rng, eps, options):
 
 
 def _backward_pass(model, x, eps, options):
-    """Run the model's own training step on x and list its Linear layers as (name, layer, rows per example).
+    """Run the model's own training step on x; return its LossTerms and its Linear layers as
+    [(name, layer, rows per example)].
 
     After it each Linear layer holds A = layer.x (N rows, in) and Delta / N = layer.dout (N rows, out); rows is 1, or
     K for the decoder's layers under the IW bound.
     """
-    model.loss_and_gradients(x, eps=eps, **options)
+    terms = model.loss_and_gradients(x, eps=eps, **options)
     n, layers = len(x), []
     for part in ("encoder", "decoder"):
         for i, layer in enumerate(getattr(model, part).layers):
@@ -288,7 +292,7 @@ def _backward_pass(model, x, eps, options):
                                    f"{None if layer.dout is None else len(layer.dout)}, not a multiple of the "
                                    f"{n} examples; per-example gradients need one (or K) rows per example")
             layers.append((f"{part}.{i}", layer, rows // n))
-    return layers
+    return terms, layers
 
 
 def _row_sq(a):

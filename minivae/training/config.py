@@ -46,6 +46,10 @@ class TrainConfig:
     clip_norm: float = 0.0        # clip the global gradient norm to this value (0: off)
     iw_samples: int = 1           # > 1: train on the importance-weighted bound with this many samples (IWAE)
     seed: int = 0                 # shuffling, noise and binarization all come from this seed
+    dp_clip_norm: float = 0.0     # > 0: differentially private training (DP-SGD), each example's gradient clipped to C
+    dp_noise_multiplier: float = 0.0  # DP-SGD's sigma: Gaussian noise of standard deviation sigma * C on the sum
+    dp_delta: float = 0.0         # the delta of the (epsilon, delta) guarantee, in (0, 1 / N)
+    dp_epsilon: float = 0.0       # the privacy budget: training stops before a step would spend more (0: no limit)
     divergence_factor: float = 10.0  # the guard's limit: start + factor * max(|start|, 1) (0: NaN/inf only)
     divergence_patience: int = 10    # steps in a row above the limit that stop the run
     quiet: bool = False           # no progress bar, no per-epoch line
@@ -73,9 +77,36 @@ class TrainConfig:
         if self.iw_samples > 1 and (self.beta != 1 or self.warmup_steps or self.free_bits):
             raise ValueError("iw_samples > 1 trains on the importance-weighted bound of log p(x), which has no KL "
                              "weight: use it with beta = 1, no warm-up and no free bits")
+        self._check_privacy()
         if self.divergence_factor < 0 or self.divergence_patience < 1:
             raise ValueError(f"divergence_factor must be >= 0 and divergence_patience >= 1, got "
                              f"{self.divergence_factor} and {self.divergence_patience}")
+
+    @property
+    def private(self):
+        """True for a DP-SGD run (dp_clip_norm > 0): batch_size is then the expected size of a Poisson batch."""
+        return self.dp_clip_norm > 0
+
+    def _check_privacy(self):
+        """The DP-SGD options alone; with the data, minivae.privacy.budget.PrivateRun checks the rest (delta < 1/N)."""
+        dp = {"dp_clip_norm": self.dp_clip_norm, "dp_noise_multiplier": self.dp_noise_multiplier,
+              "dp_delta": self.dp_delta, "dp_epsilon": self.dp_epsilon}
+        for name, value in dp.items():
+            if not (np.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+        if not self.private:
+            if any(dp.values()):
+                given = ", ".join(f"{k}={v!r}" for k, v in dp.items() if v)
+                raise ValueError(f"{given} only apply to DP-SGD, which dp_clip_norm > 0 turns on (the clipping norm "
+                                 "of each example's gradient, e.g. 1.0)")
+            return
+        if self.dp_noise_multiplier <= 0:
+            raise ValueError("DP-SGD needs noise: dp_noise_multiplier must be > 0 (clipping alone protects nothing)")
+        if not 0 < self.dp_delta < 1:
+            raise ValueError(f"DP-SGD needs a delta in (0, 1 / N), e.g. 1e-5; got dp_delta={self.dp_delta!r}")
+        if self.clip_norm > 0:
+            raise ValueError(f"clip_norm={self.clip_norm} clips the batch's gradient, and DP-SGD already clips each "
+                             "example's (dp_clip_norm): leave clip_norm at 0 in a private run")
 
     def model_options(self, labelled=False):
         """The training options this config asks of a model, as ``Model.check_options`` takes them.

@@ -62,3 +62,14 @@ class DivergenceGuard:
     def state(self):
         """What a checkpoint stores: {"start": float or None, "over": int}."""
         return {"start": self.start, "over": self.over}
+
+
+def divergence_message(reason, terms, epoch, step, last_epoch_loss, optimizer):
+    """The sentence a diverged run stops with: where, why (``reason`` from ``check``), the batch's LossTerms, the last
+    epoch's mean loss (None before the first epoch ends) and the likely causes."""
+    last = f"{last_epoch_loss:.2f}" if last_epoch_loss is not None else "none yet"
+    return (f"training diverged at epoch {epoch}, step {step}: {reason} (reconstruction {terms.reconstruction:.4g}, "
+            f"KL {terms.kl:.4g}; last epoch's mean loss {last}). Likely causes: a learning rate too high for "
+            f"{type(optimizer).__name__} (now {optimizer.lr:g}; try 10x smaller), exploding gradients (set clip_norm, "
+            "e.g. 10), data far outside the likelihood's range (rescale them), or a Gaussian likelihood with a "
+            "learned variance collapsing onto constant pixels (use the Bernoulli or fixed-variance likelihood).")

@@ -18,17 +18,25 @@ One epoch, in order (the order is part of the contract, because resuming must re
         clip_grad_norm(grads, clip_norm)             # only if clip_norm is set
         optimizer.step(params, grads)
 
+A private run (``config.dp_clip_norm > 0``: DP-SGD, minivae.privacy) differs in three lines: an epoch is
+round(N / L) steps, each batch is drawn by Poisson sampling instead of from a permutation, and the step clips each
+example's gradient and adds noise once (minivae.privacy.dp_sgd), with the guard between the two:
+
+    idx = poisson_batch(N, q = L / N, rng)           # each example in the batch with probability q; L = batch_size
+    clipped = clipped_gradient_sum(model, xin, C, rng, ...)     # the model's own step, each example's share clipped
+    stop if the loss diverged
+    noise_and_average(grads, C, sigma, L, rng)       # + N(0, sigma^2 C^2 I), / L
+    optimizer.step(params, grads)
+
+and it stops before a step that would spend more than its budget (``config.dp_epsilon``). The epsilon spent is
+printed every epoch, stored in the history and, with what it covers, in the checkpoint (``extra["privacy"]``).
+
 What a checkpoint holds to continue exactly: the model, the optimizer state, the random generator, the epoch, the
 step, the history, the guard's state, the whole TrainConfig, and, for a run stopped inside an epoch (Ctrl-C), its
 ``position`` there: the generator's state when the epoch drew its permutation (to draw it again), the batches done
 and the running sums of the epoch's losses. So 2 epochs straight equal 1 epoch, save, load, 1 more epoch, bit for
-bit, and so does a run interrupted in the middle of an epoch and resumed.
-
-Ctrl-C: the first one lets the current batch finish (so that the state saved is a state between two steps), saves it
-as "<name>-interrupted.npz" and raises KeyboardInterrupt; a second one stops at once.
+bit, and so does a run interrupted in the middle of an epoch and resumed (Ctrl-C: training/interrupt.py).
 """
-import signal
-import threading
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -36,14 +44,19 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from minivae.apps.evaluation import latent_use
 from minivae.datasets.binarize import binarize_dynamic, binarize_static
 from minivae.datasets.text import trim_padding
 from minivae.nn.optim import OPTIMIZERS, clip_grad_norm, make_optimizer
+from minivae.privacy.budget import PrivateRun
+from minivae.privacy.dp_sgd import noise_and_average, poisson_batch
+from minivae.privacy.per_example import check_per_example, clipped_gradient_sum
 from minivae.training.checkpoint import Checkpoint, CheckpointError, generator_from_state, load_checkpoint, \
     save_checkpoint
 # TrainConfig, RESUMABLE and recorded_config are also importable from here, where 0.1.0 had TrainConfig
 from minivae.training.config import RESUMABLE, TrainConfig, config_changes, recorded_config, resume_refusal  # noqa
-from minivae.training.guard import DivergenceGuard
+from minivae.training.guard import DivergenceGuard, divergence_message
+from minivae.training.interrupt import StopAtBatchEnd, checked_count, checked_position, interrupted_path
 from minivae.training.kl_schedule import kl_weight
 from minivae.validation import as_float_array
 
@@ -52,8 +65,12 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite, or stayed far above its start; the message names likely causes."""
 
 
+class PrivacyBudgetSpent(ValueError):
+    """A private run asked to train on after its budget (config.dp_epsilon) was spent."""
+
+
 HISTORY_KEYS = ("epoch", "train_loss", "train_reconstruction", "train_kl", "val_loss", "val_reconstruction",
-                "val_kl", "active_units", "mutual_information", "beta", "seconds")
+                "val_kl", "active_units", "mutual_information", "beta", "epsilon", "seconds")
 
 
 class Trainer:
@@ -79,6 +96,8 @@ class Trainer:
             raise ValueError(f"{type(model).__name__} cannot honour warmup_steps={self.config.warmup_steps}: it has "
                              "no KL term to warm up")
         model.check_options(**self.config.model_options(labelled=model.conditional))
+        if self.config.private:  # a model or option without per-example gradients is refused here, before any data
+            check_per_example(model, **self.config.model_options(labelled=model.conditional))
         if model.input_kind == "tokens" and self.config.binarize != "none":
             raise ValueError(f"{type(model).__name__} reads token ids: binarize (for pixels) does not apply to it; "
                              "leave it at 'none'")
@@ -92,6 +111,9 @@ class Trainer:
         self.extra = {}  # JSON-able data saved with the checkpoint (a tabular encoder, the dataset name, ...)
         self._batch_start = None  # the generator's state when the current batch began (None between batches)
         self._updating = False  # inside the update of the parameters, whose interruption leaves no exact state
+        self.privacy = None  # a private run's PrivateRun, made by fit once the number of examples is known
+        self.budget_spent = False  # a private run's last epoch stopped because the next step would pass the budget
+        self._max_steps = None  # the steps a private run's budget allows (None: no limit)
 
     @classmethod
     def from_checkpoint(cls, path, config=None):
@@ -113,18 +135,20 @@ class Trainer:
                                   "continue from it; train a new model instead")
         trainer = cls(ckpt.model, config or saved, ckpt.optimizer, ckpt.rng)
         extra = dict(ckpt.extra)
-        trainer.epoch, trainer.step = ckpt.epoch, _count(extra.pop("step", 0), "step", where)
-        trainer.history = {k: list(ckpt.history.get(k, [])) for k in HISTORY_KEYS}
+        trainer.epoch, trainer.step = ckpt.epoch, checked_count(extra.pop("step", 0), "step", where)
+        epochs_done = len(ckpt.history.get("epoch", []))  # a key added since the checkpoint was written: None
+        trainer.history = {k: list(ckpt.history.get(k, [None] * epochs_done)) for k in HISTORY_KEYS}
         guard = extra.pop("guard", None) or {}
         try:
             trainer.guard = DivergenceGuard(trainer.config.divergence_factor, trainer.config.divergence_patience,
                                             None if guard.get("start") is None else float(guard["start"]),
-                                            _count(guard.get("over", 0), "guard's count", where))
+                                            checked_count(guard.get("over", 0), "guard's count", where))
         except (AttributeError, TypeError, ValueError):
             raise CheckpointError(f"{where}: its divergence guard state {guard!r:.80} is not "
                                   '{"start": a number or null, "over": a count}') from None
-        trainer.position = _checked_position(extra.pop("position", None), where)
+        trainer.position = checked_position(extra.pop("position", None), where)
         extra.pop("train_config", None)
+        extra.pop("privacy", None)  # recomputed from the config and the step when saved again
         trainer.extra = extra
         return trainer
 
@@ -133,6 +157,8 @@ class Trainer:
         extra = {**self.extra, "train_config": asdict(self.config), "step": self.step, "guard": self.guard.state()}
         if self.position is not None:
             extra["position"] = self.position
+        if self.privacy is not None:
+            extra["privacy"] = self.privacy.record(self.step)
         return save_checkpoint(path, self.model, self.optimizer, self.rng, self.epoch, self.history, extra)
 
     # -- data ----------------------------------------------------------------------------------------------------------
@@ -166,67 +192,85 @@ class Trainer:
 
     def train_epoch(self, x, y=None, stop=None):
         """One pass over x in shuffled minibatches (or the rest of one, from ``self.position``); returns mean
-        (loss, reconstruction, kl) over the examples. ``stop``: a _StopAtBatchEnd, asked after every batch."""
+        (loss, reconstruction, kl) over the examples seen. ``stop``: a StopAtBatchEnd, asked after every batch.
+        A private run's epoch is ``privacy.steps_per_epoch`` Poisson batches, and ends early when the budget is."""
         c, n = self.config, len(x)
-        if self.position is None:
-            epoch_start = self.rng.bit_generator.state
-            perm = self.rng.permutation(n)
-            self.position = {"epoch_rng_state": epoch_start, "examples": n, "batches_done": 0,
-                             "sums": [0.0, 0.0, 0.0]}
-        elif self.position["examples"] != n:
-            raise ValueError(f"this run stopped inside an epoch over {self.position['examples']} examples, but the "
-                             f"training data have {n}: resume it on the data it was trained on")
-        else:  # the same permutation again, from the generator's state at the start of the epoch
-            perm = generator_from_state(self.position["epoch_rng_state"]).permutation(n)
-        sums = np.array(self.position["sums"], dtype=np.float64)
-        starts = range(0, n, c.batch_size)
+        perm = self._epoch_order(n)  # None in a private run: its batches are drawn one by one
+        n_batches = self.privacy.steps_per_epoch if self.privacy else len(range(0, n, c.batch_size))
         done = self.position["batches_done"]
-        if done > len(starts):
+        if done > n_batches:
             raise CheckpointError(f"the saved position says {done} batches of this epoch were done, but an epoch of "
-                                  f"{n} examples in batches of {c.batch_size} has {len(starts)}")
-        bar = tqdm(starts[done:], desc=f"epoch {self.epoch + 1}/{c.epochs}", leave=False, disable=c.quiet,
+                                  f"{n} examples in batches of {c.batch_size} has {n_batches}")
+        sums = np.array(self.position["sums"], dtype=np.float64)
+        seen = self.position.get("seen", min(done * c.batch_size, n))  # (positions saved by 0.2 have no "seen")
+        bar = tqdm(range(done, n_batches), desc=f"epoch {self.epoch + 1}/{c.epochs}", leave=False, disable=c.quiet,
                    unit="batch")
-        for b, start in enumerate(bar, start=done):
+        for b in bar:
             self._batch_start = self.rng.bit_generator.state  # an interruption in this batch goes back here
-            idx = perm[start:start + c.batch_size]
-            xb = x[idx]
-            if self.model.input_kind == "tokens":
-                xb = trim_padding(xb)  # (B, T'): the batch's own longest text, not the corpus's
-            if c.binarize == "dynamic":
-                xb = binarize_dynamic(xb, self.rng)
-            xin = self._corrupt(xb) if c.corruption > 0 else xb
-            target = None if self.model.input_kind == "tokens" else xb  # token ids are never corrupted
-            terms = self.model.loss_and_gradients(xin, rng=self.rng, beta=self.current_beta(),
-                                                  free_bits=c.free_bits, target=target, iw_samples=c.iw_samples,
-                                                  condition=None if y is None else y[idx])
-            reason = self.guard.check(terms.loss)
-            if reason is not None:
-                raise TrainingDiverged(self._divergence_message(reason, terms))
-            if c.clip_norm > 0:
-                clip_grad_norm(self.model.grads, c.clip_norm)
-            self._updating = True  # from here to the end of the bookkeeping, a step is taken or not, never half
-            self.optimizer.step(self.model.params, self.model.grads)
+            idx = (poisson_batch(n, self.privacy.sampling_rate, self.rng) if self.privacy is not None
+                   else perm[b * c.batch_size:(b + 1) * c.batch_size])
+            terms = self._train_step(x, y, idx)
             self.step += 1
-            self.guard.commit(terms.loss)
-            sums += len(idx) * np.array([terms.loss, terms.reconstruction, terms.kl])
-            self.position["batches_done"], self.position["sums"] = b + 1, sums.tolist()
+            if terms is not None:  # None: an empty Poisson batch (the step was noise alone)
+                self.guard.commit(terms.loss)
+                sums += len(idx) * np.array([terms.loss, terms.reconstruction, terms.kl])
+                seen += len(idx)
+            self.position.update(batches_done=b + 1, sums=sums.tolist(), seen=seen)
             self._updating, self._batch_start = False, None
             if not c.quiet:
-                bar.set_postfix(loss=f"{sums[0] / min(start + c.batch_size, n):.2f}", refresh=False)
-            if stop is not None and stop.requested and b + 1 < len(starts):
+                bar.set_postfix(loss=f"{sums[0] / max(seen, 1):.2f}", refresh=False)
+            if self._max_steps is not None and self.step >= self._max_steps:
+                self.budget_spent = True  # the next step would spend more than the budget
+                break
+            if stop is not None and stop.requested and b + 1 < n_batches:
                 raise KeyboardInterrupt
-        return sums / n
+        return sums / seen if seen else np.full(3, np.nan)
 
-    def _divergence_message(self, reason, terms):
-        last = self.history["train_loss"][-1] if self.history["train_loss"] else None
-        last_text = f"{last:.2f}" if last is not None else "none yet"
-        return (
-            f"training diverged at epoch {self.epoch + 1}, step {self.step + 1}: {reason} (reconstruction "
-            f"{terms.reconstruction:.4g}, KL {terms.kl:.4g}; last epoch's mean loss {last_text}). Likely causes: a "
-            f"learning rate too high for {type(self.optimizer).__name__} (now {self.optimizer.lr:g}; try 10x "
-            "smaller), exploding gradients (set clip_norm, e.g. 10), data far outside the likelihood's range "
-            "(rescale them), or a Gaussian likelihood with a learned variance collapsing onto constant pixels (use "
-            "the Bernoulli or fixed-variance likelihood).")
+    def _epoch_order(self, n):
+        """Start the epoch (or find where it stands): its permutation of the n examples, None in a private run."""
+        if self.position is None:
+            epoch_start = self.rng.bit_generator.state
+            perm = None if self.privacy is not None else self.rng.permutation(n)
+            self.position = {"epoch_rng_state": epoch_start, "examples": n, "batches_done": 0,
+                             "sums": [0.0, 0.0, 0.0], "seen": 0}
+            return perm
+        if self.position["examples"] != n:
+            raise ValueError(f"this run stopped inside an epoch over {self.position['examples']} examples, but the "
+                             f"training data have {n}: resume it on the data it was trained on")
+        if self.privacy is not None:
+            return None
+        return generator_from_state(self.position["epoch_rng_state"]).permutation(n)  # the same one again
+
+    def _train_step(self, x, y, idx):
+        """One optimizer step on the examples idx: the loop of the module docstring. Returns the batch's LossTerms
+        (None for an empty batch, which only a private run draws); sets ``_updating`` for the update."""
+        c = self.config
+        xb = x[idx]
+        if self.model.input_kind == "tokens":
+            xb = trim_padding(xb)  # (B, T'): the batch's own longest text, not the corpus's
+        if c.binarize == "dynamic":
+            xb = binarize_dynamic(xb, self.rng)
+        xin = self._corrupt(xb) if c.corruption > 0 else xb
+        options = dict(beta=self.current_beta(), free_bits=c.free_bits, iw_samples=c.iw_samples,
+                       target=None if self.model.input_kind == "tokens" else xb,  # token ids are never corrupted
+                       condition=None if y is None else y[idx])
+        if self.privacy is None:
+            terms = self.model.loss_and_gradients(xin, rng=self.rng, **options)
+        else:
+            terms = clipped_gradient_sum(self.model, xin, c.dp_clip_norm, self.rng, with_losses=False,
+                                         **options).terms
+        reason = None if terms is None else self.guard.check(terms.loss)
+        if reason is not None:
+            last = self.history["train_loss"][-1] if self.history["train_loss"] else None
+            raise TrainingDiverged(divergence_message(reason, terms, self.epoch + 1, self.step + 1, last,
+                                                      self.optimizer))
+        if self.privacy is not None:
+            noise_and_average(self.model.grads, c.dp_clip_norm, c.dp_noise_multiplier, c.batch_size, self.rng)
+        elif c.clip_norm > 0:
+            clip_grad_norm(self.model.grads, c.clip_norm)
+        self._updating = True  # from here to the end of the bookkeeping, a step is taken or not, never half
+        self.optimizer.step(self.model.params, self.model.grads)
+        return terms
 
     # -- evaluation -------------------------------------------------------------------------------------------------
 
@@ -245,23 +289,6 @@ class Trainer:
                 kl = np.zeros_like(rec)
             sums += [float((rec + self.config.beta * kl).sum()), float(rec.sum()), float(kl.sum())]
         return sums / len(x)
-
-    def _latent_use(self, x, y):
-        """(active units, mutual information estimate in nats) on the first 2,000 examples of x, or (None, None)
-        for a model without a posterior (or a conditional one, whose posterior also depends on the labels).
-
-        Both say whether z is used at all: a collapsed posterior has 0 active units and I(x; z) near 0
-        (``minivae.apps.latent.active_units``, ``minivae.apps.evaluation.mutual_information``). The MI estimate is
-        at most log(2000) = 7.6 nats.
-        """
-        if not self.model.probabilistic or self.model.conditional:
-            return None, None
-        from minivae.apps.evaluation import mutual_information
-        from minivae.apps.latent import active_units
-
-        x = x[:2000]
-        return (int(active_units(self.model, x)[0]),
-                float(mutual_information(self.model, x, np.random.default_rng(self.config.seed))))
 
     # -- the loop ------------------------------------------------------------------------------------------------------
 
@@ -282,19 +309,26 @@ class Trainer:
         if not c.quiet and self.epoch < c.epochs:
             tqdm.write("per epoch: mean loss (reconstruction + beta x KL, nats per example, one sample of z) on the "
                        "training set" + (" and on the held-out set" if x_val is not None else ""))
+        if c.private:
+            self._start_private(len(x_train))
         path = None if checkpoint_path is None else Path(checkpoint_path)
-        with _StopAtBatchEnd() as stop:
+        with StopAtBatchEnd() as stop:
             try:
                 while self.epoch < c.epochs:
                     t0 = time.perf_counter()
                     train = self.train_epoch(x_train, y_train, stop)
                     val = self.evaluate(x_val, y_val, epoch=self.epoch + 1) if x_val is not None else [None] * 3
-                    latent_use = self._latent_use(x_val if x_val is not None else x_train, y_val)
+                    latent = latent_use(self.model, x_val if x_val is not None else x_train, c.seed)
                     self.epoch, self.position = self.epoch + 1, None
-                    self._record(train, val, latent_use, time.perf_counter() - t0)
+                    self._record(train, val, latent, time.perf_counter() - t0)
                     if path is not None:
                         self.save(path)
-                        _interrupted_path(path).unlink(missing_ok=True)  # behind this one now
+                        interrupted_path(path).unlink(missing_ok=True)  # behind this one now
+                    if self.budget_spent and self.epoch < c.epochs:
+                        if not c.quiet:
+                            tqdm.write(f"the run {self.privacy.spent(self.step)}: training stops in epoch "
+                                       f"{self.epoch} of {c.epochs}")
+                        break
                     if stop.requested and self.epoch < c.epochs:
                         raise KeyboardInterrupt
             except KeyboardInterrupt:
@@ -307,6 +341,20 @@ class Trainer:
                 raise TrainingDiverged(f"{err} {kept}") from None
         return self.history
 
+    def _start_private(self, n):
+        """A private run over n examples: its PrivateRun (which refuses a delta >= 1 / n or a budget too small for
+        one step, before any training), and a clear error if its budget is already spent."""
+        c = self.config
+        self.privacy = PrivateRun(n, c.batch_size, c.dp_clip_norm, c.dp_noise_multiplier, c.dp_delta,
+                                  c.dp_epsilon or None)
+        self._max_steps = self.privacy.max_steps
+        if self._max_steps is not None and self.step >= self._max_steps and self.epoch < c.epochs:
+            raise PrivacyBudgetSpent(f"this private run {self.privacy.spent(self.step)}; training further would "
+                                     "spend more. Use the model as it is, or start a new run with a larger budget "
+                                     "(the two runs' epsilons then add up)")
+        if not c.quiet:
+            tqdm.write(self.privacy.describe())
+
     def _save_interrupted(self, path):
         """On Ctrl-C: go back to the start of the batch that was running (its noise is drawn again when the run
         continues), and save that state, between two steps."""
@@ -318,7 +366,7 @@ class Trainer:
             self.rng.bit_generator.state, self._batch_start = self._batch_start, None
         if path is None:
             return
-        saved = self.save(_interrupted_path(path))
+        saved = self.save(interrupted_path(path))
         where = (f"after batch {self.position['batches_done']} of epoch {self.epoch + 1}"
                  if self.position is not None else f"after epoch {self.epoch}")
         print(f"\ninterrupted {where}: the state is saved in {saved}; resuming from it continues exactly there")
@@ -327,7 +375,8 @@ class Trainer:
         active, mi = latent_use
         row = {"epoch": self.epoch, "train_loss": train[0], "train_reconstruction": train[1], "train_kl": train[2],
                "val_loss": val[0], "val_reconstruction": val[1], "val_kl": val[2], "active_units": active,
-               "mutual_information": mi, "beta": self.current_beta(), "seconds": seconds}
+               "mutual_information": mi, "beta": self.current_beta(), "seconds": seconds,
+               "epsilon": None if self.privacy is None else self.privacy.epsilon_after(self.step)}
         for k in HISTORY_KEYS:
             v = row[k]
             self.history[k].append(None if v is None else (int(v) if k in ("epoch", "active_units") else float(v)))
@@ -335,58 +384,7 @@ class Trainer:
             val_text = f"  held-out {val[0]:.2f}" if val[0] is not None else ""
             active_text = (f"  active units {active}/{self.model.latent_dim}, I(x;z) {mi:.2f}" if active is not None
                            else "")
+            private_text = (f"  epsilon {row['epsilon']:.3f} (delta {self.config.dp_delta:g})"
+                            if self.privacy is not None else "")
             tqdm.write(f"epoch {self.epoch}/{self.config.epochs}  train {train[0]:.2f} (reconstruction "
-                       f"{train[1]:.2f}, KL {train[2]:.2f}){val_text}{active_text}  {seconds:.1f}s")
-
-
-def _interrupted_path(path):
-    return path.with_name(path.stem + "-interrupted.npz")
-
-
-class _StopAtBatchEnd:
-    """While ``fit`` runs: the first Ctrl-C (SIGINT) sets ``requested``, and the loop stops at the end of the batch;
-    a second one raises KeyboardInterrupt at once. Outside the main thread (no signals there) it does nothing."""
-
-    def __enter__(self):
-        self.requested, self._previous = False, None
-        if threading.current_thread() is threading.main_thread():
-            try:
-                previous = signal.signal(signal.SIGINT, self._handle)
-            except (ValueError, OSError):  # an embedding that does not let Python handle signals
-                return self
-            self._previous = previous if previous is not None else signal.default_int_handler
-        return self
-
-    def _handle(self, signum, frame):
-        self.requested = True
-        signal.signal(signal.SIGINT, self._previous)
-        tqdm.write("\nCtrl-C: stopping at the end of this batch (press Ctrl-C again to stop at once)")
-
-    def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-        return False
-
-
-def _count(value, what, where):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise CheckpointError(f"{where}: its {what} is {value!r:.40}, not a count >= 0")
-    return value
-
-
-def _checked_position(position, where):
-    """The ``position`` of a checkpoint saved inside an epoch, checked; None for one saved between epochs."""
-    if position is None:
-        return None
-    try:
-        ok = (isinstance(position, dict) and isinstance(position["epoch_rng_state"], dict)
-              and all(isinstance(position[k], int) and not isinstance(position[k], bool) and position[k] >= 0
-                      for k in ("examples", "batches_done"))
-              and len(position["sums"]) == 3 and all(isinstance(s, (int, float)) for s in position["sums"]))
-    except (KeyError, TypeError):
-        ok = False
-    if not ok:
-        raise CheckpointError(f"{where}: its position inside the epoch ({position!r:.80}) is not "
-                              '{"epoch_rng_state": ..., "examples": N, "batches_done": k, "sums": [3 numbers]}')
-    generator_from_state(position["epoch_rng_state"], where)  # a clear error for a bad state
-    return dict(position, sums=[float(s) for s in position["sums"]])
+                       f"{train[1]:.2f}, KL {train[2]:.2f}){val_text}{active_text}{private_text}  {seconds:.1f}s")
