@@ -102,6 +102,7 @@ this list (nn knows nothing of models; models nothing of training; the command l
       teaching.py               gradcheck, make-assignment, grade
       text.py                   text runs: train --model seq-vae / seq-lm, and the markdown their commands write
       molecules.py              molecule runs: --data molecules, samples as .smi, RDKit's metrics, optimize
+      privacy.py                private runs: train --dp-epsilon / --noise-multiplier, and the epsilon of what they write
       common.py                 what the commands share: help format, data and checkpoint options
       options.py                the type= of the numeric options: ranges checked when parsed, a memory estimate
     validation.py               input checks shared by every layer (shapes, dtypes, finite values, ranges)

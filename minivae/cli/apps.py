@@ -16,6 +16,7 @@ from minivae.apps.evaluation import bits_per_dim, importance_weighted_bound
 from minivae.apps.imputation import imputation_error, impute, mean_imputation, missing_mask
 from minivae.apps.synthetic import generate, save_synthetic
 from minivae.cli import molecules, options
+from minivae.cli.privacy import privacy_line
 from minivae.cli import text
 from minivae.cli.common import add_checkpoint_command, add_data_options, checkpoint_data, refuse_text, save
 from minivae.datasets.tables import TabularEncoder, synthesize, write_csv_table
@@ -181,3 +182,6 @@ def cmd_synthesize(args):
     else:
         save_synthetic(args.out, generate(model, args.n, rng, binarize=args.binarize, draw=args.draw))
     print(f"wrote {args.n} synthetic examples to {args.out}")
+    line = privacy_line(ckpt, "these examples")
+    if line:
+        print(line)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from minivae.cli import molecules as molecule_cli
 from minivae.cli import options
+from minivae.cli import privacy as privacy_cli
 from minivae.cli import text as text_cli
 from minivae.cli.common import add_command, add_data_options, loading
 from minivae.datasets.dataset import check_test_set
@@ -132,6 +133,7 @@ def add_commands(sub):
     p.add_argument("--clip-norm", type=options.nonnegative_float, help="clip the gradient norm (0: off)" + _default("clip_norm"))
     p.add_argument("--seed", type=options.nonnegative_int, help="seed of the initial weights, shuffling, noise and binarization"
                    + _default("seed"))
+    privacy_cli.add_train_options(p)
     # the outputs
     p.add_argument("--out", default=None,
                    help=f"output folder (default: {DEFAULT_OUT}; with --resume, the checkpoint's folder)")
@@ -188,9 +190,12 @@ def cmd_train(args):
         raise ValueError(_occupied(out))
     config = TrainConfig(**{field: getattr(opts, option) for option, field in TRAIN_FIELDS.items()},
                          quiet=args.quiet)
+    private = privacy_cli.is_private(args)
     data = check_test_set(training_data(dataset, table=bool(args.table), categorical=args.categorical,
                                         exclude_classes=args.exclude_classes, text_options=text_options,
                                         **loading(args)))
+    if private:  # the noise for --dp-epsilon, and the checks that need N, before the model is built
+        config = privacy_cli.private_config(args, config, len(data.x_train))
     model = text_cli.build_sequence_model(opts, data) if text_run else build_model_from_args(opts, data)
     trainer = Trainer(model, config)
     trainer.extra = run_record(data, dataset, args.exclude_classes, loading(args), text_options)
@@ -204,7 +209,7 @@ def resume(args):
     ckpt = load_checkpoint(args.resume)
     notes = []
     recorded = recorded_config(ckpt, notes)
-    changes = _changed_options(args, ckpt, recorded)
+    changes = _changed_options(args, ckpt, recorded) + privacy_cli.changed_options(args, recorded)
     if changes:
         listed = "; ".join(f"--{option.replace('_', '-')} {_shown(new)} (the run was trained with {_shown(old)})"
                            for option, old, new in changes)
@@ -272,7 +277,7 @@ def _describe(config):
     """The options of a run that differ from a new run's defaults, e.g. "batch size 32, lr 0.003"."""
     shown = [f"{option.replace('_', ' ')} {getattr(config, field)}" for option, field in TRAIN_FIELDS.items()
              if option != "epochs" and getattr(config, field) != NEW_RUN[option]]
-    return ", ".join(shown) or "the defaults"
+    return ", ".join(shown + [privacy_cli.describe(config)] * config.private) or "the defaults"
 
 
 def _occupied(out):
@@ -311,8 +316,9 @@ def _run(trainer, data, out, args):
 
     _write_json(out / "history.json", history)
     record = {k: v for k, v in trainer.extra.items() if k != "table_encoder"}
+    privacy = trainer.privacy.record(trainer.step) if trainer.privacy is not None else None
     _write_json(out / "config.json", {"model": trainer.model.config(), "train": asdict(trainer.config),
-                                      "dataset": trainer.extra.get("dataset"), "data": record})
+                                      "dataset": trainer.extra.get("dataset"), "data": record, "privacy": privacy})
     if not args.no_figures:
         from minivae.plots.run_figures import write_run_figures  # matplotlib loads only when figures are drawn
 
@@ -330,6 +336,9 @@ def _run(trainer, data, out, args):
     else:
         print(f"done in {seconds:.0f} s: test negative ELBO (one sample of z per example) {rec + kl:.2f} nats "
               f"(reconstruction {rec:.2f} + KL {kl:.2f})")
+    if privacy is not None:
+        print(f"privacy: epsilon {privacy['epsilon']:.3f} spent at delta {privacy['delta']:g} in {privacy['steps']} "
+              "steps of DP-SGD; what it covers and what it does not: config.json's \"privacy\"")
     print(f"outputs in {out}/ (checkpoint.npz, history.json, config.json"
           + (")" if args.no_figures else ", figures/)"))
 

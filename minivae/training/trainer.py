@@ -306,11 +306,11 @@ class Trainer:
             x_val, y_val = self._prepare(x_val, y_val, "x_val")
             if c.binarize == "dynamic":  # evaluate on one fixed binarization of the validation set
                 x_val = binarize_dynamic(x_val, np.random.default_rng(c.seed))
+        if c.private:
+            self._start_private(len(x_train))
         if not c.quiet and self.epoch < c.epochs:
             tqdm.write("per epoch: mean loss (reconstruction + beta x KL, nats per example, one sample of z) on the "
                        "training set" + (" and on the held-out set" if x_val is not None else ""))
-        if c.private:
-            self._start_private(len(x_train))
         path = None if checkpoint_path is None else Path(checkpoint_path)
         with StopAtBatchEnd() as stop:
             try:
