@@ -5,7 +5,7 @@ import pytest
 
 from minivae.datasets import load_dataset
 from minivae.models import VAE
-from minivae.privacy.membership import membership_auc, membership_scores
+from minivae.privacy.membership import auc_bound, membership_auc, membership_scores
 from minivae.training.trainer import TrainConfig, Trainer
 
 
@@ -39,3 +39,17 @@ def test_an_empty_side_is_refused(digits):
     members, _ = digits
     with pytest.raises(ValueError, match="at least one of each"):
         membership_auc(VAE(784, latent_dim=2, hidden=(8,)), members[:5], members[:0], np.random.default_rng(0))
+
+
+def test_the_auc_bound_of_differential_privacy():
+    """delta = 0: the bound's curve meets at FPR = 1 / (1 + e^eps) and its area is e^eps / (1 + e^eps); epsilon 0 is
+    chance; delta adds at most delta; a large epsilon bounds nothing."""
+    for eps in (0.0, 0.5, 1.0, 3.0):
+        assert auc_bound(eps) == pytest.approx(np.exp(eps) / (1 + np.exp(eps)), rel=1e-12)
+    assert auc_bound(1.0) < auc_bound(1.0, 1e-3) < auc_bound(1.0) + 1e-3
+    fpr = np.linspace(0, 1, 200_001)  # the area by brute force on a fine grid, with delta
+    tpr = np.minimum.reduce([np.ones_like(fpr), np.e * fpr + 0.01, 1 - (1 - 0.01 - fpr) / np.e])
+    assert auc_bound(1.0, 0.01) == pytest.approx(np.trapezoid(tpr, fpr), abs=1e-8)
+    assert auc_bound(20.0) == pytest.approx(1.0, abs=1e-8)
+    with pytest.raises(ValueError, match="epsilon must be >= 0"):
+        auc_bound(-1.0)

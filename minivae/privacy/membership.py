@@ -12,6 +12,14 @@ bounds every attack's advantage (Yeom et al.: its membership advantage, TPR - FP
 this one's AUC should fall toward 0.5 as epsilon falls. The attack is the weakest sensible one: an AUC near 0.5 says
 this attack fails, not that every attack does. Only the private training's (epsilon, delta) says that.
 
+What (epsilon, delta) allows any attack at all (Kairouz, Oh & Viswanath 2015): every test of "member or not" has
+true and false positive rates with
+
+    TPR <= e^epsilon FPR + delta        and        1 - FPR <= e^epsilon (1 - TPR) + delta
+
+so its ROC curve lies below TPR = min(1, e^eps FPR + delta, 1 - e^-eps (1 - delta - FPR)), and its AUC below the
+area under that curve (``auc_bound``): e^eps / (1 + e^eps) for delta = 0 (0.73 at epsilon 1, 0.95 at 3, 1.0 at 10).
+
 The members and the non-members must come from the same distribution (a training set and a held-out set split at
 random), in equal numbers or not: the AUC does not depend on the ratio.
 """
@@ -36,3 +44,22 @@ def membership_auc(model, members, non_members, rng, method="elbo"):
                              membership_scores(model, non_members, rng, method)])
     labels = np.concatenate([np.ones(len(members)), np.zeros(len(non_members))])
     return roc_auc(scores, labels)
+
+
+def auc_bound(epsilon, delta=0.0):
+    """The largest ROC AUC any membership attack can have against an (epsilon, delta)-DP training (module docstring).
+
+    The area under tpr(F) = min(1, e^eps F + delta, 1 - e^-eps (1 - delta - F)) for F in [0, 1]. The curve is
+    piecewise linear with its kinks where two of the three meet, at F = (1 - delta) / (1 + e^eps),
+    (1 - delta) e^-eps and 1 - delta: the trapezoid rule on these points is exact. epsilon >= 0, delta in [0, 1).
+
+    >>> round(auc_bound(1.0), 6), round(np.e / (1 + np.e), 6)                      # delta = 0: e^eps / (1 + e^eps)
+    (0.731059, 0.731059)
+    """
+    if not (np.isfinite(epsilon) and epsilon >= 0 and 0 <= delta < 1):
+        raise ValueError(f"epsilon must be >= 0 and delta in [0, 1), got {epsilon!r} and {delta!r}")
+    kinks = [(1 - delta) / (1 + np.exp(epsilon)), (1 - delta) * np.exp(-epsilon), 1 - delta]
+    fpr = np.unique(np.clip([0.0, *kinks, 1.0], 0.0, 1.0))
+    tpr = np.minimum.reduce([np.ones_like(fpr), np.exp(epsilon) * fpr + delta,
+                             1 - np.exp(-epsilon) * (1 - delta - fpr)])
+    return float(np.sum((tpr[1:] + tpr[:-1]) / 2 * np.diff(fpr)))
