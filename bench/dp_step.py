@@ -11,8 +11,10 @@ alike), the median over the rounds of:
     clipped     clipped_gradient_sum(model, x, C, rng)                + the reweighted A^T (Delta c), + the losses
     clipped, no losses  clipped_gradient_sum(..., with_losses=False)  without the per-example losses' forward pass
     naive       per_example_gradients(model, x, rng)                  N copies of every gradient (the teaching path)
+    noise       noise_and_average(grads, C, sigma, L, rng)            one Gaussian number per parameter, then / L
 
-No optimizer step and no noise: both are the same work with or without privacy (a few elementwise passes).
+No optimizer step: it is the same work with or without privacy. A DP-SGD step is "clipped, no losses" + "noise"
+(the trainer does not compute the per-example losses).
 """
 import argparse
 import os
@@ -39,6 +41,7 @@ def main():
     from minivae import VAE
     from minivae.datasets import load_mnist_test_10k
     from minivae.privacy import per_example
+    from minivae.privacy.dp_sgd import noise_and_average
 
     x = load_mnist_test_10k().x_train[:args.batch]
     vae = VAE(784, latent_dim=args.latent, hidden=(args.hidden,), seed=0)
@@ -52,6 +55,7 @@ def main():
         "clipped, no losses": lambda: per_example.clipped_gradient_sum(vae, x, 1.0, rng, with_losses=False,
                                                                        **options),
         "naive": lambda: per_example.per_example_gradients(vae, x, rng, **options),
+        "noise": lambda: noise_and_average(vae.grads, 1.0, 1.0, args.batch, rng),
     }
     for step in steps.values():  # warm-up: the Numba kernels compile, the caches fill
         step(), step()

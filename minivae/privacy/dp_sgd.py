@@ -59,8 +59,10 @@ def noise_and_average(grads, clip_norm, noise_multiplier, expected_batch_size, r
     check_private_step(clip_norm, noise_multiplier, expected_batch_size)
     std = noise_multiplier * clip_norm
     for g in grads.values():
-        if std > 0:
-            g += (std * rng.standard_normal(g.shape)).astype(g.dtype, copy=False)
+        if std > 0:  # drawn in the gradient's own dtype (float32: half the time of float64 and no conversion)
+            noise = rng.standard_normal(g.shape, dtype=g.dtype)
+            noise *= std
+            g += noise
         g /= expected_batch_size
     return grads
 
