@@ -61,6 +61,9 @@ this list (nn knows nothing of models; models nothing of training; the command l
       dp_sgd.py                 one DP-SGD step: Poisson-sampled batch, clipped sum, noise once, the optimizer
       budget.py                 a private run's budget: sampling rate, steps, sigma; what is refused, what is covered
       membership.py             the loss-threshold membership attack: does the model tell who it was trained on?
+    tables/      tables at lakehouse scale: columns encoded inside their support, fitted in one streaming pass
+      summary.py                one pass over a column: counts, range, whole numbers, distinct values, a sample
+      columns.py                TableEncoder: each column as numbers for the VAE (log, logit, one-hot, nulls) and back
     training/    the loop and what it saves
       config.py                 TrainConfig, every training setting; what a resumed run may change of them
       trainer.py                Trainer: epochs, validation, warm-up, exact resume, Ctrl-C between two steps

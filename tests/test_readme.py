@@ -57,6 +57,7 @@ SHORTER = {  # the first prefix that matches applies: the longer ones first
     ("python", "bench/text_quality.py"): ["--epochs", "1", "--hidden", "8", "--embed", "4", "--k", "5"],
     ("python", "bench/molecule_design.py"): ["--walks", "1"],
     ("python", "bench/privacy_utility.py"): ["--max-epochs", "1"],  # all twelve runs, one epoch each
+    ("python", "bench/dp_step.py"): ["--rounds", "2"],
     ("python", "bench/molecule_quality.py"): ["--epochs", "1", "--hidden", "8", "--embed", "4", "--k", "5",
                                               "--samples", "50"],
 }

@@ -14,6 +14,8 @@ Which one to use: ``Bernoulli`` for binary or [0, 1] data (MNIST pixels); ``Gaus
 for real numbers; ``Categorical`` for one-hot blocks (strings over an alphabet, pixels with K intensity levels);
 ``Mixed`` for tables whose columns are real numbers and categories side by side (see ``minivae.datasets.tables``).
 """
+import math
+
 import numpy as np
 
 from minivae.nn import kernels, losses
@@ -248,7 +250,8 @@ class Mixed:
     [{"type": "gaussian", "size": 1}, {"type": "categorical", "size": 3}] (an optional "name" is kept for messages).
 
     * a "gaussian" column of size s takes s columns of x; the decoder outputs s means and s log-variances,
-      [m | lv], as ``GaussianLearnedVariance`` (lv clamped to [min_logvar, max_logvar]);
+      [m | lv], as ``GaussianLearnedVariance`` (lv clamped to [min_logvar, max_logvar]; a column's own
+      "min_logvar" replaces the first, e.g. the variance of rounding for a whole-number column);
     * a "categorical" column with K categories takes K one-hot columns of x; the decoder outputs K logits, as
       ``Categorical(K)``.
 
@@ -272,7 +275,7 @@ class Mixed:
                              f"got {columns!r}")
         self.columns = [_check_column(c, i) for i, c in enumerate(columns)]
         self.min_logvar, self.max_logvar = float(min_logvar), float(max_logvar)
-        self.parts = [GaussianLearnedVariance(min_logvar, max_logvar) if c["type"] == "gaussian"
+        self.parts = [GaussianLearnedVariance(c.get("min_logvar", min_logvar), max_logvar) if c["type"] == "gaussian"
                       else Categorical(c["size"]) for c in self.columns]
         # where each column lives in x (its data) and in the decoder's output (its parameters)
         self.x_slices, self.out_slices = [], []
@@ -320,10 +323,10 @@ def _check_column(spec, i):
     """Validate one column spec of Mixed; return a clean copy {"type", "size"[, "name"]}."""
     if not isinstance(spec, dict):
         raise TypeError(f'column {i} must be a dict like {{"type": "gaussian", "size": 1}}, got {spec!r}')
-    unknown = set(spec) - {"type", "size", "name"}
+    unknown = set(spec) - {"type", "size", "name", "min_logvar"}
     if unknown:
         raise ValueError(f"column {i} has unknown key(s) {sorted(unknown)}; a column spec has 'type', 'size' and "
-                         "optionally 'name'")
+                         "optionally 'name' (and a Gaussian column 'min_logvar')")
     kind, size = spec.get("type"), spec.get("size")
     if kind not in ("gaussian", "categorical"):
         raise ValueError(f"column {i} has type {kind!r}; choose 'gaussian' (real numbers) or 'categorical'")
@@ -333,6 +336,13 @@ def _check_column(spec, i):
     clean = {"type": kind, "size": int(size)}
     if "name" in spec:
         clean["name"] = str(spec["name"])
+    if "min_logvar" in spec:
+        floor = spec["min_logvar"]
+        number = isinstance(floor, (int, float)) and not isinstance(floor, bool)
+        if kind != "gaussian" or not number or not math.isfinite(floor):
+            raise ValueError(f"column {i}: min_logvar is a finite number for a Gaussian column, got {floor!r} for a "
+                             f"{kind} one")
+        clean["min_logvar"] = float(floor)
     return clean
 
 
