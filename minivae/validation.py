@@ -49,16 +49,28 @@ def as_float_array(x, name, dtype, ndim=2, width=None, allow_empty=False):
     return arr
 
 
+CHECK_ROWS = 65_536  # check_finite looks at this many rows at a time: a table on disk is never read whole
+
+
 def check_finite(arr, name):
-    """Raise ValueError naming the count and first position of NaN or infinite entries."""
-    finite = np.isfinite(arr)
-    if not finite.all():
-        bad = np.argwhere(~finite)
-        first = tuple(int(i) for i in bad[0])
-        raise ValueError(
-            f"{name} contains {len(bad)} NaN or infinite value(s), the first at index {first} "
-            f"(value {arr[first]}); clean or impute the data before using it"
-        )
+    """Raise ValueError naming the count and first position of NaN or infinite entries.
+
+    A large array (a memory-mapped table of millions of rows) is checked CHECK_ROWS rows at a time, so that the
+    check needs no array of its size."""
+    blocks = [arr] if arr.ndim == 0 or len(arr) <= CHECK_ROWS else [arr[s:s + CHECK_ROWS]
+                                                                   for s in range(0, len(arr), CHECK_ROWS)]
+    offset = 0
+    for block in blocks:
+        finite = np.isfinite(block)
+        if not finite.all():
+            first = tuple(int(i) for i in np.argwhere(~finite)[0])
+            first = (first[0] + offset, *first[1:]) if first else first
+            count = sum(int(np.count_nonzero(~np.isfinite(b))) for b in blocks)
+            raise ValueError(
+                f"{name} contains {count} NaN or infinite value(s), the first at index {first} "
+                f"(value {arr[first]}); clean or impute the data before using it"
+            )
+        offset += len(block) if block.ndim else 0
 
 
 def check_unit_interval(x, name="data"):
