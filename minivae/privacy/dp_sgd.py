@@ -20,7 +20,8 @@ bit for bit, as any other run.
 What the guarantee covers: the model's parameters after any number of these steps, and everything computed from
 them alone (samples, scores of new data), at the (epsilon, delta) the accountant gives for q, sigma and the steps
 taken. What it does not: the per-example losses and norms computed along the way (kept for monitoring, never
-released), the choice of hyperparameters tuned on the same data, and a validation set evaluated every epoch.
+released), and the choice of hyperparameters tuned on the same data. A held-out set scored every epoch is scored
+by the model alone (covered, as far as the training data go); its own rows are not protected by this run.
 """
 import numpy as np
 
