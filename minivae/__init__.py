@@ -66,6 +66,7 @@ this list (nn knows nothing of models; models nothing of training; the command l
       columns.py                TableEncoder: each column as numbers for the VAE (log, logit, one-hot, nulls) and back
       scoring.py                a table scored batch by batch: negative ELBO, reconstruction, IW bound, beside its keys
       synthesis.py              synthetic rows in batches, decoded inside each column's support
+      streaming.py              a table larger than memory as training data: encoded once into files on disk
     training/    the loop and what it saves
       config.py                 TrainConfig, every training setting; what a resumed run may change of them
       trainer.py                Trainer: epochs, validation, warm-up, exact resume, Ctrl-C between two steps

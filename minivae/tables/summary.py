@@ -24,7 +24,7 @@ class ColumnSummary:
         self.rows = self.nulls = self.present = 0
         self.low, self.high, self.whole = math.inf, -math.inf, True
         self.distinct, self.max_distinct = {}, max_distinct
-        self.sample, self.size = [], size
+        self.sample, self.size = np.zeros(0), size  # the sample: an array of at most size values
 
     def update(self, values):
         """Add one batch of the column's values (1-D)."""
@@ -37,7 +37,7 @@ class ColumnSummary:
                 self.low, self.high = min(self.low, float(kept.min())), max(self.high, float(kept.max()))
                 self.whole = self.whole and bool((kept == np.round(kept)).all())
         else:
-            kept = np.array([v for v in values if v is not None], dtype=object)
+            kept = values[values != None]  # noqa: E711 (elementwise on an object array)
         self.rows, self.nulls = self.rows + len(values), self.nulls + len(values) - len(kept)
         if self.distinct is not None and len(kept):
             uniques, counts = np.unique(kept, return_counts=True)
@@ -49,14 +49,16 @@ class ColumnSummary:
 
     def _add_to_sample(self, kept):
         """Algorithm R: the value at stream position i (0-based) takes a uniform slot j in [0, i] and stays if j <
-        size, so that after n values every one of them is in the sample with probability size / n."""
+        size, so that after n values every one of them is in the sample with probability size / n. Within a batch,
+        a slot taken twice keeps the later value, as the one-by-one algorithm would."""
         room = max(0, self.size - len(self.sample))
-        self.sample.extend(kept[:room].tolist())
+        if room:
+            self.sample = np.concatenate([np.asarray(self.sample, dtype=kept.dtype), kept[:room]])
         rest = kept[room:]
         if len(rest):
             positions = self.present + room + np.arange(len(rest))
             slots = np.floor(self.rng.random(len(rest)) * (positions + 1)).astype(np.int64)
-            for value, slot in zip(rest.tolist(), slots.tolist()):
-                if slot < self.size:
-                    self.sample[slot] = value
+            taken = np.flatnonzero(slots < self.size)
+            last = len(taken) - 1 - np.unique(slots[taken][::-1], return_index=True)[1]  # the last of each slot
+            self.sample[slots[taken[last]]] = rest[taken[last]]
         self.present += len(kept)
