@@ -55,6 +55,10 @@ this list (nn knows nothing of models; models nothing of training; the command l
       corpus.py                 text datasets: the bundled census first names, your own text file; a fixed split
       molecules.py              molecules as SMILES or SELFIES tokens: RDKit's NCI set or your .smi / .csv, checked
       files/                    the bundled MNIST test set and census first names, with their licences
+    tables/      tables past memory: Parquet, CSV, Delta Lake, Iceberg, streamed in column batches (extras)
+      schema.py                 the column-batch convention: dicts of 1-D arrays, a JSON schema, both ways to Arrow
+      arrow_io.py               one entry point: read_schema, count_rows, fragments, iter_batches; atomic Parquet
+      lakehouse.py              Delta Lake and Iceberg tables: read at a version or snapshot, written as a new one
     privacy/     differentially private training (DP-SGD) and what it spends
       per_example.py            each example's gradient norm and the clipped sum of DP-SGD, for the MLP models
       accountant.py             the Renyi DP of the sampled Gaussian mechanism as (epsilon, delta); sigma for a target
