@@ -84,8 +84,9 @@ def test_nan_is_null_in_numeric_columns(tmp_path):
 
 def test_a_partitioned_folder_adds_its_keys_as_columns_in_path_order(tmp_path):
     for region, start in [("north", 0), ("south", 100), ("east", 200)]:
-        (tmp_path / "t" / f"region={region}").mkdir(parents=True)
-        pq.write_table(pa.table({"id": np.arange(start, start + 100)}), tmp_path / "t" / f"region={region}" / "a.parquet")
+        folder = tmp_path / "t" / f"region={region}"
+        folder.mkdir(parents=True)
+        pq.write_table(pa.table({"id": np.arange(start, start + 100)}), folder / "a.parquet")
     (tmp_path / "t" / "_SUCCESS").write_text("")  # names starting with _ or . are not data
     schema = read_schema(tmp_path / "t")
     assert [(c["name"], c["type"]) for c in schema] == [("id", "int"), ("region", "string")]
@@ -284,3 +285,13 @@ def test_without_pyarrow_the_error_names_the_extra(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "pyarrow", None)
     with pytest.raises(MissingExtraError, match=r"pip install 'minivae\[tables\]'"):
         require("tables")
+
+
+def test_the_docstring_examples_run():
+    import doctest
+
+    from minivae.tables import lakehouse, schema
+
+    for module in (schema, lakehouse):
+        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.attempted > 0 and result.failed == 0, module.__name__

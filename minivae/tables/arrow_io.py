@@ -42,7 +42,7 @@ import numpy as np
 from minivae.datasets.csvfiles import detect_delimiter
 from minivae.datasets.dataset import DamagedFileError
 from minivae.fileio import atomic_write
-from minivae.tables.schema import _pa, describe, schema_drift, to_arrow_schema, to_batch, to_record_batch
+from minivae.tables.schema import describe, import_pyarrow, schema_drift, to_arrow_schema, to_batch, to_record_batch
 from minivae.validation import check_positive_int
 
 __all__ = ["Part", "read_schema", "count_rows", "fragments", "iter_batches", "AtomicParquetWriter", "write_parquet",
@@ -113,12 +113,10 @@ def iter_batches(source, batch_rows=DEFAULT_BATCH_ROWS, columns=None, part=0, pa
 
 
 def _schema(table, columns):
-    try:
-        return describe(table.arrow_schema, columns)
-    except ValueError:
-        if table.count_rows() == 0:  # a CSV file of a header only has columns of type null
-            raise ValueError(f"{table.name} holds no rows; give a table with at least one row") from None
-        raise
+    pa = import_pyarrow()
+    if all(pa.types.is_null(f.type) for f in table.arrow_schema) and table.count_rows() == 0:  # a CSV header only
+        raise ValueError(f"{table.name} holds no rows; give a table with at least one row")
+    return describe(table.arrow_schema, columns)
 
 
 def _stream(table, units, schema, batch_rows, must_have_rows):
@@ -204,7 +202,7 @@ class DatasetTable:
 
 def _guarded(file, call, hint=None):
     """call(), with pyarrow's errors of reading ``file`` turned into a DamagedFileError that names it."""
-    pa = _pa()
+    pa = import_pyarrow()
     try:
         return call()
     except (pa.ArrowException, OSError) as err:
@@ -215,7 +213,7 @@ def _guarded(file, call, hint=None):
 
 def _parquet_table(path):
     """A Parquet file, or a folder of them whose files all have the same columns of the same types."""
-    pa = _pa()
+    pa = import_pyarrow()
     import pyarrow.dataset as ds
 
     try:
@@ -257,7 +255,7 @@ def _kinds(arrow_schema):
     out = []
     for field in arrow_schema:
         try:
-            kind = describe(_pa().schema([field]))[0]["type"]
+            kind = describe(import_pyarrow().schema([field]))[0]["type"]
         except ValueError:
             kind = "unreadable"
         out.append({"name": field.name, "type": kind, "arrow_type": str(field.type), "nullable": field.nullable})
@@ -266,11 +264,11 @@ def _kinds(arrow_schema):
 
 def _csv_table(path):
     """A CSV file, one unit of work; pyarrow.csv guesses the column types from its first block (1 MB)."""
-    pa = _pa()
+    pa = import_pyarrow()
     import pyarrow.csv as pcsv
     import pyarrow.dataset as ds
 
-    with (gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")) as f:
+    with (gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")) as f:  # as pyarrow
         head = _guarded(path, lambda: f.read(1 << 16), "it is not a valid gzip file").decode("utf-8", "replace")
     if not head.strip():
         raise ValueError(f"{path} is empty; expected a header row of column names, then rows")
@@ -283,11 +281,6 @@ def _csv_table(path):
     except (pa.ArrowException, OSError) as err:
         raise ValueError(f"{path} cannot be read as CSV: {' '.join(str(err).split())}") from None
     return DatasetTable(str(path), dataset.schema, list(dataset.get_fragments()), by_row_group=False, hint=hint)
-
-
-def _is_gzip(path):
-    with open(path, "rb") as f:
-        return f.read(2) == b"\x1f\x8b"
 
 
 # ------------------------------------------------------------------------------------------------- writing

@@ -40,7 +40,7 @@ from pathlib import Path
 
 from minivae.extras import require
 from minivae.tables.arrow_io import DatasetTable, Part
-from minivae.tables.schema import _pa, to_arrow_schema, to_record_batch
+from minivae.tables.schema import import_pyarrow, to_arrow_schema, to_record_batch
 
 
 @dataclass(frozen=True)
@@ -248,7 +248,7 @@ def write_iceberg(target, schema, batches):
 
 def _plain(arrow_schema):
     """The schema with dictionary types replaced by their value types (neither format stores dictionaries)."""
-    pa = _pa()
+    pa = import_pyarrow()
     return pa.schema([f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in arrow_schema])
 
 
@@ -270,10 +270,10 @@ class _RecordBatches:
         self.schema, self.batches, self.arrow_schema, self.error = schema, batches, arrow_schema, None
 
     def reader(self):
-        return _pa().RecordBatchReader.from_batches(self.arrow_schema, iter(self))
+        return import_pyarrow().RecordBatchReader.from_batches(self.arrow_schema, iter(self))
 
     def __iter__(self):
-        pa = _pa()
+        pa = import_pyarrow()
         try:
             for batch in self.batches:
                 record_batch = to_record_batch(self.schema, batch)
@@ -285,7 +285,7 @@ class _RecordBatches:
 
 
 def _cast(array, field):
-    pa = _pa()
+    pa = import_pyarrow()
     if pa.types.is_dictionary(array.type) and not pa.types.is_dictionary(field.type):
         array = array.cast(array.type.value_type)
     try:

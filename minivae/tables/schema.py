@@ -22,7 +22,8 @@ A **schema** is a JSON-able list with one dict per column::
 ``arrow_type`` is ``str()`` of the Arrow type ("int32", "decimal128(10, 2)", "dictionary<values=string,
 indices=int8, ordered=0>"), so a writer restores the exact type: ``to_record_batch`` turns a batch back into Arrow,
 rounding nothing silently: an int column takes integral values only, a decimal column values on its scale's grid
-(1.25 fits decimal(10, 2), 1.255 does not), and a column that is not nullable takes no null (nor NaN).
+(1.25 fits decimal(10, 2), 1.255 does not), and a column that is not nullable takes no null (nor NaN). A numeric
+column may also be given as an integer array, a text column as a NumPy string array.
 
 ``schema_drift(trained, found)`` lists, one line each, how a table's schema differs from the schema a model was
 trained on: the columns missing, the new ones, and the ones whose kind changed (``exact=True``: whose Arrow type
@@ -46,7 +47,8 @@ _DECIMAL = re.compile(r"^decimal(128|256)\((\d+), (-?\d+)\)$")
 _LEAVE_OUT = "cast it to a number or a string, or leave it out (columns=[...] names the columns to read)"
 
 
-def _pa():
+def import_pyarrow():
+    """The pyarrow module, after ``require("tables")``: a missing pyarrow is one line naming the extra."""
     require("tables", "tables in Parquet, CSV and lakehouse formats")
     import pyarrow
 
@@ -57,7 +59,7 @@ def _pa():
 def column_kind(field):
     """The kind ("float", "int", "bool", "string", "category") of an Arrow field, or a ValueError naming the column
     and saying what to do with it."""
-    pa, t = _pa(), field.type
+    pa, t = import_pyarrow(), field.type
     if pa.types.is_integer(t):
         return "int"
     if pa.types.is_floating(t) or pa.types.is_decimal(t):
@@ -79,7 +81,7 @@ def column_kind(field):
 
 
 def _is_text(t):
-    pa = _pa()
+    pa = import_pyarrow()
     return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
 
 
@@ -111,7 +113,7 @@ def check_columns(names, columns):
 def arrow_type(text):
     """The Arrow type whose ``str()`` is ``text`` ("int32", "decimal128(10, 2)", "dictionary<values=string,
     indices=int32, ordered=0>", ...)."""
-    pa = _pa()
+    pa = import_pyarrow()
     match = _DICTIONARY.match(text)
     if match:
         return pa.dictionary(arrow_type(match.group(2)), arrow_type(match.group(1)), ordered=match.group(3) == "1")
@@ -129,7 +131,7 @@ def arrow_type(text):
 def to_arrow_schema(schema):
     """The Arrow schema of a schema list, checked: every field has a name, a kind of KINDS, an Arrow type of that
     kind, and a nullable flag."""
-    pa = _pa()
+    pa = import_pyarrow()
     if not isinstance(schema, (list, tuple)) or not schema:
         raise ValueError("a schema is a non-empty list of {'name', 'type', 'arrow_type', 'nullable'} dicts, "
                          f"one per column; got {type(schema).__name__}")
@@ -161,7 +163,7 @@ def to_batch(record_batch, schema):
 
 
 def _to_numpy(array, column):
-    pa = _pa()
+    pa = import_pyarrow()
     if column["type"] in ("float", "int"):
         try:
             return array.cast(pa.float64()).to_numpy(zero_copy_only=False, writable=True)
@@ -185,7 +187,7 @@ def to_record_batch(schema, batch, arrow_schema=None):
     a null (None or NaN) in a column that is not nullable, a non-integral value in an int column, a value off a
     decimal column's scale, a value out of the Arrow type's range, and values of the wrong kind ("yes" in a bool).
     """
-    pa = _pa()
+    pa = import_pyarrow()
     arrow_schema = arrow_schema or to_arrow_schema(schema)
     if not isinstance(batch, dict):
         raise TypeError(f"a batch is a dict of column name -> 1-D array, got {type(batch).__name__}")
@@ -202,7 +204,7 @@ def to_record_batch(schema, batch, arrow_schema=None):
 
 
 def _to_arrow(values, column, field):
-    pa, name = _pa(), column["name"]
+    pa, name = import_pyarrow(), column["name"]
     if values.ndim != 1:
         raise ValueError(f"column {name!r} has shape {values.shape}; each column is a 1-D array, one value per row")
     try:
@@ -225,7 +227,7 @@ def _to_arrow(values, column, field):
 
 def _numbers(values, column, field):
     """A numeric array as the column's Arrow numbers; NaN is null. Integers and decimals are checked, not rounded."""
-    pa, name, t = _pa(), column["name"], field.type
+    pa, name, t = import_pyarrow(), column["name"], field.type
     if values.dtype.kind in "iub":  # integers given as integers: no float detour
         return pa.array(values).cast(t)
     values = np.asarray(values, dtype=np.float64)
