@@ -281,8 +281,10 @@ def test_schema_drift_lists_every_difference():
     assert "column 'a' was int (int32), is now int (int64)" in schema_drift(trained, found, exact=True)
 
 
-def test_without_pyarrow_the_error_names_the_extra(monkeypatch):
-    monkeypatch.setitem(__import__("sys").modules, "pyarrow", None)
+def test_without_pyarrow_the_error_names_the_extra(monkeypatch, people_file):
+    monkeypatch.setitem(__import__("sys").modules, "pyarrow", None)  # what an import without pyarrow meets
+    with pytest.raises(MissingExtraError, match=r"needs pyarrow.*pip install 'minivae\[tables\]'"):
+        read_schema(people_file)
     with pytest.raises(MissingExtraError, match=r"pip install 'minivae\[tables\]'"):
         require("tables")
 
