@@ -194,6 +194,18 @@ def test_a_damaged_or_foreign_file_is_named(people_file, tmp_path):
         read_schema(folder)
 
 
+def test_a_damaged_data_page_is_named_while_streaming(tmp_path):
+    path = tmp_path / "t.parquet"
+    x = np.random.default_rng(0).normal(size=200_000)  # incompressible: the data pages fill the file
+    pq.write_table(pa.table({"x": x}), path, row_group_size=50_000, compression="zstd")
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2: len(data) * 4 // 5] = b"\xff" * (len(data) * 4 // 5 - len(data) // 2)  # the footer intact
+    path.write_bytes(bytes(data))
+    batches = iter_batches(path, batch_rows=10_000)  # the footer reads well: the damage shows while streaming
+    with pytest.raises(DamagedFileError, match=r"t.parquet cannot be read: .*damaged"):
+        list(batches)
+
+
 def test_an_unsupported_column_is_named_and_can_be_left_out(tmp_path):
     path = tmp_path / "t.parquet"
     pq.write_table(pa.table({"x": [1.0, 2.0], "when": pa.array([0, 1], pa.timestamp("ms"))}), path)
