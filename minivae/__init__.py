@@ -55,18 +55,21 @@ this list (nn knows nothing of models; models nothing of training; the command l
       corpus.py                 text datasets: the bundled census first names, your own text file; a fixed split
       molecules.py              molecules as SMILES or SELFIES tokens: RDKit's NCI set or your .smi / .csv, checked
       files/                    the bundled MNIST test set and census first names, with their licences
+    tables/      tables past memory: Parquet, CSV, Delta Lake, Iceberg streamed in column batches, encoded, judged
+      schema.py                 the column-batch convention: dicts of 1-D arrays, a JSON schema, both ways to Arrow
+      arrow_io.py               one entry point: read_schema, count_rows, fragments, iter_batches; atomic Parquet
+      lakehouse.py              Delta Lake and Iceberg tables: read at a version or snapshot, written as a new one
+      summary.py                one pass over a column: counts, range, whole numbers, distinct values, a sample
+      columns.py                TableEncoder: each column as numbers for the VAE (log, logit, one-hot, nulls) and back
+      scoring.py                a table scored batch by batch: negative ELBO, reconstruction, IW bound, beside its keys
+      synthesis.py              synthetic rows in batches, decoded inside each column's support
+      streaming.py              a table larger than memory as training data: encoded once into files on disk
     privacy/     differentially private training (DP-SGD) and what it spends
       per_example.py            each example's gradient norm and the clipped sum of DP-SGD, for the MLP models
       accountant.py             the Renyi DP of the sampled Gaussian mechanism as (epsilon, delta); sigma for a target
       dp_sgd.py                 one DP-SGD step: Poisson-sampled batch, clipped sum, noise once, the optimizer
       budget.py                 a private run's budget: sampling rate, steps, sigma; what is refused, what is covered
       membership.py             the loss-threshold membership attack: does the model tell who it was trained on?
-    tables/      tables at lakehouse scale: columns encoded inside their support, fitted in one streaming pass
-      summary.py                one pass over a column: counts, range, whole numbers, distinct values, a sample
-      columns.py                TableEncoder: each column as numbers for the VAE (log, logit, one-hot, nulls) and back
-      scoring.py                a table scored batch by batch: negative ELBO, reconstruction, IW bound, beside its keys
-      synthesis.py              synthetic rows in batches, decoded inside each column's support
-      streaming.py              a table larger than memory as training data: encoded once into files on disk
     training/    the loop and what it saves
       config.py                 TrainConfig, every training setting; what a resumed run may change of them
       trainer.py                Trainer: epochs, validation, warm-up, exact resume, Ctrl-C between two steps

@@ -4,6 +4,8 @@ minivae's core is NumPy, Numba, Matplotlib and tqdm. An application that works w
 it as an extra, installed by name:
 
     pip install "minivae[molecules]"      RDKit and selfies: molecules as SMILES and SELFIES strings, judged by RDKit
+    pip install "minivae[tables]"         pyarrow: Parquet files and folders, and CSV files, streamed in column batches
+    pip install "minivae[lakehouse]"      deltalake and pyiceberg (SQLite catalog): Delta Lake and Iceberg tables
 
 ``require("molecules")`` imports what an extra holds and returns nothing; when a package is missing it raises
 ``MissingExtraError``, whose one line says which extra to install. Import the packages themselves where they are
@@ -13,6 +15,8 @@ import importlib
 
 EXTRAS = {  # extra -> the modules it provides (import names), as pyproject.toml's optional-dependencies install them
     "molecules": ("rdkit", "selfies"),
+    "tables": ("pyarrow",),
+    "lakehouse": ("deltalake", "pyiceberg", "sqlalchemy"),  # sqlalchemy: pyiceberg's SQL catalog ([sql-sqlite])
 }
 
 

@@ -1,11 +1,20 @@
-"""Tables at lakehouse scale: columns encoded inside their support, fitted in one streaming pass.
+"""Tables at lakehouse scale: Parquet, CSV, Delta Lake and Iceberg tables streamed as column batches, encoded inside
+each column's support, trained on from disk, scored and synthesised batch by batch.
 
-    summary       one pass over a column: counts, range, whole numbers, few distinct values, a uniform sample
-    columns       TableEncoder: each column as numbers for the VAE (log, logit, one-hot, nulls) and back in its support
-    scoring       a table scored batch by batch: negative ELBO, reconstruction error, IW bound, beside its keys
-    synthesis     synthetic rows in batches, decoded inside each column's support
-    streaming     a table larger than memory as training data: encoded once into memory-mapped files
+    schema      the column-batch convention: a batch is a dict of name -> 1-D array (float64 with NaN for null,
+                objects for bools and strings), a schema a JSON-able list; both ways to Arrow; schema_drift
+    arrow_io    one entry point for every source: read_schema, count_rows, fragments (parts for k readers),
+                iter_batches; Parquet written batch by batch, atomically
+    lakehouse   Delta Lake (delta:PATH[@VERSION]) and Iceberg (iceberg:CATALOG#NS.TABLE[@SNAPSHOT]) tables: read,
+                and written as a new version or snapshot
+    summary     one pass over a column: counts, range, whole numbers, few distinct values, a uniform sample
+    columns     TableEncoder: each column as numbers for the VAE (log, logit, one-hot, nulls) and back in its support
+    streaming   a table larger than memory as training data: encoded once into memory-mapped files
+    scoring     a table scored batch by batch: negative ELBO, reconstruction error, IW bound, beside its keys
+    synthesis   synthetic rows in batches, decoded inside each column's support
 
 A batch of rows is a dict: column name -> 1-D array, all of one length. Numeric columns are float64 with NaN for a
 null; the others (strings, categories, booleans) are object arrays of str or bool, with None for a null.
+schema, arrow_io and lakehouse need the ``tables`` extra (pyarrow), lakehouse also the ``lakehouse`` extra:
+pip install "minivae[tables]" or "minivae[lakehouse]". The others are NumPy only.
 """
