@@ -78,12 +78,22 @@ this list (nn knows nothing of models; models nothing of training; the command l
       imputation.py             missing values: iterative and Metropolis-within-Gibbs
       synthetic.py              new examples from the prior, to .npy / .npz / .csv
       molecules.py              generated molecules judged: validity, uniqueness, novelty, diversity, W1
+    tables/      tables as column batches (column name -> 1-D array): how good a synthetic table is
+      inputs.py                 the column-batch convention checked: same columns, a kind each; kinds from the dtypes
+      quality.py                SDMetrics' quality score: column shapes (KS, TVD), column-pair trends, their mean
+      linear.py                 ridge, logistic (Newton) and softmax regression by hand; rows as feature vectors
+      detection.py              can a logistic regression tell real rows from synthetic? Cross-validated ROC AUC
+      efficacy.py               train on synthetic, test on real (TSTR), beside train on real
+      dcr.py                    distance to the closest training row, beside held-out rows'; its Numba kernel
+      scores.py                 every score in one JSON-able dict, and its markdown page
+      report.py                 write_report: report.md, scores.json and the figures (the one module here that draws)
     plots/       figures: each function returns a matplotlib Figure (import it yourself: it loads matplotlib)
       images.py                 image grids and save_figure
       latent.py                 the manifold, the encoder means, interpolations, traversals
       generation.py             reconstructions, samples, imputations
       curves.py                 training curves, the ROC curve
       molecules.py              property histograms of molecules, grids of their drawings (RDKit)
+      tables.py                 a synthetic table against the real one: marginals, correlation heat maps
       run_figures.py            the figures the main job writes
     teaching/    exercises, assignments and their grader
       exercises.py              the exercises with reference solutions between markers
