@@ -77,8 +77,9 @@ def detection(real, synthetic, kinds, rng=None, folds=3, lam=None):
     aucs, roc, n_features = [], None, 0
     for test in stratified_folds(labels, folds, rng):
         train = np.setdiff1d(np.arange(len(labels)), test, assume_unique=True)
-        spec = fit_features(_take(table, train), kinds, columns)
-        x_train = features(_take(table, train), spec)
+        train_rows = _take(table, train)
+        spec = fit_features(train_rows, kinds, columns)  # the scaling of the training folds only
+        x_train = features(train_rows, spec)
         theta = fit_logistic(x_train, labels[train], lam)
         p_real = sigmoid(predict_linear(features(_take(table, test), spec), theta))
         aucs.append(roc_auc(p_real, labels[test]))

@@ -17,9 +17,10 @@ Column-pair trends, one score per pair of columns:
 
 The column-shapes score is the mean over the columns, the column-pair-trends score the mean over the pairs that
 *count*, and the quality score the mean of the two (SDMetrics 0.32's ``QualityReport``; with one column there is
-no pair and the quality score is the column-shapes score). Since SDMetrics 0.25 a pair counts only when the real
-data show a trend worth copying: |r_real| > 0.5 for two numeric columns, Cramer's V of the real pair > 0.3 for the
-others (``correlation_threshold``, ``association_threshold``; 0 counts every pair, as SDMetrics did before):
+no pair and the quality score is the column-shapes score). Since its issue #815 (January 2026) SDMetrics counts a
+pair only when the real data show a trend worth copying: |r_real| > 0.5 for two numeric columns, Cramer's V of the
+real pair > 0.3 for the others (``correlation_threshold``, ``association_threshold``; 0 counts every pair, as
+SDMetrics did before), so that the many pairs without a trend, easy to copy, do not drown the few with one:
 
     V = sqrt(chi2 / (n (min(R, C) - 1))),   chi2 = sum_{a, b} (O_ab - E_ab)^2 / E_ab,   E_ab = O_a. O_.b / n
 
@@ -30,12 +31,16 @@ Where this differs from SDMetrics 0.32 (tests/test_table_quality.py measures the
 * KS: SDMetrics rounds the values to 14 decimal places first; here they are compared as they are.
 * TVD: SDMetrics gives a category seen only in the synthetic data a real count of 1e-6; here it is 0. The two
   differ by less than 1e-6 * (number of such categories) / n_real.
-* Bins: a null numeric value is a bin of its own here; SDMetrics' np.digitize puts NaN in the bin of the maximum.
+* Bins: a null numeric value is a bin of its own here; SDMetrics' np.digitize puts NaN in the bin that holds only
+  the column's maximum, so a pair's score differs by at most half the share of the rows at the maximum.
 * SDMetrics draws 50,000 rows at random (unseeded) for a pair with a category when a table has more rows; here
   every row is used, so on larger tables its numbers scatter around these.
 
-Misses: marginals and pairs only. A generator can match every one of them and still get three-way relations wrong,
-and copying the training set scores 1.0: read ``minivae.tables.detection`` and ``minivae.tables.dcr`` beside it.
+Misses: marginals and pairs only. A generator can match all of them and still get three-way relations wrong, and
+copying the training set scores 1.0: read ``minivae.tables.detection`` and ``minivae.tables.dcr`` beside it. And
+the report bins a numeric column into ten equal-width bins on each table's own range, so real bin k and synthetic
+bin k can be different intervals: a synthetic column shifted by +5 keeps its contingency scores (binning="real",
+the real column's bins for both, sees it; the column-shapes score does in any case).
 
 Example
 -------

@@ -15,7 +15,7 @@ goes to ``json.dumps`` as it is. ``markdown_report`` writes it as a page of tabl
 
 Read them together: the quality score checks columns one and two at a time, detection all columns at once (but
 only linearly), efficacy the relation that matters for one use, and DCR whether the rows are new. Copying the
-training table scores 1.0 on quality, 1.0 on detection and TRTR's efficacy: only DCR sees it.
+training table scores 1.0 on quality, about 1.0 on detection and the efficacy of real rows: only DCR sees it.
 
 Example
 -------
