@@ -381,3 +381,19 @@ def test_detection_agrees_with_sdmetrics_within_the_spread_of_the_folds():
         np.random.seed(0)  # SDMetrics' StratifiedKFold(shuffle=True) draws from NumPy's global generator
         theirs = LogisticDetection.compute(_frame(real), _frame(syn), METADATA)
         assert detection.detection(real, syn, KINDS)["score"] == pytest.approx(theirs, abs=tolerance)
+
+
+def test_the_figures_draw_every_column_and_fold_rare_categories():
+    from minivae.plots.tables import plot_correlations, plot_marginals
+
+    rng = np.random.default_rng(21)
+    real, syn = _table(rng, 300), _table(rng, 300)
+    real["many"] = syn["many"] = np.array([f"k{i % 30}" for i in range(300)], dtype=object)
+    kinds = {**KINDS, "many": "categorical"}
+    fig = plot_marginals(real, syn, kinds, per_row=3, max_categories=5)
+    drawn = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in drawn] == ["x (numeric)", "y (numeric)", "c (categorical)", "many (categorical)"]
+    assert [t.get_text() for t in drawn[3].get_xticklabels()][-1] == "(other)" and len(drawn[3].patches) == 10
+    assert len(plot_correlations(real, syn, kinds).axes) == 4  # three heat maps and the colour bar
+    with pytest.raises(ValueError, match="at least two numeric columns"):
+        plot_correlations({"x": real["x"]}, {"x": syn["x"]}, {"x": "numeric"})
