@@ -55,15 +55,6 @@ this list (nn knows nothing of models; models nothing of training; the command l
       corpus.py                 text datasets: the bundled census first names, your own text file; a fixed split
       molecules.py              molecules as SMILES or SELFIES tokens: RDKit's NCI set or your .smi / .csv, checked
       files/                    the bundled MNIST test set and census first names, with their licences
-    tables/      tables past memory: Parquet, CSV, Delta Lake, Iceberg streamed in column batches, encoded, judged
-      schema.py                 the column-batch convention: dicts of 1-D arrays, a JSON schema, both ways to Arrow
-      arrow_io.py               one entry point: read_schema, count_rows, fragments, iter_batches; atomic Parquet
-      lakehouse.py              Delta Lake and Iceberg tables: read at a version or snapshot, written as a new one
-      summary.py                one pass over a column: counts, range, whole numbers, distinct values, a sample
-      columns.py                TableEncoder: each column as numbers for the VAE (log, logit, one-hot, nulls) and back
-      scoring.py                a table scored batch by batch: negative ELBO, reconstruction, IW bound, beside its keys
-      synthesis.py              synthetic rows in batches, decoded inside each column's support
-      streaming.py              a table larger than memory as training data: encoded once into files on disk
     privacy/     differentially private training (DP-SGD) and what it spends
       per_example.py            each example's gradient norm and the clipped sum of DP-SGD, for the MLP models
       accountant.py             the Renyi DP of the sampled Gaussian mechanism as (epsilon, delta); sigma for a target
@@ -87,12 +78,30 @@ this list (nn knows nothing of models; models nothing of training; the command l
       imputation.py             missing values: iterative and Metropolis-within-Gibbs
       synthetic.py              new examples from the prior, to .npy / .npz / .csv
       molecules.py              generated molecules judged: validity, uniqueness, novelty, diversity, W1
+    tables/      tables past memory: Parquet, Delta, Iceberg in batches; encoded, scored, synthesised, judged
+      schema.py                 the column-batch convention: dicts of 1-D arrays, a JSON schema, both ways to Arrow
+      arrow_io.py               one entry point: read_schema, count_rows, fragments, iter_batches; atomic Parquet
+      lakehouse.py              Delta Lake and Iceberg tables: read at a version or snapshot, written as a new one
+      summary.py                one pass over a column: counts, range, whole numbers, distinct values, a sample
+      columns.py                TableEncoder: each column as numbers for the VAE (log, logit, one-hot, nulls) and back
+      scoring.py                a table scored batch by batch: negative ELBO, reconstruction, IW bound, beside its keys
+      synthesis.py              synthetic rows in batches, decoded inside each column's support
+      streaming.py              a table larger than memory as training data: encoded once into files on disk
+      inputs.py                 the column-batch convention checked: same columns, a kind each; kinds from the dtypes
+      quality.py                SDMetrics' quality score: column shapes (KS, TVD), column-pair trends, their mean
+      linear.py                 ridge, logistic (Newton) and softmax regression by hand; rows as feature vectors
+      detection.py              can a logistic regression tell real rows from synthetic? Cross-validated ROC AUC
+      efficacy.py               train on synthetic, test on real (TSTR), beside train on real
+      dcr.py                    distance to the closest training row, beside held-out rows'; its Numba kernel
+      scores.py                 every score in one JSON-able dict, and its markdown page
+      report.py                 write_report: report.md, scores.json and the figures (the one module here that draws)
     plots/       figures: each function returns a matplotlib Figure (import it yourself: it loads matplotlib)
       images.py                 image grids and save_figure
       latent.py                 the manifold, the encoder means, interpolations, traversals
       generation.py             reconstructions, samples, imputations
       curves.py                 training curves, the ROC curve
       molecules.py              property histograms of molecules, grids of their drawings (RDKit)
+      tables.py                 a synthetic table against the real one: marginals, correlation heat maps
       run_figures.py            the figures the main job writes
     teaching/    exercises, assignments and their grader
       exercises.py              the exercises with reference solutions between markers
@@ -111,7 +120,7 @@ this list (nn knows nothing of models; models nothing of training; the command l
       teaching.py               gradcheck, make-assignment, grade
       text.py                   text runs: train --model seq-vae / seq-lm, and the markdown their commands write
       molecules.py              molecule runs: --data molecules, samples as .smi, RDKit's metrics, optimize
-      privacy.py                private runs: train --dp-epsilon / --noise-multiplier, and the epsilon of what they write
+      privacy.py                private runs: train --dp-epsilon or --noise-multiplier; the epsilon of what they write
       common.py                 what the commands share: help format, data and checkpoint options
       options.py                the type= of the numeric options: ranges checked when parsed, a memory estimate
     validation.py               input checks shared by every layer (shapes, dtypes, finite values, ranges)

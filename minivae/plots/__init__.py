@@ -5,6 +5,7 @@
     generation    reconstructions, samples from the prior, imputations
     curves        training curves (loss, reconstruction, KL, active units) and ROC curves
     molecules     property_histograms and molecule_grid of generated molecules (needs RDKit)
+    tables        plot_marginals and plot_correlations of a synthetic table against the real one
 
 ``from minivae import plots`` then ``plots.plot_samples(...)``, as in version 0.1.0. Importing this package loads
 matplotlib, which the rest of minivae does not need.
