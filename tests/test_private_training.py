@@ -10,6 +10,7 @@ from minivae.privacy.budget import PrivateRun
 from minivae.privacy.dp_sgd import poisson_batch, private_step, steps_per_epoch
 from minivae.training.checkpoint import load_checkpoint
 from minivae.training.trainer import PrivacyBudgetSpent, TrainConfig, Trainer
+from test_training import interrupt_on_call  # the same Ctrl-C inside a batch as the non-private resume tests
 
 N, D = 240, 20
 PRIVATE = dict(batch_size=24, dp_clip_norm=1.0, dp_noise_multiplier=1.1, dp_delta=1e-3, quiet=True, seed=3,
@@ -106,15 +107,7 @@ def test_a_private_run_resumes_exactly_after_an_epoch_and_inside_one(data, tmp_p
     assert straight.history == {**resumed.history, "seconds": straight.history["seconds"]}
 
     run = Trainer(small_vae(), TrainConfig(epochs=2, **PRIVATE))
-    original, calls = run.model.loss_and_gradients, {"n": 0}
-
-    def interrupted(*args, **kwargs):  # Ctrl-C inside the 4th step of epoch 2
-        calls["n"] += 1
-        if calls["n"] == 10 + 4:
-            raise KeyboardInterrupt
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(run.model, "loss_and_gradients", interrupted)
+    interrupt_on_call(run, monkeypatch, 10 + 4)  # Ctrl-C inside the 4th step of epoch 2
     with pytest.raises(KeyboardInterrupt):
         run.fit(x, xv, checkpoint_path=tmp_path / "run.npz")
     saved = load_checkpoint(tmp_path / "run-interrupted.npz")
