@@ -7,7 +7,7 @@ import pytest
 
 from minivae.models import VAE
 from minivae.tables.columns import TableEncoder
-from minivae.tables.streaming import encode_split, split_sizes
+from minivae.tables.streaming import encode_split, split_sizes, held_out_count, held_out_mask
 from minivae.training.trainer import TrainConfig, Trainer
 
 ROWS, BATCH = 2_000_000, 65_536
@@ -25,10 +25,20 @@ def stream(rows=ROWS, batch=BATCH, seed=0):
         yield table
 
 
-def test_split_sizes_do_not_depend_on_how_the_numbers_are_drawn():
-    rng = np.random.default_rng(3)
-    u = np.concatenate([rng.random(k) for k in (5, 1000, 17, 3000)])
-    assert split_sizes(len(u), 0.1, 3) == (int((u >= 0.1).sum()), int((u < 0.1).sum()))
+def test_the_split_takes_exactly_m_rows_by_the_seed_whatever_the_batch_sizes():
+    mask = held_out_mask(37, 0.1, seed=3)
+    assert mask.sum() == 3 == held_out_count(37, 0.1) and split_sizes(37, 0.1, 3) == (34, 3)
+    assert (held_out_mask(37, 0.1, seed=3) == mask).all() and (held_out_mask(37, 0.1, seed=4) != mask).any()
+    assert held_out_count(5, 0.1) == 1  # never an empty test part
+    table = next(stream(rows=1000, batch=1000))
+    cut = lambda b: ({name: v[s:s + b] for name, v in table.items()} for s in range(0, 1000, b))  # noqa: E731
+    encoder = TableEncoder().fit(cut(300))
+    by_300 = encode_split(cut(300), 1000, encoder, seed=5)  # in memory
+    by_77 = encode_split(cut(77), 1000, encoder, seed=5)
+    whole = encoder.transform(table)
+    test = held_out_mask(1000, 0.1, seed=5)
+    for a, b, rows in zip(by_300, by_77, (whole[~test], whole[test])):
+        assert np.array_equal(a, rows) and np.array_equal(b, rows)
 
 
 def traced_peak(rows, folder):
