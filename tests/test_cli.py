@@ -160,9 +160,10 @@ def test_every_train_option_has_a_help_text_with_its_default_once():
         assert action.help, f"{action.option_strings[0]} has no help text"
         assert text.count("default") == 1, f"{action.option_strings[0]}: {text!r}"
     help_text = train.format_help()
-    for shown in ("(default: 50; 30 for text)", "(default: 0.001; 0.002 for text)", "(default: 128; 64 for text)",
-                  "(default: adam)", "(default: 512; 128 for text; 256 for molecules)",
-                  "(default: 2; 16 for text; 32 for molecules)", "(default: OUT/figures)", "(default: off)",
+    for shown in ("(default: 50; 30 for text; 100 for tables)", "(default: 0.001; 0.002 for text)",
+                  "(default: 128; 64 for text)", "(default: adam)",
+                  "(default: 512; 128 for text; 256 for molecules; 128,128 for tables)",
+                  "(default: 2; 16 for text; 32 for molecules; 8 for tables)", "(default: OUT/figures)", "(default: off)",
                   "(default: mnist-test-10k; names for text)"):
         assert shown in " ".join(help_text.split()), shown
     assert "(default: None)" not in help_text and "(default: False)" not in help_text

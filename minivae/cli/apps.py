@@ -17,6 +17,7 @@ from minivae.apps.imputation import imputation_error, impute, mean_imputation, m
 from minivae.apps.synthetic import generate, save_synthetic
 from minivae.cli import molecules, options
 from minivae.cli.privacy import privacy_line
+from minivae.cli import tables as tables_cli
 from minivae.cli import text
 from minivae.cli.common import add_checkpoint_command, add_data_options, checkpoint_data, refuse_text, save
 from minivae.datasets.tables import TabularEncoder, synthesize, write_csv_table
@@ -40,9 +41,18 @@ def add_commands(sub):
                    help="a molecule model: sample each token from softmax(logits / T); 0: greedy")
 
     p = add_checkpoint_command(sub, "anomaly", "anomaly scores of test examples (negative ELBO, reconstruction "
-                               "error, IW bound), ROC AUC", cmd_anomaly, out="roc.png",
-                               out_help="PNG file of the ROC curve (with --anomalous-class)")
+                               "error, IW bound), ROC AUC; or of every row of a table, streamed to a file",
+                               cmd_anomaly, out="roc.png",
+                               out_help="PNG file of the ROC curve (with --anomalous-class); with --table the scores' "
+                                        "file: .parquet, .csv, delta:PATH or iceberg:CATALOG#NS.TABLE (default: "
+                                        "scores.parquet in the checkpoint's folder)")
     add_data_options(p)
+    p.add_argument("--table", default=None, metavar="SOURCE",
+                   help="a table run: score every row of this table (a .csv, a Parquet file or folder, delta:, "
+                        "iceberg:) batch by batch, and write the scores beside the row's key columns to --out "
+                        "(default: the test rows of --data or the run's data, printed)")
+    p.add_argument("--batch-rows", type=options.positive_int, default=65_536,
+                   help="with --table: rows scored (and written) at a time")
     p.add_argument("--method", default=None, choices=["elbo", "reconstruction", "iwae"],
                    help="the score: negative ELBO, reconstruction error, or the negative importance-weighted bound "
                         "(default: elbo; reconstruction for an Autoencoder, which has no ELBO)")
@@ -68,8 +78,14 @@ def add_commands(sub):
 
     p = add_checkpoint_command(sub, "synthesize", "write N synthetic examples (images, or table rows for a model "
                                "trained with --table) to a file", cmd_synthesize, out="synthetic.npz",
-                               out_help="file to write: .npz, .npy or .csv (a model trained with --table: .csv)")
+                               out_help="file to write: .npz, .npy or .csv; a model trained with --table writes rows "
+                                        "with its table's schema to .parquet, .csv, delta:PATH (a new version) or "
+                                        "iceberg:CATALOG#NS.TABLE (a new snapshot) (default: synthetic.npz, for a "
+                                        "table synthetic.csv or .parquet as its source was, in the checkpoint's "
+                                        "folder)")
     p.add_argument("-n", type=options.positive_int, default=1000, help="number of examples")
+    p.add_argument("--batch-rows", type=options.positive_int, default=65_536,
+                   help="a table run: rows drawn (and written) at a time")
     p.add_argument("--draw", action="store_true", help="draw x ~ p(x|z) instead of the decoder mean")
     p.add_argument("--binarize", action="store_true", help="threshold the images at 0.5")
 
@@ -109,6 +125,11 @@ def cmd_anomaly(args):
 
     ckpt = load_checkpoint(args.checkpoint)
     refuse_text(ckpt, "anomaly")
+    if args.table is not None:
+        if args.anomalous_class is not None or args.scores:
+            raise ValueError("--anomalous-class and --scores apply to the test examples, not to --table, whose "
+                             "scores go to --out")
+        return tables_cli.score_table(args, ckpt)
     data = checkpoint_data(ckpt, args)
     if args.anomalous_class is not None and data.y_test is None:
         raise ValueError("--anomalous-class needs labelled test data")
@@ -147,7 +168,7 @@ def cmd_impute(args):
     rng = np.random.default_rng(args.seed)
     shape = ckpt.extra.get("image_shape")
     encoder = ckpt.extra.get("table_encoder")
-    blocks = [c["size"] for c in TabularEncoder.from_dict(encoder).column_specs()] if encoder else None  # cells
+    blocks = [c["size"] for c in tables_cli.column_specs(ckpt)] if encoder else None  # cells
     kind = args.missing or ("bottom" if shape else "random")
     x = data.x_test[:args.n]  # (n, D)
     mask = missing_mask(kind, x.shape, shape, args.fraction, rng, blocks=blocks)  # (n, D), True = observed
@@ -171,7 +192,9 @@ def cmd_synthesize(args):
         raise ValueError(f"-n {args.n} examples of {model.input_dim} values would need about {format_bytes(need)}, "
                          f"more than the limit of {format_bytes(MEMORY_LIMIT_BYTES)}; write them in several runs "
                          "(with different --seed values)")
-    if ckpt.extra.get("table_encoder"):  # a model of a table: new rows, decoded by the run's encoder
+    if tables_cli.table_of(ckpt)[0] is not None:  # a model of a table: rows with the table's schema
+        return tables_cli.synthesize_table(args, ckpt)
+    if ckpt.extra.get("table_encoder"):  # a model of a table of minivae 0.2: new rows, decoded by its encoder
         if not str(args.out).endswith(".csv"):
             raise ValueError("a model trained on a table writes table rows: give an --out ending in .csv")
         encoder = TabularEncoder.from_dict(ckpt.extra["table_encoder"])

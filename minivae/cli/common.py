@@ -70,10 +70,11 @@ def add_data_options(parser, default=None):
                         help="never download (and never delete a damaged cached file); fail if the files are not "
                              "cached")
     parser.add_argument("--rescale", action="store_true", help="min-max rescale your own data to [0, 1]")
-    parser.add_argument("--missing-values", default="error", choices=MISSING_CHOICES,
+    parser.add_argument("--missing-values", default=None, choices=(*MISSING_CHOICES, "keep"),
                         help="missing values (empty, n/a, NA, ?, nan cells; NaN in arrays) in your data or table: "
-                             "refuse them with a report of where they are, drop the rows that have one, or fill in "
-                             "each column's mean (a categorical column's most frequent value)")
+                             "refuse them with a report of where they are, drop the rows that have one, fill in "
+                             "each column's mean (a categorical column's most frequent value), or for a table keep "
+                             "them as nulls, which the model learns (default: error; keep for a table)")
     parser.add_argument("--image-shape", type=options.image_shape, default=None, metavar="H,W",
                         help="the rows of flat (N, D) data are H x W images, H * W = D, e.g. 8,8 (default: images "
                              "only if the file holds (N, H, W))")
@@ -82,7 +83,7 @@ def add_data_options(parser, default=None):
 def loading(args):
     """The keyword arguments of load_dataset (and table_dataset) that the data options set."""
     return dict(cache_dir=args.cache_dir, download=not args.no_download, rescale=args.rescale,
-                missing=args.missing_values, image_shape=args.image_shape)
+                missing=args.missing_values or "error", image_shape=args.image_shape)
 
 
 def add_checkpoint_command(sub, name, help_text, run, out=None, out_help="PNG file to write"):

@@ -3,7 +3,8 @@
     make_parser   ``python -m minivae COMMAND``, with --version and --debug; the commands come from
                   cli/train.py (train), cli/apps.py (evaluate, anomaly, impute, synthesize),
                   cli/figures.py (sample, reconstruct, manifold, interpolate, traverse) and
-                  cli/teaching.py (gradcheck, make-assignment, grade) and cli/molecules.py (optimize)
+                  cli/teaching.py (gradcheck, make-assignment, grade), cli/molecules.py (optimize) and
+                  cli/tables.py (report)
     main          parse, run the command, and turn the library's errors into ``error: <message>`` and an exit
                   status: 2 for a usage error (a bad option or value), 1 for a run that failed (a missing or corrupt
                   file, a failed download, a diverged run, a missing extra); ``--debug`` shows the traceback instead
@@ -11,7 +12,7 @@
 import argparse
 import sys
 
-from minivae.cli import apps, figures, molecules, teaching, train
+from minivae.cli import apps, figures, molecules, tables, teaching, train
 from minivae.cli.common import TopLevelHelpFormatter, debug_option
 from minivae.datasets.download import DownloadError
 from minivae.extras import MissingExtraError
@@ -58,6 +59,7 @@ def make_parser():
     figures.add_commands(sub)
     teaching.add_commands(sub)
     molecules.add_commands(sub)
+    tables.add_commands(sub)
     return parser
 
 

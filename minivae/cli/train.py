@@ -26,6 +26,7 @@ from pathlib import Path
 from minivae.cli import molecules as molecule_cli
 from minivae.cli import options
 from minivae.cli import privacy as privacy_cli
+from minivae.cli import tables as tables_cli
 from minivae.cli import text as text_cli
 from minivae.cli.common import add_command, add_data_options, loading
 from minivae.datasets.dataset import check_test_set
@@ -68,12 +69,16 @@ def _default(name):
         text += ("; " if name in NEW_RUN else " ") + f"{_shown(text_cli.TEXT_RUN[name])} for text"
     if name in molecule_cli.MOLECULE_RUN and molecule_cli.MOLECULE_RUN[name] != text_cli.TEXT_RUN.get(name):
         text += f"; {_shown(molecule_cli.MOLECULE_RUN[name])} for molecules"
+    if name in tables_cli.TABLE_RUN and tables_cli.TABLE_RUN[name] != NEW_RUN.get(name) and name != "likelihood":
+        text += f"; {_shown(tables_cli.TABLE_RUN[name])} for tables"
     return text + ")"
 
 
 def _defaults_of(args):
-    """The defaults of a new run: an image run's (NEW_RUN), or a text run's (with cli/text.py's TEXT_RUN, and for
-    molecules cli/molecules.py's MOLECULE_RUN)."""
+    """The defaults of a new run: an image run's (NEW_RUN), a table run's (with cli/tables.py's TABLE_RUN), or a
+    text run's (with cli/text.py's TEXT_RUN, and for molecules cli/molecules.py's MOLECULE_RUN)."""
+    if tables_cli.is_table_run(args):
+        return {**NEW_RUN, **tables_cli.TABLE_RUN}
     if not text_cli.is_text_run(args):
         return NEW_RUN
     molecules = molecule_cli.MOLECULE_RUN if molecule_cli.is_molecule_run(args, args.data) else {}
@@ -85,11 +90,7 @@ def add_commands(sub):
                     "write its checkpoint, history, config and figures", cmd_train)
     # data
     add_data_options(p, DEFAULT_DATASET)
-    p.add_argument("--table", default=None, metavar="CSV",
-                   help="train on a CSV table (numeric and categorical columns, a header row) with the mixed "
-                        "likelihood; synthesize then writes new rows (default: none, train on --data)")
-    p.add_argument("--categorical", type=lambda t: [c for c in t.split(",") if c], default=[],
-                   help="with --table: columns to treat as categories even if they hold numbers, e.g. 'group,year'")
+    tables_cli.add_train_options(p)
     p.add_argument("--exclude-classes", type=options.class_labels, default=[], metavar="C1,C2",
                    help="leave these labels out of training (they become the anomalies)")
     text_cli.add_train_options(p)
@@ -180,6 +181,8 @@ def cmd_train(args):
     else:
         text_cli.refuse_text_options(args)
         dataset, text_options = args.table or args.data or DEFAULT_DATASET, None
+    if not tables_cli.is_table_run(args):
+        tables_cli.refuse_table_options(args)
     opts = argparse.Namespace(**{**vars(args), **{k: v for k, v in _defaults_of(args).items()
                                                   if getattr(args, k) is None}})
     out = Path(args.out or DEFAULT_OUT)
@@ -191,14 +194,18 @@ def cmd_train(args):
     config = TrainConfig(**{field: getattr(opts, option) for option, field in TRAIN_FIELDS.items()},
                          quiet=args.quiet)
     private = privacy_cli.is_private(args)
-    data = check_test_set(training_data(dataset, table=bool(args.table), categorical=args.categorical,
-                                        exclude_classes=args.exclude_classes, text_options=text_options,
-                                        **loading(args)))
+    load = loading(args)
+    table = {}
+    if tables_cli.is_table_run(args):
+        load["missing"] = args.missing_values or "keep"  # a table models its nulls unless told otherwise
+        table = tables_cli.table_options(args, out)
+    data = check_test_set(training_data(dataset, table=bool(args.table), exclude_classes=args.exclude_classes,
+                                        text_options=text_options, **table, **load))
     if private:  # the noise for --dp-epsilon, and the checks that need N, before the model is built
         config = privacy_cli.private_config(args, config, len(data.x_train))
     model = text_cli.build_sequence_model(opts, data) if text_run else build_model_from_args(opts, data)
     trainer = Trainer(model, config)
-    trainer.extra = run_record(data, dataset, args.exclude_classes, loading(args), text_options)
+    trainer.extra = run_record(data, dataset, args.exclude_classes, load, text_options)
     with RunFolderLock(out) as lock:
         _claim(out, lock, replace_run=args.overwrite)
         _run(trainer, data, out, args)
@@ -268,8 +275,10 @@ def _changed_options(args, ckpt, recorded):
     record = ckpt.extra
     if args.exclude_classes and args.exclude_classes != record.get("exclude_classes", []):
         changes.append(("exclude_classes", record.get("exclude_classes", []), args.exclude_classes))
-    if args.categorical:
-        changes.append(("categorical", "its recorded table encoder", args.categorical))
+    for option, recorded in (("categorical", "its recorded table encoder"), ("range", "its recorded table encoder"),
+                             ("key", "its recorded key columns")):
+        if getattr(args, option):
+            changes.append((option, recorded, getattr(args, option)))
     return changes
 
 

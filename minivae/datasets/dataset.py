@@ -22,7 +22,8 @@ class Dataset:
     Attributes: ``x_train`` (N, D) float32 and ``x_test`` (M, D) float32 (images: pixel / 255, in [0, 1]);
     ``y_train`` (N,) and ``y_test`` (M,) int64 labels, or None; ``image_shape`` (H, W) with H * W = D for images,
     None for tabular data; ``name`` and a one-line ``description`` with the source; ``encoder``, for a table, the
-    ``TabularEncoder`` that turned its rows into x (None otherwise).
+    ``TableEncoder`` that turned its rows into x (None otherwise); ``table``, for a table, its schema, key columns
+    and row count ({"schema", "keys", "rows"}, ``minivae.tables.dataset``).
 
     Example::
 
@@ -39,6 +40,7 @@ class Dataset:
     image_shape: tuple | None
     description: str
     encoder: object = None
+    table: dict | None = None
 
     def __repr__(self):
         labels = "with labels" if self.y_train is not None else "no labels"

@@ -100,6 +100,29 @@ def parse_source(source):
                      "iceberg:CATALOG_FILE#NAMESPACE.TABLE[@SNAPSHOT]")
 
 
+def pinned(source):
+    """The source string of a lakehouse table at the version it is at now, its path absolute: what a run records,
+    so that reading it again reads the same rows even after new versions or snapshots were committed.
+
+    Example
+    -------
+    >>> pinned("delta:tables/people")                             # doctest: +SKIP
+    'delta:/home/ada/tables/people@3'
+    """
+    source = parse_source(source)
+    _require()
+    if isinstance(source, DeltaSource):
+        version = source.version if source.version is not None else _delta(source).version()
+        return str(DeltaSource(str(Path(source.path).resolve()), version))
+    snapshot = source.snapshot
+    if snapshot is None:
+        current = _iceberg(source).current_snapshot()
+        if current is None:
+            raise ValueError(f"{source}: the Iceberg table has no snapshot yet, so no rows; append rows to it first")
+        snapshot = current.snapshot_id
+    return str(IcebergSource(str(Path(source.catalog).resolve()), source.table, snapshot))
+
+
 def _require():
     require("tables", "Delta Lake and Iceberg tables")
     require("lakehouse", "Delta Lake and Iceberg tables")

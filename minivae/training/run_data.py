@@ -10,14 +10,17 @@ A checkpoint stores the model, not the data. What it stores instead is the whole
              "exclude_classes": [5],                   # labels left out of the training part (anomaly detection)
              "image_shape": [28, 28],                  # (H, W) of image data, None for other data
              "examples": [9000, 1000],                 # train and test sizes, to check the rebuilt data against
-             "table_encoder": {...},                   # only for a CSV table: the fitted TabularEncoder, as a dict
+             "table_encoder": {...},                   # only for a table: the fitted TableEncoder, as a dict
+             "table": {"schema": [...], "keys": [...], "rows": N},   # only for a table: its columns and key columns
              "text_options": {"level": "char", ...},   # only for text: text_dataset's options (minivae.datasets.corpus)
              "vocabulary": {"tokens": [...], ...},     # only for text: the Vocabulary built on the training part
              "train_config": {"binarize": "dynamic", "seed": 0, ...}}
 
 ``load_options`` holds every keyword the run gave ``load_dataset`` except ``cache_dir`` and ``download``, which say
 where files come from, not what the data are; whatever options ``load_dataset`` grows, they are recorded and
-replayed as they are. Paths are stored absolute, so the commands work from any folder.
+replayed as they are. Paths are stored absolute, so the commands work from any folder. A table in a folder of Parquet files has the
+SHA-256 of all its files; a Delta or Iceberg table is recorded pinned to the version it was at (``delta:PATH@3``),
+which does not change, so it has none.
 
 Three functions, in the order a run uses them:
 
@@ -42,7 +45,6 @@ Example
 >>> test = data_of_checkpoint(load_checkpoint("run/checkpoint.npz"))  # later: the same test set, as validated
 """
 import dataclasses
-import hashlib
 import inspect
 import sys
 from pathlib import Path
@@ -53,7 +55,9 @@ from minivae.datasets.binarize import binarize_dynamic, binarize_static
 from minivae.datasets.catalog import KNOWN_DATASETS, load_dataset
 from minivae.datasets.corpus import TEXT_CORPORA, text_dataset
 from minivae.datasets.labels import without_classes
-from minivae.datasets.tables import table_dataset
+from minivae.datasets.tables import table_dataset as csv_table_dataset  # minivae 0.2's TabularEncoder runs
+from minivae.tables.columns import FORMAT as TABLE_ENCODER_FORMAT
+from minivae.tables.dataset import source_record, source_sha256, table_dataset
 from minivae.datasets.text import Vocabulary
 from minivae.training.checkpoint import CheckpointError
 
@@ -66,16 +70,20 @@ def _note(message):
 
 
 def training_data(dataset=DEFAULT_DATASET, table=False, table_encoder=None, categorical=(), exclude_classes=(),
-                  cache_dir=None, download=True, text_options=None, vocabulary=None, **load_options):
+                  cache_dir=None, download=True, text_options=None, vocabulary=None, table_options=None,
+                  **load_options):
     """The Dataset a run trains on.
 
     Parameters
     ----------
     dataset : a name ("mnist-test-10k", "mnist", "fashion-mnist") or the path of a .npy / .npz / .csv array file
-        (read by ``load_dataset``), or with ``table`` the path of a CSV table (read by ``table_dataset``)
-    table : True if ``dataset`` is a CSV table of numeric and categorical columns with a header row
-    table_encoder : a table's recorded TabularEncoder (or its dict); implies ``table``. Default: fit a new one
+        (read by ``load_dataset``), or with ``table`` a table: a CSV file, a Parquet file or folder, a Delta or
+        Iceberg table (read by ``minivae.tables.dataset.table_dataset``)
+    table : True if ``dataset`` is a table of numeric and categorical columns
+    table_encoder : a table's recorded TableEncoder (as a dict); implies ``table``. Default: fit a new one. (The
+        TabularEncoder of a minivae 0.2 run reads its CSV table as that version did)
     categorical : with a new table encoder, the columns to treat as categories even though they hold numbers
+    table_options : more of ``table_dataset``'s options: keys, ranges, scratch, trained_schema
     exclude_classes : labels whose examples are removed from the training part (see ``without_classes``)
     cache_dir, download, **load_options : passed on to ``load_dataset`` (downloads; ``rescale`` and whatever else it
         takes); for a table, those of them that ``table_dataset`` takes
@@ -94,8 +102,10 @@ def training_data(dataset=DEFAULT_DATASET, table=False, table_encoder=None, cate
             raise ValueError(f"{dataset} is text: {', '.join(unused)} (for arrays, images and labels) do not apply "
                              "to it")
         return text_dataset(dataset, vocabulary=vocabulary, **(text_options or {}))
-    if table or table_encoder is not None:
-        data = table_dataset(dataset, encoder=table_encoder, categorical=categorical,
+    if isinstance(table_encoder, dict) and table_encoder.get("format") != TABLE_ENCODER_FORMAT:
+        data = csv_table_dataset(dataset, encoder=table_encoder, **_taken_by(csv_table_dataset, load_options))
+    elif table or table_encoder is not None:
+        data = table_dataset(dataset, encoder=table_encoder, categorical=categorical, **(table_options or {}),
                              **_taken_by(table_dataset, load_options))
     else:
         data = load_dataset(dataset, cache_dir=cache_dir, download=download, **load_options)
@@ -120,8 +130,11 @@ def run_record(data, dataset, exclude_classes=(), load_options=None, text_option
     elif not named:
         defaults = _defaults(load_dataset)
         split = {k: options.get(k, defaults[k]) for k in ("test_fraction", "seed")}
-    record = {"dataset": str(dataset) if named else str(Path(dataset).resolve()),
-              "dataset_sha256": None if named else file_sha256(dataset),
+    if data.table is not None:
+        source, digest = source_record(dataset)
+    else:
+        source, digest = (str(dataset), None) if named else (str(Path(dataset).resolve()), file_sha256(dataset))
+    record = {"dataset": source, "dataset_sha256": digest,
               "load_options": options, "split": split,
               "exclude_classes": [int(c) for c in exclude_classes],
               "image_shape": list(data.image_shape) if data.image_shape else None,
@@ -131,6 +144,8 @@ def run_record(data, dataset, exclude_classes=(), load_options=None, text_option
         record["vocabulary"] = data.encoder.config()
     elif data.encoder is not None:
         record["table_encoder"] = data.encoder.to_dict()
+    if data.table is not None:
+        record["table"] = data.table
     return record
 
 
@@ -170,8 +185,11 @@ def recorded_data(record, name=None, cache_dir=None, download=True, strict=False
                     "own data pipeline")
                 options[key] = value
     dataset = _which_dataset(record, recorded, name, strict, say)
+    table = record.get("table") or {}
+    table_options = dict(keys=table.get("keys", []), trained_schema=table.get("schema")) if table else None
     data = training_data(dataset, table_encoder=record.get("table_encoder"), cache_dir=cache_dir, download=download,
-                         text_options=record.get("text_options"), vocabulary=record.get("vocabulary"), **options)
+                         text_options=record.get("text_options"), vocabulary=record.get("vocabulary"),
+                         table_options=table_options, **options)
     if data.y_train is not None:  # other data without labels keep their training part: only x_test is scored
         data = without_classes(data, record.get("exclude_classes", []))
     expected = record.get("examples")
@@ -248,12 +266,8 @@ def data_of_checkpoint(ckpt, name=None, cache_dir=None, download=True, say=_note
 
 
 def file_sha256(path):
-    """The SHA-256 of a file's bytes, as 64 hex digits (read in 1 MiB blocks)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """The SHA-256 of a file's bytes, as 64 hex digits (a folder of Parquet files: of its files, ``source_sha256``)."""
+    return source_sha256(path)
 
 
 def _is_name(dataset):

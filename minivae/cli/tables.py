@@ -1,0 +1,360 @@
+"""The command line for tables: train on a table, score it batch by batch, write synthetic rows, judge them.
+
+    python -m minivae train --table people.parquet --key person_id          # or a .csv, a folder, delta:, iceberg:
+    python -m minivae anomaly runs/people/checkpoint.npz --table big.parquet --out scores.parquet
+    python -m minivae synthesize runs/people/checkpoint.npz -n 10000 --out synthetic.parquet   # or .csv, delta:...
+    python -m minivae report runs/people/checkpoint.npz                     # report.md, scores.json, figures
+
+A table run reads its source with ``minivae.tables.dataset.table_dataset`` (the TableEncoder, the source's schema
+and the key columns are recorded in the checkpoint, so every later command reads tables the same way) and trains a
+VAE with the Mixed likelihood, one block per column. What the commands write:
+
+    anomaly --table     one row per input row: the key columns, then negative_elbo, reconstruction_error and
+                        negative_iw_bound (nats; higher is more anomalous), written batch by batch (Parquet, atomic)
+    synthesize          rows with the source's schema (its types, categories and nullability; the key columns, which
+                        identify real rows, are left out), to Parquet, CSV, or a new Delta version / Iceberg snapshot
+    report              the synthetic-data quality report of ``minivae.tables.report``: the run's training rows against
+                        as many synthetic rows, the held-out rows for the privacy comparison
+
+A table that does not have the model's columns (missing, renamed, of another kind) is refused with every difference
+(``tables.dataset.check_drift``); a column the model does not know is left out with a note.
+"""
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from minivae.cli import options
+from minivae.cli.common import add_checkpoint_command
+from minivae.training.checkpoint import load_checkpoint
+
+# The defaults of a new table run where they differ from an image run's (cli/train.py NEW_RUN)
+TABLE_RUN = dict(latent=8, hidden=(128, 128), likelihood="mixed", epochs=100, batch_size=128, lr=1e-3)
+REPORT_ROWS = 5_000  # real rows (and as many synthetic ones) a report compares by default: its scores are O(N^2)
+
+
+def add_train_options(p):
+    """The options of ``train`` that only table runs take."""
+    p.add_argument("--table", default=None, metavar="SOURCE",
+                   help="train on a table: a .csv file, a Parquet file or folder, delta:PATH or "
+                        "iceberg:CATALOG#NS.TABLE, streamed; numeric, categorical, whole-number and nullable "
+                        "columns, each modelled in its support (default: none, train on --data)")
+    p.add_argument("--categorical", type=_names, default=[], metavar="C1,C2",
+                   help="with --table: columns to treat as categories even if they hold numbers, e.g. 'group,year'")
+    p.add_argument("--key", type=_names, default=[], metavar="C1,C2",
+                   help="with --table: columns that identify a row (an id): kept out of the model, written beside "
+                        "the scores of anomaly --table")
+    p.add_argument("--range", type=_ranges, default={}, metavar="C=LO:HI",
+                   help="with --table: declared ranges, e.g. 'fraction=0:1,age=0:120': the column is modelled "
+                        "with a logit on it and no value outside it is accepted or synthesised")
+
+
+def _names(text):
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _ranges(text):
+    """'a=0:1,b=-5:5' -> {"a": (0.0, 1.0), "b": (-5.0, 5.0)}."""
+    ranges = {}
+    for item in _names(text):
+        name, _, bounds = item.rpartition("=")
+        low, _, high = bounds.partition(":")
+        try:
+            ranges[name] = (float(low), float(high))
+        except ValueError:
+            name = ""
+        if not name or not ranges[name][0] < ranges[name][1]:
+            raise options.argparse.ArgumentTypeError(f"expected COLUMN=LO:HI with LO < HI (e.g. fraction=0:1), "
+                                                     f"got {item!r}")
+    return ranges
+
+
+def is_table_run(args):
+    return getattr(args, "table", None) is not None
+
+
+def refuse_table_options(args):
+    given = [f"--{o}" for o in ("categorical", "key", "range") if getattr(args, o)]
+    if given:
+        raise ValueError(f"{', '.join(given)} apply to a table: give it with --table")
+
+
+def table_options(args, out):
+    """The keyword arguments of ``training_data`` for a new table run (its scratch files go to ``out``)."""
+    return dict(categorical=args.categorical,
+                table_options=dict(keys=args.key, ranges=args.range, scratch=out))
+
+
+# ------------------------------------------------------------------------------------------------- the checkpoint
+def table_of(ckpt):
+    """(TableEncoder, table record) of a table run's checkpoint, or (None, None) for any other run (a run of
+    minivae 0.2, whose TabularEncoder reads CSV files only, gives (None, None) too)."""
+    from minivae.tables.columns import FORMAT, TableEncoder
+
+    encoder = ckpt.extra.get("table_encoder")
+    if not isinstance(encoder, dict) or encoder.get("format") != FORMAT:
+        return None, None
+    return TableEncoder.from_dict(encoder), ckpt.extra.get("table") or {"schema": None, "keys": [], "rows": None}
+
+
+def column_specs(ckpt):
+    """The Mixed likelihood's columns of a table run (this version's TableEncoder, or minivae 0.2's)."""
+    encoder = table_of(ckpt)[0]
+    if encoder is None:
+        from minivae.datasets.tables import TabularEncoder
+
+        encoder = TabularEncoder.from_dict(ckpt.extra["table_encoder"])
+    return encoder.column_specs()
+
+
+def _model_schema(encoder, table):
+    """The schema of the model's columns, in the encoder's order (the key columns left out)."""
+    by_name = {c["name"]: c for c in table.get("schema") or []}
+    return [by_name.get(name) or _schema_of_column(c) for name, c in zip(encoder.header, encoder.columns)]
+
+
+def _schema_of_column(c):
+    """A schema entry from the encoder alone, for a record without the source's schema."""
+    if c["kind"] == "numeric":
+        kind = "int" if c["whole"] else "float"
+    else:
+        kind = "float" if c.get("number") else "string"
+    return {"name": c["name"], "type": kind, "arrow_type": {"int": "int64", "float": "double"}.get(kind, "string"),
+            "nullable": bool(c["nullable"])}
+
+
+# ------------------------------------------------------------------------------------------------- anomaly --table
+def score_table(args, ckpt):
+    """anomaly CHECKPOINT --table SOURCE --out scores.parquet: every row's scores, batch by batch."""
+    from minivae.tables.dataset import batches_of, check_drift, is_csv, read_csv_batch, row_count, source_schema
+    from minivae.tables.scoring import SCORES, score_batches
+
+    encoder, table = _table_run(ckpt, "anomaly --table")
+    out = _scores_out(args)
+    keys = list(table.get("keys") or [])
+    csv_batch = read_csv_batch(args.table, "keep", encoder=encoder)[0] if is_csv(args.table) else None
+    schema = source_schema(args.table, csv_batch)
+    found = [c["name"] for c in schema]
+    for note in check_drift(args.table, encoder, schema, keys, table.get("schema")):
+        print(f"minivae: {note}", file=sys.stderr)
+    missing_keys = [k for k in keys if k not in found]
+    if missing_keys:
+        raise ValueError(f"{args.table} lacks the key column(s) {missing_keys} the run was trained with; the scores "
+                         "would not say which row they belong to")
+    model = ckpt.model
+    methods = [args.method] if args.method else (["elbo", "reconstruction", "iwae"] if model.probabilistic
+                                                 else ["reconstruction"])
+    columns = keys + encoder.header
+    out_schema = [c for c in schema if c["name"] in keys] + [
+        {"name": SCORES[m], "type": "float", "arrow_type": "double", "nullable": False} for m in methods]
+    n, t0 = row_count(args.table, csv_batch), time.perf_counter()
+    batches = _numbered(args.table, columns, csv_batch, args.batch_rows)
+    scored = score_batches(model, encoder, batches, keys=keys, methods=methods, seed=args.seed, k=args.k)
+    summary = _Summary(SCORES[methods[0]])
+    written = _write(out, out_schema, (summary.add(b) for b in scored))
+    seconds = time.perf_counter() - t0
+    print(f"scored {summary.rows:,} rows of {args.table} ({', '.join(SCORES[m] for m in methods)}"
+          + (f", K = {args.k}" if "iwae" in methods else "") + f") in {seconds:.1f} s "
+          f"({summary.rows / max(seconds, 1e-9):,.0f} rows/s); wrote {written}")
+    if summary.rows != n:
+        raise ValueError(f"{args.table} was said to hold {n} rows but gave {summary.rows}; it changed while it was "
+                         "read")
+    print(summary.describe())
+
+
+def _numbered(source, columns, csv_batch, batch_rows):
+    """(batch id, batch) pairs: the id is (unit of the table, batch within it), so that the noise of a batch does
+    not depend on the batches before it (``tables.scoring``), nor on how many processes share the units."""
+    if csv_batch is not None:
+        from minivae.tables.dataset import batches_of
+
+        yield from (((0, j), b) for j, b in enumerate(batches_of(source, columns, batch_rows, csv_batch)))
+        return
+    from minivae.tables.arrow_io import fragments, iter_batches
+
+    units = fragments(source)
+    for unit in units:
+        batches = iter_batches(source, batch_rows=batch_rows, columns=columns, part=unit.index, parts=len(units))
+        yield from (((unit.index, j), b) for j, b in enumerate(batches))
+
+
+class _Summary:
+    """The rows seen and the largest scores, as batches of scores pass by to the writer."""
+
+    def __init__(self, column, top=5):
+        self.column, self.top, self.rows = column, top, 0
+        self.best = np.zeros(0)
+        self.median_sample = []
+
+    def add(self, batch):
+        scores = batch[self.column]
+        self.rows += len(scores)
+        self.best = np.sort(np.concatenate([self.best, scores]))[-self.top:]
+        self.median_sample.append(scores[:: max(1, len(scores) // 1000)])
+        return batch
+
+    def describe(self):
+        sample = np.concatenate(self.median_sample) if self.median_sample else np.zeros(1)
+        return (f"{self.column}: median {np.median(sample):.2f} nats (of a sample of the rows), highest "
+                + ", ".join(f"{v:.1f}" for v in self.best[::-1]))
+
+
+def _scores_out(args):
+    out = args.out if args.out_given else str(Path(args.checkpoint).resolve().parent / "scores.parquet")
+    _check_table_target(out, "the scores")
+    return out
+
+
+# ------------------------------------------------------------------------------------------------- synthesize
+def synthesize_table(args, ckpt):
+    """synthesize CHECKPOINT -n N --out FILE for a table run: rows with the source's schema, batch by batch."""
+    from minivae.tables.synthesis import synthetic_batches
+
+    encoder, table = _table_run(ckpt, "synthesize")
+    from minivae.tables.dataset import is_csv
+
+    name = "synthetic.csv" if is_csv(ckpt.extra.get("dataset", "")) else "synthetic.parquet"
+    out = args.out if args.out_given else str(Path(args.checkpoint).resolve().parent / name)
+    _check_table_target(out, "synthetic rows")
+    schema = _model_schema(encoder, table)
+    rng = np.random.default_rng(args.seed)
+    batches = synthetic_batches(ckpt.model, encoder, args.n, rng, batch_rows=args.batch_rows)
+    written = _write(out, schema, batches)
+    left_out = f" (the key column(s) {', '.join(table['keys'])} left out)" if table.get("keys") else ""
+    print(f"wrote {args.n:,} synthetic rows of {len(schema)} columns to {written}{left_out}")
+
+
+def _write(target, schema, batches):
+    """Write column batches to a Parquet file, a CSV file (both atomically) or a lakehouse table; say where."""
+    from minivae.tables.lakehouse import is_source
+
+    if str(target).lower().endswith(".csv"):
+        return _write_csv(target, schema, batches)
+    from minivae.tables.arrow_io import write_table
+
+    result = write_table(target, schema, batches)
+    if is_source(target):
+        what = "version" if str(target).startswith("delta:") else "snapshot"
+        return f"{target} ({what} {result})"
+    return str(result)
+
+
+def _write_csv(path, schema, batches):
+    """A CSV file of the batches: whole numbers without a decimal point, a null as an empty cell."""
+    from minivae.datasets.csvfiles import write_csv_table
+
+    rows = []
+    for batch in batches:
+        rows.extend(zip(*[_cells(batch[c["name"]], c["type"]) for c in schema]))
+    return str(write_csv_table(path, [c["name"] for c in schema], rows))
+
+
+def _cells(values, kind):
+    if values.dtype != object:
+        return ["" if v != v else (str(int(v)) if kind == "int" else repr(float(v))) for v in values.tolist()]
+    return ["" if v is None else str(v) for v in values]
+
+
+def _check_table_target(out, what):
+    from minivae.tables.lakehouse import is_source
+
+    if is_source(out) or str(out).lower().endswith((".parquet", ".csv")):
+        return
+    raise ValueError(f"--out {out}: {what} of a table go to a .parquet or .csv file, delta:PATH or "
+                     "iceberg:CATALOG#NS.TABLE")
+
+
+def _table_run(ckpt, command):
+    encoder, table = table_of(ckpt)
+    if encoder is None:
+        raise ValueError(f"{command} needs a model trained on a table with this version of minivae (train --table "
+                         "SOURCE); this checkpoint's model was not" + (
+                             " (it is a minivae 0.2 table run: synthesize --out FILE.csv still writes its rows)"
+                             if ckpt.extra.get("table_encoder") else ""))
+    return encoder, table
+
+
+# ------------------------------------------------------------------------------------------------- report
+def add_commands(sub):
+    p = add_checkpoint_command(sub, "report", "a synthetic-data quality report of a table run: column shapes, pair "
+                               "trends, detection, train-on-synthetic efficacy and distance to the closest record, "
+                               "with figures", cmd_report)
+    p.add_argument("--real", default=None, metavar="SOURCE",
+                   help="the real table to compare with (default: the run's own table, its training rows, and its "
+                        "held-out rows for the privacy comparison)")
+    p.add_argument("--rows", type=options.integer(20, 200_000), default=REPORT_ROWS,
+                   help="real rows to compare (a seeded sample if the table has more), and as many synthetic ones")
+    p.add_argument("--target", default=None, metavar="COLUMN",
+                   help="the column that train-on-synthetic, test-on-real efficacy predicts (default: none, the "
+                        "efficacy score is left out)")
+    p.add_argument("--out", default=None, help="the report's folder (default: report/ in the checkpoint's folder)")
+
+
+def cmd_report(args):
+    from minivae.tables.report import write_report
+    from minivae.tables.synthesis import synthetic_batches
+
+    ckpt = load_checkpoint(args.checkpoint)
+    encoder, table = _table_run(ckpt, "report")
+    if args.target is not None and args.target not in encoder.header:
+        raise ValueError(f"--target {args.target!r} is not a column of the model; its columns are {encoder.header}")
+    real, holdout, source = _real_rows(args, ckpt, encoder, table)
+    kinds = {c["name"]: "numeric" if c["kind"] == "numeric" else "categorical" for c in encoder.columns}
+    rng = np.random.default_rng(args.seed)
+    n = len(next(iter(real.values())))
+    synthetic = _joined(list(synthetic_batches(ckpt.model, encoder, n, rng)))
+    folder = Path(args.out or Path(args.checkpoint).resolve().parent / "report")
+    scores = write_report(folder, real, synthetic, kinds, holdout=holdout, target=args.target, rng=rng)
+    print(f"compared {n:,} real rows of {source} with {n:,} synthetic rows"
+          + (f" ({scores['n_holdout']:,} held-out rows for the privacy comparison)" if holdout else ""))
+    print(f"  quality score {scores['quality_score']:.3f}: column shapes {scores['column_shapes']['score']:.3f}, "
+          f"column-pair trends {_score(scores['column_pair_trends'])}")
+    print(f"  detection {scores['detection']['score']:.3f} (1 - (2 AUC - 1); 1: a classifier cannot tell them apart)")
+    privacy = scores["privacy"]
+    if privacy.get("holdout") is not None:
+        print(f"  distance to the closest training row, median: synthetic {privacy['synthetic']['median']:.3f}, "
+              f"held-out real {privacy['holdout']['median']:.3f} (synthetic rows closer than held-out ones would "
+              "be copies)")
+    print(f"wrote {folder}/report.md (scores.json and the figures beside it)")
+
+
+def _score(part):
+    return "n/a" if part.get("score") is None else f"{part['score']:.3f}"
+
+
+def _real_rows(args, ckpt, encoder, table):
+    """(real rows, held-out rows or None, source): at most --rows of each, a seeded sample, in the table's order."""
+    from minivae.tables.dataset import (SPLIT_SEED, TEST_FRACTION, batches_of, check_drift, is_csv, read_csv_batch,
+                                        row_count, source_schema)
+    from minivae.tables.streaming import held_out_mask
+
+    own = args.real is None
+    source = ckpt.extra.get("dataset") if own else args.real
+    missing = (ckpt.extra.get("load_options") or {}).get("missing", "keep") if own else "keep"
+    csv_batch = read_csv_batch(source, missing, encoder=encoder)[0] if is_csv(source) else None
+    check_drift(source, encoder, source_schema(source, csv_batch), table.get("keys") or [], table.get("schema"))
+    n = row_count(source, csv_batch)
+    held_out = held_out_mask(n, TEST_FRACTION, SPLIT_SEED) if own else np.zeros(n, dtype=bool)
+    rng = np.random.default_rng(args.seed)
+    chosen = {role: _sample(np.flatnonzero(mask), args.rows, rng) for role, mask in
+              (("real", ~held_out), ("holdout", held_out))}
+    kept = {"real": [], "holdout": []}
+    at = 0
+    for batch in batches_of(source, encoder.header, 65_536, csv_batch):
+        size = len(next(iter(batch.values())))
+        for role, rows in chosen.items():
+            inside = rows[(rows >= at) & (rows < at + size)] - at
+            if inside.size:
+                kept[role].append({c: v[inside] for c, v in batch.items()})
+        at += size
+    holdout = _joined(kept["holdout"]) if own and kept["holdout"] else None
+    return _joined(kept["real"]), holdout, source
+
+
+def _sample(rows, k, rng):
+    return rows if len(rows) <= k else np.sort(rng.choice(rows, size=k, replace=False))
+
+
+def _joined(batches):
+    return {c: np.concatenate([b[c] for b in batches]) for c in batches[0]}
