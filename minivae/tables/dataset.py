@@ -257,8 +257,10 @@ def table_dataset(source, encoder=None, keys=(), categorical=(), ranges=None, mi
     if encoder is not None:
         notes += check_drift(source, encoder, schema, keys, trained_schema)
     n = row_count(source, csv_batch)
+    if n == 0:
+        raise ValueError(f"{source} has no rows: there is nothing to learn from")
     if n < 2:
-        raise ValueError(f"{source} has {n} row(s); a train and a test part need at least 2 rows")
+        raise ValueError(f"{source} has a single row; a train and a test part need at least 2 rows")
     if encoder is None:
         encoder = TableEncoder(categorical=categorical, ranges=ranges).fit(
             batches_of(source, modelled, batch_rows, csv_batch))
