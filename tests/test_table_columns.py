@@ -89,10 +89,26 @@ def test_decoded_values_stay_inside_the_real_support_whatever_the_model_outputs(
     assert set(back["children"].tolist()) <= set(range(7)) and set(back["city"].tolist()) <= {"Oslo", "Lima",
                                                                                               "Pune", None}
     assert set(back["country"].tolist()) == {"NO"}
+    assert np.array_equal(back["income"], np.round(back["income"], 2))  # cents in, cents out
     free = TableEncoder(ranges={"share": (0, 1)}, extrapolate=True).fit(batches(table, 500))
     wide = free.inverse_transform(np.full((1, free.data_dim), 8.0))
     assert wide["height"][0] > table["height"][~np.isnan(table["height"])].max()  # asked for: beyond the seen range
     assert 0 <= wide["share"][0] <= 1  # but never outside the transform's own support
+
+
+def test_decoded_numbers_keep_the_real_columns_decimal_places():
+    rng = np.random.default_rng(2)
+    table = {"price": np.round(rng.lognormal(3, 1, 2000), 2), "ratio": np.round(rng.random(2000), 3),
+             "raw": rng.normal(0, 1, 2000), "tenths": np.round(rng.normal(50, 9, 2000), 1)}
+    c = {col["name"]: col for col in TableEncoder().fit(batches(table, 300)).columns}
+    assert [c[n]["decimals"] for n in ("price", "ratio", "raw", "tenths")] == [2, 3, None, 1]
+    from minivae.tables.summary import decimal_places
+
+    assert decimal_places(np.array([0.1, 0.2, 0.30000000000000004])) == 1  # float64's rounding is not a decimal
+    assert decimal_places(np.array([1.0, 2.0])) == 0 and decimal_places(np.array([1e-7])) is None
+    back = TableEncoder().fit(batches(table, 300)).inverse_transform(rng.normal(0, 2, (500, 4)))
+    assert np.array_equal(back["tenths"], np.round(back["tenths"], 1))
+    assert not np.array_equal(back["raw"], np.round(back["raw"], 6))  # no decimal grid: not rounded
 
 
 def test_the_fit_does_not_depend_on_the_batch_size_and_repeats_bit_for_bit():

@@ -21,7 +21,8 @@ and every nullable column gains one more categorical block ["value", "null"]; a 
 
 Decoding goes back the same way and then keeps the value where the real column lives:
 
-    x = clip(t^-1(m + s u), lo, hi), rounded to a whole number if every real value was one
+    x = clip(t^-1(m + s u), lo, hi), rounded to a whole number if every real value was one, else to the fewest
+                                      decimal places that wrote every real value (at most 6: prices stay in cents)
 
 with [lo, hi] the declared range, or else the smallest and largest values seen, so that no synthetic value lies
 outside the real column's support (``extrapolate=True`` leaves out the clip to the seen values, never the
@@ -43,7 +44,7 @@ from minivae.tables.summary import ColumnSummary
 from minivae.validation import check_positive_int
 
 FORMAT = "minivae.tables.TableEncoder/1"  # the record's format, checked when it is read back
-KEYS = {"numeric": {"name", "kind", "transform", "shift", "low", "high", "whole", "nullable", "mean", "std",
+KEYS = {"numeric": {"name", "kind", "transform", "shift", "low", "high", "whole", "decimals", "nullable", "mean", "std",
                     "min_logvar"},
         "categorical": {"name", "kind", "values", "number", "nullable"},
         "constant": {"name", "kind", "value", "number", "nullable"}}
@@ -277,7 +278,7 @@ def _numeric(s, declared, nullable):
     else:
         transform, low, high = "identity", s.low, s.high
     c = {"name": s.name, "kind": "numeric", "transform": transform, "shift": shift, "low": low, "high": high,
-         "whole": s.whole, "nullable": nullable, "mean": 0.0, "std": 1.0, "min_logvar": None}
+         "whole": s.whole, "decimals": s.decimals, "nullable": nullable, "mean": 0.0, "std": 1.0, "min_logvar": None}
     y = _forward(c, sample)
     c["mean"], c["std"] = float(y.mean()), float(y.std()) if y.std() > 0 else 1.0
     rounding = (1 / c["std"]) ** 2 / 12 if s.whole and transform == "identity" else 0.0  # a lattice of step 1 / s
@@ -344,6 +345,8 @@ def _decode_numeric(c, part, extrapolate):
         x = np.clip(x, c["low"], c["high"])
     if c["whole"]:
         x = np.round(x)
+    elif c.get("decimals") is not None:
+        x = np.round(x, c["decimals"])  # the real column's precision: 2 decimals in, 2 decimals out
     if c["nullable"]:
         x[part[:, 2] > part[:, 1]] = np.nan
     return x
@@ -373,6 +376,8 @@ def _check_constant(c, values):
 def _checked_column(c):
     """One column of a saved encoder, with the keys its kind needs (a damaged record is a clear error)."""
     kind = c.get("kind") if isinstance(c, dict) else None
+    if kind == "numeric" and "decimals" not in c:
+        c = dict(c, decimals=None)  # recorded before the encoder kept the columns' decimal places: not rounded
     if kind not in KEYS or set(c) != KEYS[kind]:
         raise ValueError(f"a column of the saved TableEncoder is damaged: {str(c)[:100]}")
     if kind == "numeric" and (c["transform"] not in ("identity", "log", "logit") or not c["std"] > 0):

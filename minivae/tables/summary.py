@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 RESERVOIR = 20_000  # values sampled per column to fit the transforms: a relative error of about 1% on their spread
+MAX_DECIMALS = 6  # a column whose values need more decimal places than this is not rounded on decoding
 
 
 class ColumnSummary:
@@ -23,6 +24,7 @@ class ColumnSummary:
         self.name, self.kind, self.rng = name, kind, rng  # kind: "number" (float64, NaN = null) or "text"
         self.rows = self.nulls = self.present = 0
         self.low, self.high, self.whole = math.inf, -math.inf, True
+        self.decimals = 0  # the fewest decimal places that write every value exactly (None: more than MAX_DECIMALS)
         self.distinct, self.max_distinct = {}, max_distinct
         self.sample, self.size = np.zeros(0), size  # the sample: an array of at most size values
 
@@ -36,6 +38,7 @@ class ColumnSummary:
             if len(kept):
                 self.low, self.high = min(self.low, float(kept.min())), max(self.high, float(kept.max()))
                 self.whole = self.whole and bool((kept == np.round(kept)).all())
+                self.decimals = decimal_places(kept, self.decimals)
         else:
             kept = values[values != None]  # noqa: E711 (elementwise on an object array)
         self.rows, self.nulls = self.rows + len(values), self.nulls + len(values) - len(kept)
@@ -62,3 +65,21 @@ class ColumnSummary:
             last = len(taken) - 1 - np.unique(slots[taken][::-1], return_index=True)[1]  # the last of each slot
             self.sample[slots[taken[last]]] = rest[taken[last]]
         self.present += len(kept)
+
+
+def decimal_places(values, at_least=0):
+    """The fewest d >= at_least (up to MAX_DECIMALS; None beyond, or if at_least is None) such that every value is
+    a multiple of 10^-d, up to float64's rounding: |v 10^d - round(v 10^d)| <= 1e-9 max(1, |v 10^d|).
+
+    Example
+    -------
+    >>> decimal_places(np.array([12.5, 3.25, 7.0]))
+    2
+    """
+    if at_least is None:
+        return None
+    for d in range(at_least, MAX_DECIMALS + 1):
+        scaled = values * 10.0 ** d
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-9 * np.maximum(1.0, np.abs(scaled))):
+            return d
+    return None
