@@ -50,7 +50,7 @@ this list (nn knows nothing of models; models nothing of training; the command l
       missing.py                missing values: reported, and dropped or filled in only when asked
       binarize.py               static and dynamic binarization
       labels.py                 number of classes, a Dataset without some classes
-      tables.py                 CSV tables as VAE data: TabularEncoder, synthetic rows
+      tables.py                 minivae 0.2's CSV tables (TabularEncoder), kept to read its runs (now: tables/)
       text.py                   text as token ids: character or word vocabularies, padding and masks, and back
       corpus.py                 text datasets: the bundled census first names, your own text file; a fixed split
       molecules.py              molecules as SMILES or SELFIES tokens: RDKit's NCI set or your .smi / .csv, checked
@@ -87,6 +87,7 @@ this list (nn knows nothing of models; models nothing of training; the command l
       scoring.py                a table scored batch by batch: negative ELBO, reconstruction, IW bound, beside its keys
       synthesis.py              synthetic rows in batches, decoded inside each column's support
       streaming.py              a table larger than memory as training data: encoded once into files on disk
+      dataset.py                a table from any source as a Dataset: schema, keys, encoder, split; drift refused
       inputs.py                 the column-batch convention checked: same columns, a kind each; kinds from the dtypes
       quality.py                SDMetrics' quality score: column shapes (KS, TVD), column-pair trends, their mean
       linear.py                 ridge, logistic (Newton) and softmax regression by hand; rows as feature vectors
@@ -121,6 +122,7 @@ this list (nn knows nothing of models; models nothing of training; the command l
       text.py                   text runs: train --model seq-vae / seq-lm, and the markdown their commands write
       molecules.py              molecule runs: --data molecules, samples as .smi, RDKit's metrics, optimize
       privacy.py                private runs: train --dp-epsilon or --noise-multiplier; the epsilon of what they write
+      tables.py                 table runs: train --table, anomaly --table, synthesize rows in the schema, report
       common.py                 what the commands share: help format, data and checkpoint options
       options.py                the type= of the numeric options: ranges checked when parsed, a memory estimate
     validation.py               input checks shared by every layer (shapes, dtypes, finite values, ranges)

@@ -9,7 +9,7 @@
     csvfiles      CSV files read as meant (gzip, delimiter, header row, pandas index); tables written atomically
     missing       missing values: where and how many, and "drop" or "mean" only when asked
     binarize      static and dynamic binarization of grey values in [0, 1]
-    tables        CSV tables as VAE data: TabularEncoder, read and write CSV rows, table_dataset
+    tables        minivae 0.2's CSV tables (TabularEncoder), kept to read its runs; tables are now minivae.tables
     labels        labelled data: n_classes, without_classes (the training set without some classes)
     files/        the bundled MNIST test set (the original IDX files) and its licence
 

@@ -1,4 +1,9 @@
-"""Tables as VAE data: turn rows into vectors and vectors back into rows, a CSV table as a Dataset.
+"""Tables as VAE data as minivae 0.2 made them: rows into vectors and back, a CSV table as a Dataset.
+
+This is the encoder of minivae 0.2's table runs, kept so that their checkpoints still load, evaluate and synthesize
+as they did. A new run (``train --table``) uses ``minivae.tables``: its TableEncoder keeps every value inside its
+column's support (log and logit transforms, whole numbers, declared ranges, nulls), reads Parquet and lakehouse
+tables as well as CSV, and streams tables larger than memory.
 
 A table mixes numbers and categories. The VAE needs one vector of floats per row, so each column is encoded:
 

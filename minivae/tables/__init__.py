@@ -10,6 +10,8 @@ each column's support, trained on from disk, scored and synthesised batch by bat
     summary     one pass over a column: counts, range, whole numbers, few distinct values, a uniform sample
     columns     TableEncoder: each column as numbers for the VAE (log, logit, one-hot, nulls) and back in its support
     streaming   a table larger than memory as training data: encoded once into memory-mapped files
+    dataset     a table from any source as a Dataset to train on: schema, key columns, encoder, split; a CSV file
+                read without pyarrow; a table read with a run's encoder checked for schema drift
     scoring     a table scored batch by batch: negative ELBO, reconstruction error, IW bound, beside its keys
     synthesis   synthetic rows in batches, decoded inside each column's support
 
@@ -27,5 +29,6 @@ How good a synthetic table is (SDMetrics' scores, by hand):
 A batch of rows is a dict: column name -> 1-D array, all of one length. Numeric columns are float64 with NaN for a
 null; the others (strings, categories, booleans) are object arrays of str or bool, with None for a null.
 schema, arrow_io and lakehouse need the ``tables`` extra (pyarrow), lakehouse also the ``lakehouse`` extra:
-pip install "minivae[tables]" or "minivae[lakehouse]". The others are NumPy only.
+pip install "minivae[tables]" or "minivae[lakehouse]". The others are NumPy only (dataset reads a CSV file
+without pyarrow). The command line of all this is ``minivae.cli.tables``.
 """
