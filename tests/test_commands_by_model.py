@@ -26,12 +26,13 @@ REFUSED = {  # (kind, command) -> what the one-line refusal says; every pair not
     **{("table", c): NOT_IMAGES for c in ("sample", "reconstruct", "manifold", "interpolate", "traverse")},
     **{(kind, c): "model is of text" for kind in ("seq-vae", "seq-lm")
        for c in ("manifold", "traverse", "anomaly", "impute", "synthesize")},
+    **{(kind, "report"): "report needs a model trained on a table" for kind in KINDS if kind != "table"},
     ("seq-lm", "reconstruct"): "a language model (SequenceLM) has none",
     ("seq-lm", "interpolate"): "a language model (SequenceLM) has none",
 }
 TEXT_COMMANDS = ("sample", "reconstruct", "interpolate")  # they write markdown for a text model
 COMMANDS = ["evaluate", "sample", "reconstruct", "manifold", "interpolate", "traverse", "anomaly", "impute",
-            "synthesize"]
+            "synthesize", "report"]
 
 
 @pytest.fixture(scope="module")
@@ -56,14 +57,14 @@ def runs(tmp_path_factory):
 @pytest.mark.parametrize("command", COMMANDS)
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_command_works_or_is_refused_in_one_line(runs, tmp_path, capsys, kind, command):
-    suffix = {"synthesize": ".csv" if kind == "table" else ".npz"}.get(command, ".png")
+    suffix = {"synthesize": ".csv" if kind == "table" else ".npz", "report": ""}.get(command, ".png")
     if kind.startswith("seq-") and command in TEXT_COMMANDS:
         suffix = ".md"
     argv = [command, str(runs[kind]), "--out", str(tmp_path / f"out{suffix}")]
     if command == "evaluate":
         argv = argv[:2] + ["-k", "5"]
-    if command in ("impute", "anomaly"):
-        argv += ["-n", "20"] if command == "impute" else ["-k", "5"]
+    if command in ("impute", "anomaly", "report"):
+        argv += {"impute": ["-n", "20"], "anomaly": ["-k", "5"], "report": ["--rows", "50"]}[command]
     code = main(argv)
     captured = capsys.readouterr()
     if (kind, command) in REFUSED:
