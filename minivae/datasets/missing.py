@@ -41,6 +41,9 @@ def is_missing(cell):
 
 def check_choice(missing):
     """``missing`` if it is one of ``MISSING_CHOICES``, else a ValueError that lists them."""
+    if missing == "keep":
+        raise ValueError("missing values are kept (as nulls the model learns) in tables only (train --table); for "
+                         "arrays choose 'error', 'drop' or 'mean'")
     if missing not in MISSING_CHOICES:
         raise ValueError(f"missing must be one of {', '.join(map(repr, MISSING_CHOICES))} (what to do with missing "
                          f"values: refuse, drop the rows, or fill in the column means), got {missing!r}")
