@@ -37,8 +37,8 @@ REPORT_ROWS = 5_000  # real rows (and as many synthetic ones) a report compares 
 def add_train_options(p):
     """The options of ``train`` that only table runs take."""
     p.add_argument("--table", default=None, metavar="SOURCE",
-                   help="train on a table: a .csv file, a Parquet file or folder, delta:PATH or "
-                        "iceberg:CATALOG#NS.TABLE, streamed; numeric, categorical, whole-number and nullable "
+                   help="train on a table: 'penguins' (bundled), a .csv file, a Parquet file or folder, delta:PATH "
+                        "or iceberg:CATALOG#NS.TABLE, streamed; numeric, categorical, whole-number and nullable "
                         "columns, each modelled in its support (default: none, train on --data)")
     p.add_argument("--categorical", type=_names, default=[], metavar="C1,C2",
                    help="with --table: columns to treat as categories even if they hold numbers, e.g. 'group,year'")
@@ -72,6 +72,13 @@ def _ranges(text):
 
 def is_table_run(args):
     return getattr(args, "table", None) is not None
+
+
+def source_of(name):
+    """A --table value as a source: the name of a bundled table ("penguins") becomes its file's path."""
+    from minivae.datasets.catalog import BUNDLED_TABLES, bundled_table
+
+    return str(bundled_table(name)) if name in BUNDLED_TABLES else name
 
 
 def refuse_table_options(args):
@@ -132,6 +139,7 @@ def score_table(args, ckpt):
 
     encoder, table = _table_run(ckpt, "anomaly --table")
     out = _scores_out(args)
+    args.table = source_of(args.table)
     keys = list(table.get("keys") or [])
     csv_batch = read_csv_batch(args.table, "keep", encoder=encoder)[0] if is_csv(args.table) else None
     schema = source_schema(args.table, csv_batch)
@@ -330,7 +338,7 @@ def _real_rows(args, ckpt, encoder, table):
     from minivae.tables.streaming import held_out_mask
 
     own = args.real is None
-    source = ckpt.extra.get("dataset") if own else args.real
+    source = ckpt.extra.get("dataset") if own else source_of(args.real)
     missing = (ckpt.extra.get("load_options") or {}).get("missing", "keep") if own else "keep"
     csv_batch = read_csv_batch(source, missing, encoder=encoder)[0] if is_csv(source) else None
     check_drift(source, encoder, source_schema(source, csv_batch), table.get("keys") or [], table.get("schema"))

@@ -181,7 +181,9 @@ def cmd_train(args):
     else:
         text_cli.refuse_text_options(args)
         dataset, text_options = args.table or args.data or DEFAULT_DATASET, None
-    if not tables_cli.is_table_run(args):
+    if tables_cli.is_table_run(args):
+        dataset = tables_cli.source_of(args.table)
+    else:
         tables_cli.refuse_table_options(args)
     opts = argparse.Namespace(**{**vars(args), **{k: v for k, v in _defaults_of(args).items()
                                                   if getattr(args, k) is None}})
@@ -229,7 +231,7 @@ def resume(args):
               f"--epochs N with N > {ckpt.epoch} to train more (nothing was written)")
         return
     trainer = Trainer.from_checkpoint(ckpt, replace(recorded, epochs=epochs, quiet=args.quiet))
-    name = args.table or args.text or args.data
+    name = tables_cli.source_of(args.table) if args.table else (args.text or args.data)
     data = recorded_data(ckpt.extra, name=name, strict=True, **loading(args))
     if name is not None and ckpt.extra.get("dataset_sha256") and Path(name).resolve() != Path(ckpt.extra["dataset"]):
         notes.append(f"note: the run's data file has moved to {Path(name).resolve()} (the same bytes); recorded there")
