@@ -294,7 +294,7 @@ def blas_threads():
 
 def run_worker(stage, args):
     """Warm up, then run the stage timed; print one JSON line (prefixed "@@") with its rows, time and memory."""
-    import numpy as np  # noqa: F401 (loaded before the start figure, as every stage loads it)
+    import numpy as np
     import pyarrow
 
     import minivae.tables.arrow_io  # noqa: F401
@@ -303,15 +303,18 @@ def run_worker(stage, args):
     paths = Paths(args.folder)
     paths.warm.mkdir(parents=True, exist_ok=True)
     STAGES[stage](paths, args, warm=True)
-    start_mib = (proc_status_kib("VmRSS") or 0) / 1024
+    start_mib, start_anon_mib = ((proc_status_kib(field) or 0) / 1024 for field in ("VmRSS", "RssAnon"))
     sampler = AnonSampler()
     sampler.start()
-    t0 = time.perf_counter()
-    result = STAGES[stage](paths, args, warm=False)
-    seconds = time.perf_counter() - t0
+    times = []
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        result = STAGES[stage](paths, args, warm=False)
+        times.append(time.perf_counter() - t0)
     anon = sampler.stop()
-    result.update(stage=stage, seconds=seconds, start_mib=start_mib, peak_mib=peak_rss_mib(), peak_anon_mib=anon,
-                  blas=blas_threads(), arrow_threads=pyarrow.cpu_count())
+    result.update(stage=stage, seconds=float(np.median(times)), times=times, start_mib=start_mib,
+                  start_anon_mib=start_anon_mib, peak_mib=peak_rss_mib(), peak_anon_mib=anon, blas=blas_threads(),
+                  arrow_threads=pyarrow.cpu_count())
     print("@@" + json.dumps(result), flush=True)
 
 
@@ -323,7 +326,7 @@ def worker_command(stage, args, folder):
     return [sys.executable, str(Path(__file__).resolve()), "--stage", stage, "--folder", str(folder),
             "--rows", str(args.rows), "--batch-rows", str(args.batch_rows), "--train-batch", str(args.train_batch),
             "--hidden", str(args.hidden), "--latent", str(args.latent), "--k", str(args.k),
-            "--test-fraction", str(args.test_fraction), "--threads", str(args.threads),
+            "--test-fraction", str(args.test_fraction), "--threads", str(args.threads), "--repeats", str(args.repeats),
             "--arrow-threads", str(args.arrow_threads)]
 
 
@@ -378,12 +381,17 @@ def report(results, args, table, load):
              f"{results['fit']['data_dim']} float32 = {results['encode']['encoded_bytes'] / MiB:,.1f} MiB. "
              f"VAE D-{args.hidden}-{args.latent}, mixed likelihood, batch {args.train_batch}; IW bound K = {args.k}.",
              "",
-             "| stage | what | rows | seconds | rows/s | x read | start MiB | peak MiB | peak anon MiB |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| stage | what | rows | seconds | rows/s | x read | RSS start | RSS peak | anon start | anon peak |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for stage, r in results.items():
         ratio = (r["seconds"] / r["rows"]) / per_row
         lines.append(f"| {stage} | {WHAT[stage]} | {r['rows']:,} | {r['seconds']:.2f} | {r['rows'] / r['seconds']:,.0f}"
-                     f" | {ratio:,.1f} | {mib(r['start_mib'])} | {mib(r['peak_mib'])} | {mib(r['peak_anon_mib'])} |")
+                     f" | {ratio:,.1f} | {mib(r['start_mib'])} | {mib(r['peak_mib'])} | {mib(r['start_anon_mib'])} | "
+                     f"{mib(r['peak_anon_mib'])} |")
+    lines += ["", f"seconds: the median of {args.repeats} timed runs in the stage's process, after a warm-up on "
+              f"{WARM_ROWS:,} rows; x read: time per row over pyarrow's; memory in MiB: RSS start = VmRSS before the "
+              "timed runs, RSS peak = VmHWM (with the pages of memory-mapped files touched), anon = RssAnon (sampled "
+              "every 10 ms)."]
     return "\n".join(lines)
 
 
@@ -414,6 +422,7 @@ def parse_args():
     p.add_argument("--latent", type=int, default=4, help="latent dimensions of the VAE")
     p.add_argument("--k", type=int, default=10, help="importance samples of the IW bound")
     p.add_argument("--test-fraction", type=float, default=0.01, help="rows held out by encode_split")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs of each stage in its process (the median)")
     p.add_argument("--threads", type=int, default=1, help="BLAS and Numba threads of every stage (default 1)")
     p.add_argument("--arrow-threads", type=int, default=os.cpu_count(),
                    help="pyarrow's threads (default: every CPU; OMP_NUM_THREADS would otherwise set them too)")
