@@ -11,6 +11,7 @@ process, one after the other, in one run:
 
     write          making the table and writing it                         AtomicParquetWriter
     pyarrow read   pyarrow alone: ParquetFile.iter_batches, all columns    the ceiling of reading
+                   (once as pyarrow's defaults read, once with pre_buffer=False)
     minivae read   tables.arrow_io.iter_batches, all columns               Arrow -> the column-batch convention
     fit            TableEncoder().fit(iter_batches(...))                   one streaming pass
     encode         streaming.encode_split(iter_batches(...), ...)          into memory-mapped train.npy / test.npy
@@ -113,13 +114,19 @@ def stage_write(paths, args, warm):
     return {"rows": rows}
 
 
-def stage_pyarrow_read(paths, args, warm):
-    import pyarrow.parquet as pq
+def pyarrow_read(pre_buffer):
+    """The stage that reads the table with pyarrow alone; ``pre_buffer``: of ``pyarrow.parquet.ParquetFile``
+    (True, its default, reads the column chunks of all the row groups asked for ahead, in large coalesced reads)."""
+    def stage(paths, args, warm):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
 
-    rows = arrow_bytes = 0
-    for record_batch in pq.ParquetFile(table_path(paths, warm)).iter_batches(batch_size=args.batch_rows):
-        rows, arrow_bytes = rows + record_batch.num_rows, arrow_bytes + record_batch.nbytes
-    return {"rows": rows, "arrow_bytes": arrow_bytes}
+        rows = arrow_bytes = 0
+        parquet_file = pq.ParquetFile(table_path(paths, warm), pre_buffer=pre_buffer)
+        for record_batch in parquet_file.iter_batches(batch_size=args.batch_rows):
+            rows, arrow_bytes = rows + record_batch.num_rows, arrow_bytes + record_batch.nbytes
+        return {"rows": rows, "arrow_bytes": arrow_bytes, "arrow_pool_peak": pa.default_memory_pool().max_memory()}
+    return stage
 
 
 def stage_minivae_read(paths, args, warm):
@@ -204,11 +211,12 @@ def stage_synthesize(paths, args, warm):
     return {"rows": writer.rows, "bytes_written": target.stat().st_size}
 
 
-STAGES = {"write": stage_write, "pyarrow read": stage_pyarrow_read, "minivae read": stage_minivae_read,
+STAGES = {"write": stage_write, "pyarrow read": pyarrow_read(True), "pyarrow read, no pre-buffer": pyarrow_read(False), "minivae read": stage_minivae_read,
           "fit": stage_fit, "encode": stage_encode, "train": stage_train,
           **{f"score {m}": stage_score(m) for m in METHODS}, "synthesize": stage_synthesize}
 WHAT = {"write": "make the table, write it (AtomicParquetWriter)",
         "pyarrow read": "pyarrow ParquetFile.iter_batches, all columns",
+        "pyarrow read, no pre-buffer": "the same, ParquetFile(pre_buffer=False)",
         "minivae read": "arrow_io.iter_batches, all columns (column batches)",
         "fit": "TableEncoder.fit, one pass",
         "encode": "encode_split into train.npy / test.npy",
@@ -376,7 +384,9 @@ def report(results, args, table, load):
              "",
              f"Table: {table['rows']:,} rows, {table['columns']} columns ({KEY} int64, 8 float64, kind string), "
              f"{table['row_groups']} row groups of up to {args.batch_rows:,} rows; {table['disk'] / MiB:,.1f} MiB "
-             f"on disk (snappy), {base['arrow_bytes'] / MiB:,.1f} MiB as Arrow holds it in memory; encoded: "
+             f"on disk (snappy), {base['arrow_bytes'] / MiB:,.1f} MiB as Arrow holds it in memory (the peak of pyarrow's "
+             f"memory pool while reading it: {base['arrow_pool_peak'] / MiB:,.1f} MiB with pre-buffering, "
+             f"{results['pyarrow read, no pre-buffer']['arrow_pool_peak'] / MiB:,.1f} MiB without); encoded: "
              f"{results['encode']['train_rows']:,} train + {results['encode']['test_rows']:,} test rows x "
              f"{results['fit']['data_dim']} float32 = {results['encode']['encoded_bytes'] / MiB:,.1f} MiB. "
              f"VAE D-{args.hidden}-{args.latent}, mixed likelihood, batch {args.train_batch}; IW bound K = {args.k}.",
@@ -422,7 +432,7 @@ def parse_args():
     p.add_argument("--latent", type=int, default=4, help="latent dimensions of the VAE")
     p.add_argument("--k", type=int, default=10, help="importance samples of the IW bound")
     p.add_argument("--test-fraction", type=float, default=0.01, help="rows held out by encode_split")
-    p.add_argument("--repeats", type=int, default=3, help="timed runs of each stage in its process (the median)")
+    p.add_argument("--repeats", type=int, default=5, help="timed runs of each stage in its process (the median)")
     p.add_argument("--threads", type=int, default=1, help="BLAS and Numba threads of every stage (default 1)")
     p.add_argument("--arrow-threads", type=int, default=os.cpu_count(),
                    help="pyarrow's threads (default: every CPU; OMP_NUM_THREADS would otherwise set them too)")
