@@ -21,8 +21,8 @@ process, one after the other, in one run:
 
 rows/s is the stage's rows over its wall time (the training stage: the training rows over ``fit``, which includes
 the validation pass over the test rows and the latent-use report); "x read" is the stage's time per row over
-the faster of pyarrow's two reads. Each worker first loads its libraries and runs its stage once on a few thousand rows (Numba's kernels
-compile or load from the cache), then runs the stage timed. Its memory, in MiB:
+the faster of pyarrow's two reads. Each worker first loads its libraries and runs its stage once on a few thousand
+rows (Numba's kernels compile or load from the cache), then runs the stage timed. Its memory, in MiB:
 
     start          resident set just before the timed stage (the interpreter, NumPy, Numba, pyarrow, minivae, the
                    warm-up's leftovers): what any process of the table path holds anyway
@@ -211,7 +211,8 @@ def stage_synthesize(paths, args, warm):
     return {"rows": writer.rows, "bytes_written": target.stat().st_size}
 
 
-STAGES = {"write": stage_write, "pyarrow read": pyarrow_read(True), "pyarrow read, no pre-buffer": pyarrow_read(False), "minivae read": stage_minivae_read,
+STAGES = {"write": stage_write, "pyarrow read": pyarrow_read(True), "pyarrow read, no pre-buffer": pyarrow_read(False),
+          "minivae read": stage_minivae_read,
           "fit": stage_fit, "encode": stage_encode, "train": stage_train,
           **{f"score {m}": stage_score(m) for m in METHODS}, "synthesize": stage_synthesize}
 WHAT = {"write": "make the table, write it (AtomicParquetWriter)",
@@ -384,7 +385,8 @@ def report(results, args, table, load):
              "",
              f"Table: {table['rows']:,} rows, {table['columns']} columns ({KEY} int64, 8 float64, kind string), "
              f"{table['row_groups']} row groups of up to {args.batch_rows:,} rows; {table['disk'] / MiB:,.1f} MiB "
-             f"on disk (snappy), {base['arrow_bytes'] / MiB:,.1f} MiB as Arrow holds it in memory (the peak of pyarrow's "
+             f"on disk (snappy), {base['arrow_bytes'] / MiB:,.1f} MiB as Arrow holds it in memory (the peak of "
+             f"pyarrow's "
              f"memory pool while reading it: {base['arrow_pool_peak'] / MiB:,.1f} MiB with pre-buffering, "
              f"{results['pyarrow read, no pre-buffer']['arrow_pool_peak'] / MiB:,.1f} MiB without); encoded: "
              f"{results['encode']['train_rows']:,} train + {results['encode']['test_rows']:,} test rows x "
@@ -399,9 +401,9 @@ def report(results, args, table, load):
                      f" | {ratio:,.1f} | {mib(r['start_mib'])} | {mib(r['peak_mib'])} | {mib(r['start_anon_mib'])} | "
                      f"{mib(r['peak_anon_mib'])} |")
     lines += ["", f"seconds: the median of {args.repeats} timed runs in the stage's process, after a warm-up on "
-              f"{WARM_ROWS:,} rows; x read: time per row over pyarrow's faster read; memory in MiB: RSS start = VmRSS before the "
-              "timed runs, RSS peak = VmHWM (with the pages of memory-mapped files touched), anon = RssAnon (sampled "
-              "every 10 ms)."]
+              f"{WARM_ROWS:,} rows; x read: time per row over pyarrow's faster read; memory in MiB: RSS start = VmRSS "
+              "before the timed runs, RSS peak = VmHWM (with the pages of memory-mapped files touched), anon = "
+              "RssAnon (sampled every 10 ms)."]
     return "\n".join(lines)
 
 
