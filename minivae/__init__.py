@@ -41,7 +41,7 @@ this list (nn knows nothing of models; models nothing of training; the command l
       likelihoods.py            what the decoder's outputs mean: Bernoulli, Gaussian, categorical, mixed columns
     datasets/    data in
       dataset.py                the Dataset every loader returns
-      catalog.py                load_dataset, by name or by path
+      catalog.py                load_dataset, by name or by path; bundled_table, a bundled real table
       mnist.py                  the bundled MNIST test set; MNIST and Fashion-MNIST downloads
       idx.py                    the IDX file format
       download.py               verified downloads into a cache folder

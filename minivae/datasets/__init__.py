@@ -1,7 +1,8 @@
 """Data: the bundled MNIST digits, verified downloads, your own arrays and tables.
 
     dataset       Dataset: the train and test matrices (N, D) that every loader returns
-    catalog       load_dataset: a dataset by name ("mnist-test-10k", "mnist", "fashion-mnist") or by file path
+    catalog       load_dataset: a dataset by name ("mnist-test-10k", "mnist", "fashion-mnist") or by file path;
+                  bundled_table: the path of a bundled real table ("penguins"), checked
     mnist         the bundled MNIST test set (fixed 9,000 / 1,000 split), MNIST and Fashion-MNIST downloads
     idx           read_idx: the IDX file format of MNIST, raw or gzip-compressed
     download      verified downloads: checksums, the cache folder, atomic writes, DownloadError
@@ -11,7 +12,7 @@
     binarize      static and dynamic binarization of grey values in [0, 1]
     tables        CSV tables as VAE data: TabularEncoder, read and write CSV rows, table_dataset
     labels        labelled data: n_classes, without_classes (the training set without some classes)
-    files/        the bundled MNIST test set (the original IDX files) and its licence
+    files/        the bundled data (MNIST test set, census first names, Palmer penguins) and their licences
 
 The names below are also importable from ``minivae.datasets`` itself, as in version 0.1.0.
 """
