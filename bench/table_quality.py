@@ -35,7 +35,7 @@ of them below the target.
     python bench/table_quality.py --seeds 1 --epochs 100 --out-figures figures/
 
 Seed s draws the split, the encoder's sample and the VAE's initial weights and batches; the synthetic rows come from
-seed s + 1000, the baseline's from s + 2000. Reading the CSV needs the tables extra (pyarrow).
+seed s + 1000, the baseline's from s + 2000.
 """
 import argparse
 import time
@@ -45,11 +45,11 @@ import numpy as np
 
 from minivae.datasets.catalog import bundled_table
 from minivae.models import VAE
-from minivae.tables.arrow_io import iter_batches
 from minivae.tables.columns import TableEncoder
-from minivae.tables.inputs import infer_kinds, is_null
+from minivae.tables.dataset import read_csv_batch
+from minivae.tables.inputs import infer_kinds
 from minivae.tables.report import write_report
-from minivae.tables.scores import quality_scores
+from minivae.tables.scores import outside_support, quality_scores
 from minivae.tables.synthesis import synthetic_batches
 from minivae.training.trainer import TrainConfig, Trainer
 
@@ -62,14 +62,9 @@ TARGETS = {"column shapes": ">= 0.90", "column pair trends": ">= 0.85", "detecti
 
 # ----------------------------------------------------------------------------------------------- the table
 def read_table(path):
-    """The whole table as one column batch; the text "NA" of the CSV's text columns becomes None (a null), as
-    pyarrow already made it NaN in the number columns."""
-    batches = list(iter_batches(path))
-    table = {name: np.concatenate([b[name] for b in batches]) for name in batches[0]}
-    for name, values in table.items():
-        if values.dtype == object:
-            table[name] = np.array([None if v == "NA" else v for v in values], dtype=object)
-    return table
+    """The whole table as one column batch, as ``train --table`` reads a CSV file (``minivae.tables.dataset``): the
+    missing markers ("NA") become NaN in the number columns and None in the text columns."""
+    return read_csv_batch(path, missing="keep")[0]
 
 
 def take(table, rows):
@@ -113,25 +108,6 @@ def independent_columns(train, n, rng):
 
 
 # ----------------------------------------------------------------------------------------------- measures
-def outside_support(reference, synthetic, kinds):
-    """Share of the synthetic cells outside the reference column's support: a number below its smallest or above
-    its largest value, a category (null counted as one) the reference column does not hold. Nulls of a numeric
-    column count as outside only if the reference column has none."""
-    outside, cells = 0, 0
-    for name, kind in kinds.items():
-        ref, syn = reference[name], synthetic[name]
-        if kind == "numeric":
-            lo, hi = np.nanmin(ref), np.nanmax(ref)
-            values = syn[~np.isnan(syn)]
-            outside += int(np.sum((values < lo) | (values > hi)))
-            outside += 0 if np.isnan(ref).any() else int(np.isnan(syn).sum())
-        else:
-            seen = {None if is_null(v) else v for v in ref}
-            outside += sum((None if is_null(v) else v) not in seen for v in syn)
-        cells += len(syn)
-    return outside / cells
-
-
 def headline(scores, support_train, support_table):
     """The numbers compared with the targets, in the order of TARGETS, and the two DCR medians behind the last."""
     dcr = scores["privacy"]
@@ -154,7 +130,8 @@ def evaluate(table, train, holdout, synthetic, kinds, seed):
     """quality_scores of synthetic against train (holdout held out) and the headline numbers."""
     scores = quality_scores(train, synthetic, kinds, holdout=holdout, target=TARGET_COLUMN,
                             rng=np.random.default_rng(seed))
-    return scores, headline(scores, outside_support(train, synthetic, kinds), outside_support(table, synthetic, kinds))
+    return scores, headline(scores, outside_support(train, synthetic, kinds)["share"],
+                            outside_support(table, synthetic, kinds)["share"])
 
 
 # ----------------------------------------------------------------------------------------------- printing

@@ -397,3 +397,16 @@ def test_the_figures_draw_every_column_and_fold_rare_categories():
     assert len(plot_correlations(real, syn, kinds).axes) == 4  # three heat maps and the colour bar
     with pytest.raises(ValueError, match="at least two numeric columns"):
         plot_correlations({"x": real["x"]}, {"x": syn["x"]}, {"x": "numeric"})
+
+
+def test_outside_support_counts_values_beyond_the_real_range_and_unseen_categories():
+    from minivae.tables.scores import outside_support
+
+    real = {"x": np.array([1.0, 2.0, 3.0]), "y": np.array([0.0, np.nan, 1.0]), "c": np.array(["a", "b", None], object)}
+    synthetic = {"x": np.array([0.5, 2.0, np.nan, 3.0]), "y": np.array([np.nan, 2.0, 0.5, 1.0]),
+                 "c": np.array(["a", None, "z", "b"], object)}
+    kinds = {"x": "numeric", "y": "numeric", "c": "categorical"}
+    got = outside_support(real, synthetic, kinds)
+    # x: 0.5 below the range and a null the real column never has; y: 2.0 above; c: "z" unseen
+    assert [c["outside"] for c in got["columns"]] == [2, 1, 1] and got["share"] == 4 / 12
+    assert outside_support(real, real, kinds)["share"] == 0.0

@@ -293,6 +293,9 @@ def add_commands(sub):
                         "held-out rows for the privacy comparison)")
     p.add_argument("--rows", type=options.integer(20, 200_000), default=REPORT_ROWS,
                    help="real rows to compare (a seeded sample if the table has more), and as many synthetic ones")
+    p.add_argument("-n", type=options.integer(20, 1_000_000), default=None,
+                   help="synthetic rows to draw (default: as many as the real rows compared; more rows lower the "
+                        "sampling noise of the synthetic side of every score)")
     p.add_argument("--target", default=None, metavar="COLUMN",
                    help="the column that train-on-synthetic, test-on-real efficacy predicts (default: none, the "
                         "efficacy score is left out)")
@@ -310,15 +313,17 @@ def cmd_report(args):
     real, holdout, source = _real_rows(args, ckpt, encoder, table)
     kinds = {c["name"]: "numeric" if c["kind"] == "numeric" else "categorical" for c in encoder.columns}
     rng = np.random.default_rng(args.seed)
-    n = len(next(iter(real.values())))
+    n_real = len(next(iter(real.values())))
+    n = args.n or n_real
     synthetic = _joined(list(synthetic_batches(ckpt.model, encoder, n, rng)))
     folder = Path(args.out or Path(args.checkpoint).resolve().parent / "report")
     scores = write_report(folder, real, synthetic, kinds, holdout=holdout, target=args.target, rng=rng)
-    print(f"compared {n:,} real rows of {source} with {n:,} synthetic rows"
+    print(f"compared {n_real:,} real rows of {source} with {n:,} synthetic rows"
           + (f" ({scores['n_holdout']:,} held-out rows for the privacy comparison)" if holdout else ""))
     print(f"  quality score {scores['quality_score']:.3f}: column shapes {scores['column_shapes']['score']:.3f}, "
           f"column-pair trends {_score(scores['column_pair_trends'])}")
     print(f"  detection {scores['detection']['score']:.3f} (1 - (2 AUC - 1); 1: a classifier cannot tell them apart)")
+    print(f"  outside the real columns' support: {100 * scores['support']['share']:.2f}% of the synthetic cells")
     privacy = scores["privacy"]
     if privacy.get("holdout") is not None:
         print(f"  distance to the closest training row, median: synthetic {privacy['synthetic']['median']:.3f}, "

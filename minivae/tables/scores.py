@@ -7,6 +7,8 @@
     "efficacy"         train on synthetic, test on real, for one target column (minivae.tables.efficacy); None
                        without target
     "privacy"          distances to the closest training row (minivae.tables.dcr)
+    "support"          synthetic cells outside the real column's support (``outside_support``): 0 for a generator
+                       that respects the data
     "n_real", "n_synthetic", "n_holdout", "kinds"
 
 Every number is a plain float or int, None where a score is undefined (not NaN, which JSON has not): the dict
@@ -28,7 +30,7 @@ import numpy as np
 from minivae.tables.dcr import dcr_summary
 from minivae.tables.detection import detection
 from minivae.tables.efficacy import efficacy
-from minivae.tables.inputs import check_tables
+from minivae.tables.inputs import check_tables, is_null
 from minivae.tables.quality import quality_score
 
 
@@ -52,7 +54,38 @@ def quality_scores(real, synthetic, kinds, holdout=None, target=None, rng=None, 
             "column_shapes": quality["column_shapes"], "column_pair_trends": quality["column_pair_trends"],
             "detection": detection(real, synthetic, kinds, rng, folds),
             "efficacy": None if target is None else efficacy(real, synthetic, kinds, target, holdout, rng),
-            "privacy": dcr_summary(real, synthetic, kinds, holdout)}
+            "privacy": dcr_summary(real, synthetic, kinds, holdout),
+            "support": outside_support(checked["real"], checked["synthetic"], kinds)}
+
+
+def outside_support(real, synthetic, kinds):
+    """The synthetic cells outside the real column's support, per column and in all, as shares of the cells:
+
+        numeric       a value below min(real) or above max(real); a null where the real column has none
+        categorical   a value (a null counts as one) that the real column does not hold
+
+    Returns {"share": outside cells / all cells, "columns": [{"column", "outside", "cells"}, ...]}.
+
+    Example
+    -------
+    >>> outside_support({"a": np.array([0.0, 1.0])}, {"a": np.array([0.5, 2.0])}, {"a": "numeric"})["share"]
+    0.5
+    """
+    columns = []
+    for name, kind in kinds.items():
+        ref, syn = real[name], synthetic[name]
+        if kind == "numeric":
+            ref, syn = np.asarray(ref, dtype=np.float64), np.asarray(syn, dtype=np.float64)
+            values = syn[~np.isnan(syn)]
+            low, high = np.nanmin(ref), np.nanmax(ref)
+            outside = int(np.sum((values < low) | (values > high)))
+            outside += 0 if np.isnan(ref).any() else int(np.isnan(syn).sum())
+        else:
+            seen = {None if is_null(v) else v for v in ref}
+            outside = sum((None if is_null(v) else v) not in seen for v in syn)
+        columns.append({"column": name, "outside": int(outside), "cells": len(syn)})
+    cells = sum(c["cells"] for c in columns)
+    return {"share": sum(c["outside"] for c in columns) / cells, "columns": columns}
 
 
 # ------------------------------------------------------------------------------------------------------- markdown
@@ -89,6 +122,12 @@ def _summary(scores):
                      "of copying)"])
     rows.append(["exact copies", f"{dcr['synthetic']['exact_copies']} of {dcr['n_synthetic']}",
                  "synthetic rows equal to a training row in every column"])
+    if scores.get("support") is not None:
+        support = scores["support"]
+        worst = max(support["columns"], key=lambda c: c["outside"])
+        rows.append(["outside the support", f"{100 * support['share']:.2f}%",
+                     "synthetic cells outside the real column's range or categories"
+                     + (f" (most in `{worst['column']}`: {worst['outside']})" if worst["outside"] else "")])
     return _table(["score", "value", "what it means"], rows)
 
 
