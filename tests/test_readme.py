@@ -58,6 +58,8 @@ SHORTER = {  # the first prefix that matches applies: the longer ones first
     ("python", "bench/molecule_design.py"): ["--walks", "1"],
     ("python", "bench/privacy_utility.py"): ["--max-epochs", "1"],  # all twelve runs, one epoch each
     ("python", "bench/dp_step.py"): ["--rounds", "2"],
+    ("python", "bench/table_quality.py"): ["--epochs", "1", "--seeds", "1"],
+    ("python", "bench/table_streaming.py"): ["--rows", "20000"],  # every stage, each in its process: about 13 s
     ("python", "bench/molecule_quality.py"): ["--epochs", "1", "--hidden", "8", "--embed", "4", "--k", "5",
                                               "--samples", "50"],
 }
@@ -145,6 +147,8 @@ def expected_files(argv):
         figures = Path(option_value(argv, "--figures-dir", str(out / "figures")))
         if "--no-figures" in argv:
             return files
+        if "--table" in argv:  # a table run: its curves and its codes
+            return files + [figures / "history.png", figures / "latent_scatter.png"]
         if option_value(argv, "--model", "vae") == "seq-vae":  # a text run: its curves and its texts
             files += [figures / name for name in ("history.png", "samples.md", "reconstructions.md", "homotopy.md")]
             if option_value(argv, "--data") == "molecules" or "--smiles" in argv:  # and its molecules, judged
@@ -154,6 +158,8 @@ def expected_files(argv):
             files += [figures / Path(name).name for name in MAIN_JOB_FIGURES]  # the main job's figures, all of them
         return files
     out = option_value(argv, "--out")
+    if out and out.startswith("delta:"):  # a Delta table: its first commit
+        return [Path(out[len("delta:"):]) / "_delta_log" / "00000000000000000000.json"]
     return [Path(out)] if out and argv[:3] == ["python", "-m", "minivae"] and "--help" not in argv else []
 
 
