@@ -96,6 +96,8 @@ this list (nn knows nothing of models; models nothing of training; the command l
       dcr.py                    distance to the closest training row, beside held-out rows'; its Numba kernel
       scores.py                 every score in one JSON-able dict, and its markdown page
       report.py                 write_report: report.md, scores.json and the figures (the one module here that draws)
+    distributed/ beyond one machine, on MPI: data-parallel training, each rank scoring its part of a table
+      mpi.py                    the communicator: rank, size, one Allreduce over one flat buffer; shards of a batch
     plots/       figures: each function returns a matplotlib Figure (import it yourself: it loads matplotlib)
       images.py                 image grids and save_figure
       latent.py                 the manifold, the encoder means, interpolations, traversals

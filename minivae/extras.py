@@ -6,6 +6,7 @@ it as an extra, installed by name:
     pip install "minivae[molecules]"      RDKit and selfies: molecules as SMILES and SELFIES strings, judged by RDKit
     pip install "minivae[tables]"         pyarrow: Parquet files and folders, and CSV files, streamed in column batches
     pip install "minivae[lakehouse]"      deltalake and pyiceberg (SQLite catalog): Delta Lake and Iceberg tables
+    pip install "minivae[distributed]"    mpi4py and the mpich wheel: training and scoring on several MPI ranks
 
 ``require("molecules")`` imports what an extra holds and returns nothing; when a package is missing it raises
 ``MissingExtraError``, whose one line says which extra to install. Import the packages themselves where they are
@@ -17,6 +18,7 @@ EXTRAS = {  # extra -> the modules it provides (import names), as pyproject.toml
     "molecules": ("rdkit", "selfies"),
     "tables": ("pyarrow",),
     "lakehouse": ("deltalake", "pyiceberg", "sqlalchemy"),  # sqlalchemy: pyiceberg's SQL catalog ([sql-sqlite])
+    "distributed": ("mpi4py",),  # with the mpich wheel: an MPI library and mpiexec, no system MPI needed
 }
 
 

@@ -1,0 +1,11 @@
+"""Beyond one machine: data-parallel training and distributed scoring on MPI (mpi4py with the mpich wheel).
+
+    mpi         the communicator: rank, size, one Allreduce over one flat buffer, broadcast; a one-process stand-in
+                with the same methods; whether an MPI launcher started this process; each rank's shard of a batch
+
+Launch as with any MPI program: ``mpiexec -n 4 python -m minivae train --distributed ...``. Every rank runs the same
+program on the same data, with the same seed: the ranks draw the same global batches and the same noise, each
+computes the gradient of its shard of the batch, and one Allreduce sums them (the average of the shards' gradients,
+weighted by their sizes, is the gradient of the whole batch). Rank 0 alone writes files.
+Needs the ``distributed`` extra: pip install "minivae[distributed]".
+"""
