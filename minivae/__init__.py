@@ -125,6 +125,7 @@ this list (nn knows nothing of models; models nothing of training; the command l
       molecules.py              molecule runs: --data molecules, samples as .smi, RDKit's metrics, optimize
       privacy.py                private runs: train --dp-epsilon or --noise-multiplier; the epsilon of what they write
       tables.py                 table runs: train --table, anomaly --table, synthesize rows in the schema, report
+      distributed.py            --distributed: a command on every rank of an MPI launch
       common.py                 what the commands share: help format, data and checkpoint options
       options.py                the type= of the numeric options: ranges checked when parsed, a memory estimate
     validation.py               input checks shared by every layer (shapes, dtypes, finite values, ranges)
