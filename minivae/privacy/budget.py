@@ -36,8 +36,9 @@ ACCOUNTANT = "RDP of the sampled Gaussian mechanism (Mironov, Talwar & Zhang 201
 COVERED = ("the model's parameters after every step, and whatever is computed from them alone: samples, synthetic "
            "rows, scores and reconstructions of data that were not trained on")
 NOT_COVERED = ("the training losses printed and stored in the history and in the divergence guard (statistics of the "
-               "training data, without noise); a table's encoder (each numeric column's mean and spread, each "
-               "category list), fitted on the training data; hyperparameters chosen by looking at the data; "
+               "training data, without noise); a table's encoder (each numeric column's smallest and largest "
+               "value, transform, mean and spread, each category list), fitted on the training data, and so every "
+               "synthetic row's range; hyperparameters chosen by looking at the data; "
                "several runs on the same data (their epsilons add up)")
 
 
