@@ -259,3 +259,27 @@ def test_vae_gradient_with_the_new_likelihoods(likelihood):
     # the per-example ELBO agrees with the loss it came from
     terms = vae.elbo(x, eps=eps)
     assert np.isclose(-terms.elbo.mean(), vae.loss_and_gradients(x, eps=eps).loss)
+
+
+def test_mixed_null_block_leaves_out_the_placeholder_of_a_null_value():
+    """A Gaussian column with a [value, null] block: where x says null, its term (and its gradient) is left out."""
+    rng = np.random.default_rng(11)
+    columns = [{"type": "gaussian", "size": 1, "name": "age", "null_block": 1},
+               {"type": "categorical", "size": 2, "name": "age is null"}, {"type": "categorical", "size": 3}]
+    lik = Mixed(columns, min_logvar=-3.0)
+    null = np.array([False, True, False, True, True, False])
+    x = np.concatenate([np.where(null, 0.0, rng.standard_normal(6))[:, None],
+                        to_one_hot(null.astype(int), 2, np.float64), to_one_hot(rng.integers(0, 3, 6), 3, np.float64)],
+                       axis=1)
+    out = rng.standard_normal((6, lik.n_outputs(6)))
+    nll, dout = lik.nll(out, x)
+    plain = Mixed([{k: v for k, v in c.items() if k != "null_block"} for c in columns], min_logvar=-3.0)
+    gaussian = gaussian_nll_learned_variance(out[:, 0:1], np.clip(out[:, 1:2], -3.0, 10.0), x[:, 0:1])[0]
+    np.testing.assert_allclose(nll, plain.nll(out, x)[0] - np.where(null, gaussian, 0.0), rtol=1e-12)
+    assert (dout[null, 0:2] == 0).all() and (dout[~null, 0:2] != 0).all()
+    num = numerical_gradient(lambda: float(lik.nll(out, x)[0].mean()), out)
+    assert rel_error(dout, num) < TOL
+    assert make_likelihood(json.loads(json.dumps(lik.config()))).columns == lik.columns
+    for bad in (0, 2, 5, True):  # itself, a categorical of size 3, out of range, not an index
+        with pytest.raises(ValueError, match="null_block"):
+            Mixed([dict(columns[0], null_block=bad), *columns[1:]])

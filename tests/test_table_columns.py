@@ -96,6 +96,15 @@ def test_decoded_values_stay_inside_the_real_support_whatever_the_model_outputs(
     assert 0 <= wide["share"][0] <= 1  # but never outside the transform's own support
 
 
+def test_a_nullable_columns_gaussian_names_its_null_block():
+    specs = fitted().column_specs()
+    by_name = {s["name"]: i for i, s in enumerate(specs)}
+    height = specs[by_name["height"]]
+    assert height["null_block"] == by_name["height is null"] == by_name["height"] + 1
+    assert "null_block" not in specs[by_name["income"]]  # no nulls, no block
+    Mixed(specs)  # a valid likelihood
+
+
 def test_decoded_numbers_keep_the_real_columns_decimal_places():
     rng = np.random.default_rng(2)
     table = {"price": np.round(rng.lognormal(3, 1, 2000), 2), "ratio": np.round(rng.random(2000), 3),

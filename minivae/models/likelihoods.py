@@ -253,9 +253,15 @@ class Mixed:
       [m | lv], as ``GaussianLearnedVariance`` (lv clamped to [min_logvar, max_logvar]; a column's own
       "min_logvar" replaces the first, e.g. the variance of rounding for a whole-number column);
     * a "categorical" column with K categories takes K one-hot columns of x; the decoder outputs K logits, as
-      ``Categorical(K)``.
+      ``Categorical(K)``;
+    * a Gaussian column of size 1 may name its "null_block": the index (in ``columns``) of a categorical column of
+      size 2 whose one-hot [value, null] says whether the row has a value at all. Where it says null, the value in x
+      is a placeholder, and the Gaussian term is left out: the row's likelihood is that of being null.
 
-        nll_n = sum over columns c of nll_c(out_n[c's outputs], x_n[c's columns])
+        nll_n = sum over columns c of m_nc nll_c(out_n[c's outputs], x_n[c's columns])
+
+    with m_nc = 1, or for a Gaussian column with a null block b, m_nc = x_n[b's columns][0] (1 = has a value, 0 =
+    null). The mask is data, so the gradient is m_nc times the column's gradient.
 
     and the gradient is each column's gradient placed at that column's outputs. ``mean`` and ``sample`` are the
     columns' own, side by side, in the layout of x.
@@ -286,6 +292,7 @@ class Mixed:
             self.out_slices.append(slice(out_at, out_at + n_out))
             x_at, out_at = x_at + c["size"], out_at + n_out
         self.data_dim, self.output_dim = x_at, out_at
+        _check_null_blocks(self.columns)
 
     def n_outputs(self, data_dim):
         if data_dim != self.data_dim:
@@ -302,8 +309,11 @@ class Mixed:
     def nll(self, out, x):
         nll = np.zeros(len(out), dtype=out.dtype)
         dout = np.zeros_like(out)
-        for part, xs, os in zip(self.parts, self.x_slices, self.out_slices):
+        for c, part, xs, os in zip(self.columns, self.parts, self.x_slices, self.out_slices):
             nll_c, dout_c = part.nll(np.ascontiguousarray(out[:, os]), np.ascontiguousarray(x[:, xs]))
+            if "null_block" in c:  # m = 1 where the row has a value, 0 where it is null
+                has_value = x[:, self.x_slices[c["null_block"]].start].astype(out.dtype)  # (N,)
+                nll_c, dout_c = nll_c * has_value, dout_c * has_value[:, None]
             nll += nll_c
             dout[:, os] = dout_c
         return nll, dout
@@ -319,11 +329,21 @@ class Mixed:
                 "min_logvar": self.min_logvar, "max_logvar": self.max_logvar}
 
 
+def _check_null_blocks(columns):
+    """Each "null_block" names another column, a categorical one of size 2."""
+    for i, c in enumerate(columns):
+        block = c.get("null_block")
+        if block is not None and not (0 <= block < len(columns) and block != i
+                                      and columns[block]["type"] == "categorical" and columns[block]["size"] == 2):
+            raise ValueError(f"column {i}: null_block {block} must be the index of another column, a categorical "
+                             "one of size 2 ([value, null])")
+
+
 def _check_column(spec, i):
     """Validate one column spec of Mixed; return a clean copy {"type", "size"[, "name"]}."""
     if not isinstance(spec, dict):
         raise TypeError(f'column {i} must be a dict like {{"type": "gaussian", "size": 1}}, got {spec!r}')
-    unknown = set(spec) - {"type", "size", "name", "min_logvar"}
+    unknown = set(spec) - {"type", "size", "name", "min_logvar", "null_block"}
     if unknown:
         raise ValueError(f"column {i} has unknown key(s) {sorted(unknown)}; a column spec has 'type', 'size' and "
                          "optionally 'name' (and a Gaussian column 'min_logvar')")
@@ -343,6 +363,12 @@ def _check_column(spec, i):
             raise ValueError(f"column {i}: min_logvar is a finite number for a Gaussian column, got {floor!r} for a "
                              f"{kind} one")
         clean["min_logvar"] = float(floor)
+    if "null_block" in spec:
+        block = spec["null_block"]
+        if kind != "gaussian" or size != 1 or isinstance(block, bool) or not isinstance(block, (int, np.integer)):
+            raise ValueError(f"column {i}: null_block is the index of a [value, null] column, for a Gaussian column "
+                             f"of size 1, got {block!r} for a {kind} column of size {size}")
+        clean["null_block"] = int(block)
     return clean
 
 

@@ -17,7 +17,9 @@ then decides how each column is modelled:
                                                   squeezed into [EDGE, 1 - EDGE] so the ends stay finite
                   m, s: the mean and standard deviation of t(x) over the sample
 
-and every nullable column gains one more categorical block ["value", "null"]; a null cell encodes u = 0 there.
+and every nullable column gains one more categorical block ["value", "null"]; a null cell encodes u = 0 there, a
+placeholder that the likelihood leaves out (the Gaussian spec's "null_block": a null row's likelihood is that of
+being null, not of a value 0 it does not have).
 
 Decoding goes back the same way and then keeps the value where the real column lives:
 
@@ -140,7 +142,8 @@ class TableEncoder:
         for c in self._require_fit():
             if c["kind"] == "numeric":
                 specs.append({"type": "gaussian", "size": 1, "name": c["name"],
-                              **({"min_logvar": c["min_logvar"]} if c["min_logvar"] is not None else {})})
+                              **({"min_logvar": c["min_logvar"]} if c["min_logvar"] is not None else {}),
+                              **({"null_block": len(specs) + 1} if c["nullable"] else {})})
                 if c["nullable"]:
                     specs.append({"type": "categorical", "size": 2, "name": f"{c['name']} is null"})
             elif c["kind"] == "categorical":
