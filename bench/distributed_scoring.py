@@ -8,11 +8,13 @@ written with one row group per batch of --batch-rows rows. A tiny run is trained
 command line (the speed of scoring does not depend on how well the model fits). Then the same command scores it,
 once in one process to a folder of parts and once per entry of --ranks under ``mpiexec -n N ... --distributed``,
 each process with one BLAS thread; the command's own "in X s" (reading, scoring and writing, after the imports and
-the checks) and the wall time of the whole launch are reported, and the folders are checked equal part by part.
+the checks) and the wall and CPU time of the whole launch (every rank's) are reported, and the folders are checked
+equal part by part.
 """
 import argparse
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -34,20 +36,26 @@ def make_tables(folder, rows, batch_rows):
 
 
 def minivae(argv, ranks=None):
-    """(seconds the command reports, from its rows/s; wall seconds; stdout) of ``python -m minivae ARGV``, under
+    """(seconds the command reports, from its rows/s; wall seconds; CPU seconds of all its processes) of ``python -m minivae ARGV``, under
     ``mpiexec -n ranks`` if ranks."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
                PYTHONPATH=str(ROOT))
     launch = [shutil.which("mpiexec") or str(Path(sys.executable).parent / "mpiexec"), "-n", str(ranks)] if ranks \
         else []
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _children_cpu()
     done = subprocess.run([*launch, sys.executable, "-m", "minivae", *argv], env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
     if done.returncode:
         raise SystemExit(done.stdout + done.stderr)
-    rows, rate = (float(m.replace(",", "")) for m in re.search(r"scored ([\d,]+) rows.*\(([\d,]+) rows/s\)",
-                                                               done.stdout).groups())
-    return rows / rate, wall, done.stdout
+    said = re.search(r"scored ([\d,]+) rows.*\(([\d,]+) rows/s\)", done.stdout)  # None: not a scoring command
+    rows, rate = (float(m.replace(",", "")) for m in said.groups()) if said else (0.0, 1.0)
+    return rows / rate, wall, cpu
+
+
+def _children_cpu():
+    """User + system CPU seconds of the finished child processes (all ranks: mpiexec waits for them)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main():
@@ -67,13 +75,13 @@ def main():
                  "--method", args.method, "-k", str(args.k), "--batch-rows", str(args.batch_rows)]
         print(f"{args.rows:,} rows, row groups of {args.batch_rows:,} rows, --method {args.method}; "
               f"{os.cpu_count()} cores")
-        base, wall, _ = minivae([*score, "--out", f"{folder / 'one'}/"])
-        print(f"  1 process  {base:7.2f} s  {args.rows / base:10,.0f} rows/s   (launch, wall: {wall:.1f} s)")
+        base, wall, cpu = minivae([*score, "--out", f"{folder / 'one'}/"])
+        print(f"  1 process  {base:7.2f} s  {args.rows / base:10,.0f} rows/s   (launch: wall {wall:.1f} s, CPU {cpu:.1f} s)")
         for n in args.ranks:
-            seconds, wall, _ = minivae([*score, "--out", f"{folder / f'ranks-{n}'}/", "--distributed"], ranks=n)
+            seconds, wall, cpu = minivae([*score, "--out", f"{folder / f'ranks-{n}'}/", "--distributed"], ranks=n)
             same = all((folder / "one" / p.name).read_bytes() == p.read_bytes()
                        for p in sorted((folder / f"ranks-{n}").glob("part-*.parquet")))
-            print(f"  {n} ranks    {seconds:7.2f} s  {args.rows / seconds:10,.0f} rows/s   (launch, wall: {wall:.1f} s)"
+            print(f"  {n} ranks    {seconds:7.2f} s  {args.rows / seconds:10,.0f} rows/s   (launch: wall {wall:.1f} s, CPU {cpu:.1f} s)"
                   f"   x{base / seconds:.2f}; parts equal to one process's: {same}")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
