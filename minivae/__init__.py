@@ -98,6 +98,7 @@ this list (nn knows nothing of models; models nothing of training; the command l
       report.py                 write_report: report.md, scores.json and the figures (the one module here that draws)
     distributed/ beyond one machine, on MPI: data-parallel training, each rank scoring its part of a table
       mpi.py                    the communicator: rank, size, one Allreduce over one flat buffer; shards of a batch
+      parts.py                  a table as a folder of parts, one Parquet file per unit, each rank writing its own
     plots/       figures: each function returns a matplotlib Figure (import it yourself: it loads matplotlib)
       images.py                 image grids and save_figure
       latent.py                 the manifold, the encoder means, interpolations, traversals
@@ -125,6 +126,7 @@ this list (nn knows nothing of models; models nothing of training; the command l
       molecules.py              molecule runs: --data molecules, samples as .smi, RDKit's metrics, optimize
       privacy.py                private runs: train --dp-epsilon or --noise-multiplier; the epsilon of what they write
       tables.py                 table runs: train --table, anomaly --table, synthesize rows in the schema, report
+      table_output.py           where a table command's rows go: a file, a lakehouse table, a folder of parts
       distributed.py            --distributed: a command on every rank of an MPI launch
       common.py                 what the commands share: help format, data and checkpoint options
       options.py                the type= of the numeric options: ranges checked when parsed, a memory estimate

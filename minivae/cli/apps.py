@@ -15,7 +15,7 @@ from minivae.apps.anomaly import anomaly_scores, roc_auc, roc_curve
 from minivae.apps.evaluation import bits_per_dim, importance_weighted_bound
 from minivae.apps.imputation import imputation_error, impute, mean_imputation, missing_mask
 from minivae.apps.synthetic import generate, save_synthetic
-from minivae.cli import molecules, options
+from minivae.cli import distributed, molecules, options
 from minivae.cli.privacy import privacy_line
 from minivae.cli import tables as tables_cli
 from minivae.cli import text
@@ -44,8 +44,9 @@ def add_commands(sub):
                                "error, IW bound), ROC AUC; or of every row of a table, streamed to a file",
                                cmd_anomaly, out="roc.png",
                                out_help="PNG file of the ROC curve (with --anomalous-class); with --table the scores' "
-                                        "file: .parquet, .csv, delta:PATH or iceberg:CATALOG#NS.TABLE (default: "
-                                        "scores.parquet in the checkpoint's folder)")
+                                        "file: .parquet, .csv, delta:PATH or iceberg:CATALOG#NS.TABLE, or a folder "
+                                        "(ending in /) of parts, part-000000.parquet, ..., one per row group (default: "
+                                        "scores.parquet in the checkpoint's folder; with --distributed scores/)")
     add_data_options(p)
     p.add_argument("--table", default=None, metavar="SOURCE",
                    help="a table run: score every row of this table (a .csv, a Parquet file or folder, delta:, "
@@ -62,6 +63,8 @@ def add_commands(sub):
                    help="score this label against the rest: ROC AUC and the ROC curve (default: scores only)")
     p.add_argument("--scores", default=None,
                    help="also write the scores (and labels) to this .npz/.npy/.csv (default: not written)")
+    distributed.add_option(p, "with --table, rank r scores the row groups r, r + N, ... and writes each one's scores "
+                              "as its own part of the folder --out")
 
     p = add_checkpoint_command(sub, "impute", "fill in missing pixels of test images (iterative or "
                                "Metropolis-within-Gibbs) vs mean imputation", cmd_impute, out="imputation.png",
@@ -82,12 +85,20 @@ def add_commands(sub):
                                         "with its table's schema to .parquet, .csv, delta:PATH (a new version) or "
                                         "iceberg:CATALOG#NS.TABLE (a new snapshot) (default: synthetic.npz, for a "
                                         "table synthetic.csv or .parquet as its source was, in the checkpoint's "
-                                        "folder)")
+                                        "folder); a table run also writes a folder (ending in /) of parts, one per "
+                                        "block of --batch-rows rows")
     p.add_argument("-n", type=options.positive_int, default=1000, help="number of examples")
     p.add_argument("--batch-rows", type=options.positive_int, default=65_536,
                    help="a table run: rows drawn (and written) at a time")
     p.add_argument("--draw", action="store_true", help="draw x ~ p(x|z) instead of the decoder mean")
     p.add_argument("--binarize", action="store_true", help="threshold the images at 0.5")
+    distributed.add_option(p, "a table run: rank r draws the blocks r, r + N, ... of --batch-rows rows, each from its "
+                              "own generator, into the folder --out")
+
+
+def refuse_distributed(args, what):
+    if args.distributed:
+        raise ValueError(f"--distributed applies to {what}: the other examples are written by one process")
 
 
 def cmd_evaluate(args):
@@ -130,6 +141,7 @@ def cmd_anomaly(args):
             raise ValueError("--anomalous-class and --scores apply to the test examples, not to --table, whose "
                              "scores go to --out")
         return tables_cli.score_table(args, ckpt)
+    refuse_distributed(args, "anomaly --table")
     data = checkpoint_data(ckpt, args)
     if args.anomalous_class is not None and data.y_test is None:
         raise ValueError("--anomalous-class needs labelled test data")
@@ -194,6 +206,7 @@ def cmd_synthesize(args):
                          "(with different --seed values)")
     if tables_cli.table_of(ckpt)[0] is not None:  # a model of a table: rows with the table's schema
         return tables_cli.synthesize_table(args, ckpt)
+    refuse_distributed(args, "synthesize of a model trained with --table")
     if ckpt.extra.get("table_encoder"):  # a model of a table of minivae 0.2: new rows, decoded by its encoder
         if not str(args.out).endswith(".csv"):
             raise ValueError("a model trained on a table writes table rows: give an --out ending in .csv")

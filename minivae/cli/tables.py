@@ -18,6 +18,13 @@ VAE with the Mixed likelihood, one block per column. What the commands write:
 
 A table that does not have the model's columns (missing, renamed, of another kind) is refused with every difference
 (``tables.dataset.check_drift``); a column the model does not know is left out with a note.
+
+**Parts, and many processes.** An --out folder (ending in /; ``cli.table_output``) gets one Parquet file per unit,
+``part-000000.parquet``, ... (``distributed.parts``): for anomaly a unit is a row group of the table (a CSV file is
+one), for synthesize a block of --batch-rows rows. Under ``mpiexec -n N ... --distributed`` rank r writes the units
+r, r + N, ...; rank 0 alone prints, with the rows and top scores gathered from all. The folder is the same, bit for
+bit, whatever N: a batch's noise comes from its id (unit, batch within the unit), a block's rows from
+``default_rng([seed, block])``, so no number depends on which rank drew it or on what that rank drew before.
 """
 import sys
 import time
@@ -27,6 +34,8 @@ import numpy as np
 
 from minivae.cli import options
 from minivae.cli.common import add_checkpoint_command
+from minivae.cli.distributed import communicator
+from minivae.cli.table_output import check_target, is_parts_folder, refuse_own_source, write as _write
 from minivae.training.checkpoint import load_checkpoint
 
 # The defaults of a new table run where they differ from an image run's (cli/train.py NEW_RUN)
@@ -133,19 +142,23 @@ def _schema_of_column(c):
 
 # ------------------------------------------------------------------------------------------------- anomaly --table
 def score_table(args, ckpt):
-    """anomaly CHECKPOINT --table SOURCE --out scores.parquet: every row's scores, batch by batch."""
-    from minivae.tables.dataset import batches_of, check_drift, is_csv, read_csv_batch, row_count, source_schema
+    """anomaly CHECKPOINT --table SOURCE --out scores.parquet (or a folder of parts): every row's scores, batch by
+    batch; with --distributed each rank scores the units of the table that are its own (module docstring)."""
+    from minivae.distributed import parts
+    from minivae.tables.dataset import check_drift, is_csv, read_csv_batch, row_count, source_schema
     from minivae.tables.scoring import SCORES, score_batches
 
     encoder, table = _table_run(ckpt, "anomaly --table")
-    out = _scores_out(args)
     args.table = source_of(args.table)
+    out = _scores_out(args)
+    comm = communicator(args)
     keys = list(table.get("keys") or [])
     csv_batch = read_csv_batch(args.table, "keep", encoder=encoder)[0] if is_csv(args.table) else None
     schema = source_schema(args.table, csv_batch)
     found = [c["name"] for c in schema]
-    for note in check_drift(args.table, encoder, schema, keys, table.get("schema")):
-        print(f"minivae: {note}", file=sys.stderr)
+    for note in check_drift(args.table, encoder, schema, keys, table.get("schema")):  # the same on every rank
+        if comm.is_root:
+            print(f"minivae: {note}", file=sys.stderr)
     missing_keys = [k for k in keys if k not in found]
     if missing_keys:
         raise ValueError(f"{args.table} lacks the key column(s) {missing_keys} the run was trained with; the scores "
@@ -157,34 +170,59 @@ def score_table(args, ckpt):
     out_schema = [c for c in schema if c["name"] in keys] + [
         {"name": SCORES[m], "type": "float", "arrow_type": "double", "nullable": False} for m in methods]
     n, t0 = row_count(args.table, csv_batch), time.perf_counter()
-    batches = _numbered(args.table, columns, csv_batch, args.batch_rows)
-    scored = score_batches(model, encoder, batches, keys=keys, methods=methods, seed=args.seed, k=args.k)
     summary = _Summary(SCORES[methods[0]])
-    written = _write(out, out_schema, (summary.add(b) for b in scored))
+
+    def scored(batches):
+        return (summary.add(b) for b in score_batches(model, encoder, batches, keys=keys, methods=methods,
+                                                      seed=args.seed, k=args.k))
+
+    if is_parts_folder(out):  # one part per unit: part i of the folder is unit i of the table
+        parts.prepare_folder(out, comm)
+        units = _unit_count(args.table, csv_batch)
+        count = parts.write_parts(out, out_schema, ((u, scored(_unit_batches(args.table, columns, csv_batch,
+                                                                              args.batch_rows, u, units)))
+                                                    for u in parts.mine(units, comm)), comm)
+        summary = _Summary.merged(comm.allgather(summary))
+        written = f"{out} ({count} part{'s' * (count != 1)}{f', from {comm.size} ranks' if comm.size > 1 else ''})"
+    else:
+        written = _write(out, out_schema, scored(_numbered(args.table, columns, csv_batch, args.batch_rows)))
     seconds = time.perf_counter() - t0
-    print(f"scored {summary.rows:,} rows of {args.table} ({', '.join(SCORES[m] for m in methods)}"
-          + (f", K = {args.k}" if "iwae" in methods else "") + f") in {seconds:.1f} s "
-          f"({summary.rows / max(seconds, 1e-9):,.0f} rows/s); wrote {written}")
+    if comm.is_root:
+        print(f"scored {summary.rows:,} rows of {args.table} ({', '.join(SCORES[m] for m in methods)}"
+              + (f", K = {args.k}" if "iwae" in methods else "") + f") in {seconds:.1f} s "
+              f"({summary.rows / max(seconds, 1e-9):,.0f} rows/s); wrote {written}")
     if summary.rows != n:
         raise ValueError(f"{args.table} was said to hold {n} rows but gave {summary.rows}; it changed while it was "
                          "read")
-    print(summary.describe())
+    if comm.is_root:
+        print(summary.describe())
 
 
-def _numbered(source, columns, csv_batch, batch_rows):
-    """(batch id, batch) pairs: the id is (unit of the table, batch within it), so that the noise of a batch does
+def _unit_count(source, csv_batch):
+    """The number of units of work of a table: its row groups (``tables.arrow_io.fragments``); a CSV file is one."""
+    from minivae.tables.arrow_io import fragments
+
+    return 1 if csv_batch is not None else len(fragments(source))
+
+
+def _unit_batches(source, columns, csv_batch, batch_rows, unit, units):
+    """(batch id, batch) pairs of one unit: the id is (unit, batch within it), so that the noise of a batch does
     not depend on the batches before it (``tables.scoring``), nor on how many processes share the units."""
     if csv_batch is not None:
         from minivae.tables.dataset import batches_of
 
-        yield from (((0, j), b) for j, b in enumerate(batches_of(source, columns, batch_rows, csv_batch)))
-        return
-    from minivae.tables.arrow_io import fragments, iter_batches
+        return (((0, j), b) for j, b in enumerate(batches_of(source, columns, batch_rows, csv_batch)))
+    from minivae.tables.arrow_io import iter_batches
 
-    units = fragments(source)
-    for unit in units:
-        batches = iter_batches(source, batch_rows=batch_rows, columns=columns, part=unit.index, parts=len(units))
-        yield from (((unit.index, j), b) for j, b in enumerate(batches))
+    batches = iter_batches(source, batch_rows=batch_rows, columns=columns, part=unit, parts=units)
+    return (((unit, j), b) for j, b in enumerate(batches))
+
+
+def _numbered(source, columns, csv_batch, batch_rows):
+    """The (batch id, batch) pairs of every unit, in the table's order."""
+    units = _unit_count(source, csv_batch)
+    for unit in range(units):
+        yield from _unit_batches(source, columns, csv_batch, batch_rows, unit, units)
 
 
 class _Summary:
@@ -202,6 +240,15 @@ class _Summary:
         self.median_sample.append(scores[:: max(1, len(scores) // 1000)])
         return batch
 
+    @classmethod
+    def merged(cls, summaries):
+        """One summary of the rows of several (each rank's, gathered)."""
+        whole = cls(summaries[0].column, summaries[0].top)
+        whole.rows = sum(s.rows for s in summaries)
+        whole.best = np.sort(np.concatenate([s.best for s in summaries]))[-whole.top:]
+        whole.median_sample = [a for s in summaries for a in s.median_sample]
+        return whole
+
     def describe(self):
         sample = np.concatenate(self.median_sample) if self.median_sample else np.zeros(1)
         return (f"{self.column}: median {np.median(sample):.2f} nats (of a sample of the rows), highest "
@@ -209,68 +256,44 @@ class _Summary:
 
 
 def _scores_out(args):
-    out = args.out if args.out_given else str(Path(args.checkpoint).resolve().parent / "scores.parquet")
-    _check_table_target(out, "the scores")
+    """--out, or scores.parquet (with --distributed the folder scores/) in the checkpoint's folder; checked."""
+    out = args.out if args.out_given else _next_to(args.checkpoint, "scores/" if args.distributed else "scores.parquet")
+    check_target(out, "the scores", args.distributed)
+    refuse_own_source(out, args.table)
     return out
+
+
+def _next_to(checkpoint, name):
+    """The path of ``name`` in the checkpoint's folder (a trailing / kept: a folder of parts)."""
+    return str(Path(checkpoint).resolve().parent / name) + "/" * name.endswith("/")
 
 
 # ------------------------------------------------------------------------------------------------- synthesize
 def synthesize_table(args, ckpt):
-    """synthesize CHECKPOINT -n N --out FILE for a table run: rows with the source's schema, batch by batch."""
-    from minivae.tables.synthesis import synthetic_batches
+    """synthesize CHECKPOINT -n N --out FILE for a table run: rows with the source's schema, batch by batch; to a
+    folder --out, block b of --batch-rows rows from its own generator into part b, rank r writing blocks r, r+size..."""
+    from minivae.distributed import parts
+    from minivae.tables.dataset import is_csv
+    from minivae.tables.synthesis import block_count, synthetic_batches, synthetic_block
 
     encoder, table = _table_run(ckpt, "synthesize")
-    from minivae.tables.dataset import is_csv
-
-    name = "synthetic.csv" if is_csv(ckpt.extra.get("dataset", "")) else "synthetic.parquet"
-    out = args.out if args.out_given else str(Path(args.checkpoint).resolve().parent / name)
-    _check_table_target(out, "synthetic rows")
+    name = ".csv" if is_csv(ckpt.extra.get("dataset", "")) else ".parquet"
+    out = args.out if args.out_given else _next_to(args.checkpoint, "synthetic" + ("/" if args.distributed else name))
+    check_target(out, "synthetic rows", args.distributed)
+    comm = communicator(args)
     schema = _model_schema(encoder, table)
-    rng = np.random.default_rng(args.seed)
-    batches = synthetic_batches(ckpt.model, encoder, args.n, rng, batch_rows=args.batch_rows)
-    written = _write(out, schema, batches)
+    if is_parts_folder(out):
+        parts.prepare_folder(out, comm)
+        blocks = ((b, [synthetic_block(ckpt.model, encoder, args.n, b, args.seed, args.batch_rows)])
+                  for b in parts.mine(block_count(args.n, args.batch_rows), comm))
+        count = parts.write_parts(out, schema, blocks, comm)
+        written = f"{out} ({count} part{'s' * (count != 1)})"
+    else:
+        rng = np.random.default_rng(args.seed)
+        written = _write(out, schema, synthetic_batches(ckpt.model, encoder, args.n, rng, batch_rows=args.batch_rows))
     left_out = f" (the key column(s) {', '.join(table['keys'])} left out)" if table.get("keys") else ""
-    print(f"wrote {args.n:,} synthetic rows of {len(schema)} columns to {written}{left_out}")
-
-
-def _write(target, schema, batches):
-    """Write column batches to a Parquet file, a CSV file (both atomically) or a lakehouse table; say where."""
-    from minivae.tables.lakehouse import is_source
-
-    if str(target).lower().endswith(".csv"):
-        return _write_csv(target, schema, batches)
-    from minivae.tables.arrow_io import write_table
-
-    result = write_table(target, schema, batches)
-    if is_source(target):
-        what = "version" if str(target).startswith("delta:") else "snapshot"
-        return f"{target} ({what} {result})"
-    return str(result)
-
-
-def _write_csv(path, schema, batches):
-    """A CSV file of the batches: whole numbers without a decimal point, a null as an empty cell."""
-    from minivae.datasets.csvfiles import write_csv_table
-
-    rows = []
-    for batch in batches:
-        rows.extend(zip(*[_cells(batch[c["name"]], c["type"]) for c in schema]))
-    return str(write_csv_table(path, [c["name"] for c in schema], rows))
-
-
-def _cells(values, kind):
-    if values.dtype != object:
-        return ["" if v != v else (str(int(v)) if kind == "int" else repr(float(v))) for v in values.tolist()]
-    return ["" if v is None else str(v) for v in values]
-
-
-def _check_table_target(out, what):
-    from minivae.tables.lakehouse import is_source
-
-    if is_source(out) or str(out).lower().endswith((".parquet", ".csv")):
-        return
-    raise ValueError(f"--out {out}: {what} of a table go to a .parquet or .csv file, delta:PATH or "
-                     "iceberg:CATALOG#NS.TABLE")
+    if comm.is_root:
+        print(f"wrote {args.n:,} synthetic rows of {len(schema)} columns to {written}{left_out}")
 
 
 def _table_run(ckpt, command):

@@ -2,6 +2,8 @@
 
     mpi         the communicator: rank, size, one Allreduce over one flat buffer, broadcast; a one-process stand-in
                 with the same methods; whether an MPI launcher started this process; each rank's shard of a batch
+    parts       a table as a folder of parts, part-000000.parquet, ...: rank r writes the units r, r + size, ...;
+                an earlier run's parts replaced, a failure on one rank raised on all
 
 Launch as with any MPI program: ``mpiexec -n 4 python -m minivae train --distributed ...``. Every rank runs the same
 program on the same data, with the same seed: the ranks draw the same global batches and the same noise, each
