@@ -2,6 +2,8 @@
 
     mpi         the communicator: rank, size, one Allreduce over one flat buffer, broadcast; a one-process stand-in
                 with the same methods; whether an MPI launcher started this process; each rank's shard of a batch
+    data_parallel   the sharded gradient step of training: each rank its shard, every gradient (and the loss terms)
+                    in one flat buffer, one Allreduce; free bits on the global KL; DP-SGD; a parameter checksum
 
 Launch as with any MPI program: ``mpiexec -n 4 python -m minivae train --distributed ...``. Every rank runs the same
 program on the same data, with the same seed: the ranks draw the same global batches and the same noise, each

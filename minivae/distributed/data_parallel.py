@@ -104,6 +104,20 @@ def shard_of_batch(comm, n, *arrays):
     return (rows.stop - rows.start, *(None if a is None else a[rows] for a in arrays))
 
 
+def evaluation_shard(comm, model, x, condition, rng):
+    """This rank's rows of an evaluation batch x (n rows), its labels and its share of the batch's noise, drawn for
+    all n rows from rng as ``model.elbo`` would draw them: (x_r, condition_r, eps_r). In one process: (x, condition,
+    None), nothing drawn (elbo draws it)."""
+    if comm.size == 1:
+        return x, condition, None
+    return shard_of_batch(comm, len(x), x, condition, draw_noise(model, len(x), rng))[1:]
+
+
+def any_rank(comm, flag):
+    """True on every rank if ``flag`` is True on any (one small Allreduce): to stop all ranks together."""
+    return bool(comm.allreduce_sum(np.array([float(flag)]))[0] > 0)
+
+
 def parameter_checksum(params):
     """(sum of p, sum of p^2) over every entry of every parameter, in float64: (2,)."""
     flat = [np.asarray(p, dtype=np.float64).ravel() for p in params.values()]
@@ -194,7 +208,3 @@ class DataParallel:
             listed = "; ".join(f"rank {r}: {s[0]!r}, {s[1]!r}" for r, s in enumerate(sums))
             raise RanksDisagree(f"after step {step} the ranks hold different parameters (checksums sum p, sum p^2: "
                                 f"{listed}); every rank must run the same minivae, NumPy and data. Training stops")
-
-    def agreed(self, flag):
-        """True on every rank if ``flag`` is True on any (one small Allreduce): to stop all ranks together."""
-        return bool(self.comm.allreduce_sum(np.array([float(flag)]))[0] > 0)

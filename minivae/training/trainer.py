@@ -37,10 +37,9 @@ step, the history, the guard's state, the whole TrainConfig, and, for a run stop
 and the running sums of the epoch's losses. So 2 epochs straight equal 1 epoch, save, load, 1 more epoch, bit for
 bit, and so does a run interrupted in the middle of an epoch and resumed (Ctrl-C: training/interrupt.py).
 
-On several MPI ranks (``Trainer(model, config, comm=world())``), every rank runs this same loop with the same
-generator; the one call of the model becomes its shard's share and one Allreduce (minivae.distributed.data_parallel),
-validation is scored shard by shard and summed, rank 0 alone prints and writes the checkpoint, and the others wait
-for the outcome of its save. The checkpoint does not depend on the number of ranks: a run resumes on any number.
+On several MPI ranks (``comm=world()``) every rank runs this loop with the same generator; the model's call becomes
+its shard's share and one Allreduce (minivae.distributed.data_parallel); rank 0 alone prints and saves. A checkpoint
+does not depend on the number of ranks: a run resumes on any number.
 """
 import time
 from dataclasses import asdict, replace
@@ -52,8 +51,8 @@ from tqdm.auto import tqdm
 from minivae.apps.evaluation import latent_use
 from minivae.datasets.binarize import binarize_dynamic, binarize_static
 from minivae.datasets.text import trim_padding
-from minivae.distributed.data_parallel import DataParallel, draw_noise, shard_of_batch
-from minivae.distributed.mpi import SingleProcess
+from minivae.distributed.data_parallel import DataParallel, any_rank, evaluation_shard
+from minivae.distributed.mpi import SingleProcess, run_on_root
 from minivae.nn.optim import OPTIMIZERS, clip_grad_norm, make_optimizer
 from minivae.privacy.budget import PrivateRun
 from minivae.privacy.dp_sgd import noise_and_average, poisson_batch
@@ -63,7 +62,8 @@ from minivae.training.checkpoint import Checkpoint, CheckpointError, generator_f
 # TrainConfig, RESUMABLE and recorded_config are also importable from here, where 0.1.0 had TrainConfig
 from minivae.training.config import RESUMABLE, TrainConfig, config_changes, recorded_config, resume_refusal  # noqa
 from minivae.training.guard import DivergenceGuard, divergence_message
-from minivae.training.interrupt import StopAtBatchEnd, checked_count, checked_position, interrupted_path
+from minivae.training.interrupt import StopAtBatchEnd, checked_count, checked_position, interrupted_path, \
+    save_interrupted
 from minivae.training.kl_schedule import kl_weight
 from minivae.validation import as_float_array
 
@@ -235,7 +235,8 @@ class Trainer:
             if self._max_steps is not None and self.step >= self._max_steps:
                 self.budget_spent = True  # the next step would spend more than the budget
                 break
-            if self._stop_agreed(stop, after_step=True) and b + 1 < n_batches:
+            requested = stop is not None and stop.requested  # on several ranks: any rank's, sent with the step
+            if (requested if self._parallel is None else self._parallel.stop_requested) and b + 1 < n_batches:
                 raise KeyboardInterrupt
         return sums / seen if seen else np.full(3, np.nan)
 
@@ -253,14 +254,6 @@ class Trainer:
         if self.privacy is not None:
             return None
         return generator_from_state(self.position["epoch_rng_state"]).permutation(n)  # the same one again
-
-    def _stop_agreed(self, stop, after_step=False):
-        """Whether to stop for Ctrl-C: this process's request, or on several ranks any rank's (all stop together;
-        after a step the ranks' requests came with its Allreduce)."""
-        requested = stop is not None and stop.requested
-        if self._parallel is None:
-            return requested
-        return self._parallel.stop_requested if after_step else self._parallel.agreed(requested)
 
     def _train_step(self, x, y, idx, stop=None):
         """One optimizer step on the examples idx: the loop of the module docstring. Returns the batch's LossTerms
@@ -304,20 +297,16 @@ class Trainer:
 
     def evaluate(self, x, y=None, batch_size=1000, epoch=None):
         """Mean (loss, reconstruction, kl) on x with fixed noise (np.random.default_rng([seed, epoch]), epoch
-        default ``self.epoch``); loss = reconstruction + beta * kl, one sample of z per example.
-
-        On several ranks, every rank draws each batch's noise (the same as one process) and scores its shard of the
-        batch's rows; one Allreduce adds the three sums, so every rank returns the global means."""
+        default ``self.epoch``); loss = reconstruction + beta * kl, one sample of z per example. On several ranks
+        each scores its shard of every batch, with the batch's noise, and one Allreduce adds up the sums."""
         rng = np.random.default_rng([self.config.seed, self.epoch if epoch is None else epoch])
         sums = np.zeros(3)
         for start in range(0, len(x), batch_size):
             xb = x[start:start + batch_size]
             yb = None if y is None else y[start:start + len(xb)]
-            eps = None
-            if self._parallel is not None:  # this rank's rows, with their share of the batch's noise
-                _, xb, yb, eps = shard_of_batch(self.comm, len(xb), xb, yb, draw_noise(self.model, len(xb), rng))
-                if len(xb) == 0:
-                    continue
+            xb, yb, eps = evaluation_shard(self.comm, self.model, xb, yb, rng)  # one process: xb, yb, None
+            if len(xb) == 0:  # a rank with no rows of a batch of fewer rows than ranks
+                continue
             if self.model.probabilistic:
                 t = self.model.elbo(xb, rng=rng, eps=eps, condition=yb)
                 rec, kl = t.reconstruction, t.kl
@@ -358,17 +347,18 @@ class Trainer:
                     latent = latent_use(self.model, x_val if x_val is not None else x_train, c.seed)
                     self.epoch, self.position = self.epoch + 1, None
                     self._record(train, val, latent, time.perf_counter() - t0)
-                    if path is not None:
-                        self._save_epoch(path)
+                    if path is not None:  # rank 0 saves; every rank raises its error, if any
+                        run_on_root(self.comm, lambda: (self.save(path),
+                                                        interrupted_path(path).unlink(missing_ok=True)))
                     if self.budget_spent and self.epoch < c.epochs:
                         if not self._quiet:
                             tqdm.write(f"the run {self.privacy.spent(self.step)}: training stops in epoch "
                                        f"{self.epoch} of {c.epochs}")
                         break
-                    if self._stop_agreed(stop) and self.epoch < c.epochs:
+                    if any_rank(self.comm, stop.requested) and self.epoch < c.epochs:
                         raise KeyboardInterrupt
             except KeyboardInterrupt:
-                self._save_interrupted(path)
+                save_interrupted(self, path)
                 raise
             except TrainingDiverged as err:
                 kept = (f"The last good checkpoint (epoch {self.epoch}) is unchanged: {path}" if path is not None
@@ -376,21 +366,6 @@ class Trainer:
                         + ("no epoch had finished." if path is not None else "no checkpoint_path was given."))
                 raise TrainingDiverged(f"{err} {kept}") from None
         return self.history
-
-    def _save_epoch(self, path):
-        """Rank 0 writes the epoch's checkpoint (atomic) and removes the "-interrupted" one, now behind; it tells
-        every rank whether that worked (a broadcast, which the others wait for), so that all ranks go on together
-        or all raise its error: no rank runs ahead of a failed save, none is left waiting in a collective."""
-        error = None
-        if self.comm.is_root:
-            try:
-                self.save(path)
-                interrupted_path(path).unlink(missing_ok=True)
-            except Exception as err:  # noqa: BLE001 (raised again below, on every rank)
-                error = err
-        error = self.comm.broadcast(error)
-        if error is not None:
-            raise error
 
     def _start_private(self, n):
         """A private run over n examples: its PrivateRun (which refuses a delta >= 1 / n or a budget too small for
@@ -405,24 +380,6 @@ class Trainer:
                                      "(the two runs' epsilons then add up)")
         if not self._quiet:
             tqdm.write(self.privacy.describe())
-
-    def _save_interrupted(self, path):
-        """On Ctrl-C: go back to the start of the batch that was running (its noise is drawn again when the run
-        continues), and save that state, between two steps."""
-        if self._updating:  # a second Ctrl-C inside the update: half the parameters moved
-            if not self.comm.is_root:
-                return
-            print(f"\ninterrupted inside a parameter update, so no exact state could be saved; the checkpoint of "
-                  f"epoch {self.epoch} is unchanged")
-            return
-        if self._batch_start is not None:
-            self.rng.bit_generator.state, self._batch_start = self._batch_start, None
-        if path is None or not self.comm.is_root:  # rank 0 alone writes
-            return
-        saved = self.save(interrupted_path(path))
-        where = (f"after batch {self.position['batches_done']} of epoch {self.epoch + 1}"
-                 if self.position is not None else f"after epoch {self.epoch}")
-        print(f"\ninterrupted {where}: the state is saved in {saved}; resuming from it continues exactly there")
 
     def _record(self, train, val, latent_use, seconds):
         active, mi = latent_use
