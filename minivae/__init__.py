@@ -98,6 +98,7 @@ this list (nn knows nothing of models; models nothing of training; the command l
       report.py                 write_report: report.md, scores.json and the figures (the one module here that draws)
     distributed/ beyond one machine, on MPI: data-parallel training, each rank scoring its part of a table
       mpi.py                    the communicator: rank, size, one Allreduce over one flat buffer; shards of a batch
+      data_parallel.py          the sharded gradient step: every gradient in one buffer, one Allreduce per step
       parts.py                  a table as a folder of parts, one Parquet file per unit, each rank writing its own
     plots/       figures: each function returns a matplotlib Figure (import it yourself: it loads matplotlib)
       images.py                 image grids and save_figure

@@ -3,8 +3,18 @@
     add_option(parser, what)    the flag, with what each rank does for this command
     communicator(args)          the MPI communicator with --distributed (a clear error without mpi4py or mpiexec),
                                 else the one-process stand-in (``minivae.distributed.mpi``)
+    stdout_of(comm)             rank 0's standard output as it is, the other ranks' discarded
+    on_root(comm, context, prepare)   rank 0 alone enters a context (a run folder's lock) and prepares; every rank
+                                raises its error, if any
+
+**Fail together.** A rank that raises while the others wait in a collective call leaves them waiting forever. So
+what rank 0 alone decides (the run folder is free, its checkpoint was saved) it broadcasts, and every rank raises
+the same error.
 """
-from minivae.distributed.mpi import SingleProcess, world
+import contextlib
+import os
+
+from minivae.distributed.mpi import SingleProcess, run_on_root, world
 
 
 def add_option(parser, what):
@@ -16,3 +26,17 @@ def add_option(parser, what):
 def communicator(args):
     """world() if --distributed was given, else SingleProcess()."""
     return world() if getattr(args, "distributed", False) else SingleProcess()
+
+
+def stdout_of(comm):
+    """A context: rank 0's standard output as it is; the other ranks' discarded (they would print the same lines)."""
+    return contextlib.nullcontext() if comm.is_root else contextlib.redirect_stdout(open(os.devnull, "w"))
+
+
+@contextlib.contextmanager
+def on_root(comm, context, prepare):
+    """Rank 0 enters ``context`` (e.g. a RunFolderLock) and calls prepare(what it gives); every rank then learns the
+    outcome (a broadcast) and raises the same error if there was one. Rank 0 holds the context until the end."""
+    with contextlib.ExitStack() as stack:
+        run_on_root(comm, lambda: prepare(stack.enter_context(context)))
+        yield

@@ -15,6 +15,13 @@ A run owns its folder (minivae.training.run_folder): a second ``train`` into it 
 and a new run is refused where one already is, unless it continues it (--resume) or replaces it (--overwrite).
 ``--resume`` continues with everything the checkpoint records: an option given with it that changes the run (other
 than --epochs, the total) is refused.
+
+    mpiexec -n 2 python -m minivae train --distributed ...   # data-parallel: each rank a shard of every batch
+
+With ``--distributed`` every rank runs this command on the same data (``minivae.distributed.data_parallel``); rank 0
+alone takes the folder's lock, writes the outputs and prints (the others' standard output is discarded). What only
+rank 0 decides (the folder is free, its save worked) it broadcasts, and every rank raises the same error, so that
+none is left waiting for the others.
 """
 import argparse
 import json
@@ -26,6 +33,7 @@ from pathlib import Path
 from minivae.cli import molecules as molecule_cli
 from minivae.cli import options
 from minivae.cli import privacy as privacy_cli
+from minivae.cli import distributed as distributed_cli
 from minivae.cli import tables as tables_cli
 from minivae.cli import text as text_cli
 from minivae.cli.common import add_command, add_data_options, loading
@@ -147,6 +155,8 @@ def add_commands(sub):
                    help="start a new run in --out even though it holds one, replacing it (its checkpoints, history, "
                         "config and figures are removed first)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    distributed_cli.add_option(p, "each rank computes the gradient of its shard of every batch, one Allreduce "
+                                  "averages them, rank 0 writes the outputs")
 
 
 def build_model_from_args(args, data):
@@ -173,8 +183,13 @@ def build_model_from_args(args, data):
 
 
 def cmd_train(args):
-    if args.resume:
-        return resume(args)
+    comm = distributed_cli.communicator(args)  # --distributed without mpiexec or mpi4py: a one-line error here
+    with distributed_cli.stdout_of(comm):
+        return resume(args, comm) if args.resume else _new_run(args, comm)
+
+
+def _new_run(args, comm):
+    """train without --resume: a new run in --out."""
     text_run = text_cli.is_text_run(args)
     if text_run:
         dataset, text_options = text_cli.check_text_run(args)
@@ -206,14 +221,13 @@ def cmd_train(args):
     if private:  # the noise for --dp-epsilon, and the checks that need N, before the model is built
         config = privacy_cli.private_config(args, config, len(data.x_train))
     model = text_cli.build_sequence_model(opts, data) if text_run else build_model_from_args(opts, data)
-    trainer = Trainer(model, config)
+    trainer = Trainer(model, config, comm=comm)
     trainer.extra = run_record(data, dataset, args.exclude_classes, load, text_options)
-    with RunFolderLock(out) as lock:
-        _claim(out, lock, replace_run=args.overwrite)
+    with distributed_cli.on_root(comm, RunFolderLock(out), lambda lock: _claim(out, lock, replace_run=args.overwrite)):
         _run(trainer, data, out, args)
 
 
-def resume(args):
+def resume(args, comm=None):
     """train --resume CHECKPOINT: the run continues as its checkpoint records it, up to --epochs in total."""
     ckpt = load_checkpoint(args.resume)
     notes = []
@@ -230,7 +244,7 @@ def resume(args):
         print(f"nothing to do: {args.resume} has done {ckpt.epoch} epochs and --epochs {epochs} is the total; give "
               f"--epochs N with N > {ckpt.epoch} to train more (nothing was written)")
         return
-    trainer = Trainer.from_checkpoint(ckpt, replace(recorded, epochs=epochs, quiet=args.quiet))
+    trainer = Trainer.from_checkpoint(ckpt, replace(recorded, epochs=epochs, quiet=args.quiet), comm=comm)
     name = tables_cli.source_of(args.table) if args.table else (args.text or args.data)
     data = recorded_data(ckpt.extra, name=name, strict=True, **loading(args))
     if name is not None and ckpt.extra.get("dataset_sha256") and Path(name).resolve() != Path(ckpt.extra["dataset"]):
@@ -242,13 +256,16 @@ def resume(args):
         notes.append(f"note: {later} holds a later state of this run (saved on Ctrl-C); it is removed once this "
                      f"resumed run finishes an epoch. To continue from where the run stopped, resume from it instead")
     out = Path(args.out) if args.out else here
-    with RunFolderLock(out) as lock:
+
+    def prepare(lock):
         if out.resolve() != here:  # continued into another folder: that one must be free
             _claim(out, lock, replace_run=args.overwrite)
         else:
             _tidy(out, lock)
         for note in notes:
             print(note, file=sys.stderr)
+
+    with distributed_cli.on_root(trainer.comm, RunFolderLock(out), prepare):
         inside = (f", inside epoch {ckpt.epoch + 1} after batch {trainer.position['batches_done']}"
                   if trainer.position else "")
         print(f"resuming {args.resume} at epoch {ckpt.epoch}{inside}, up to {epochs}, with its recorded options: "
@@ -324,6 +341,8 @@ def _run(trainer, data, out, args):
     t0 = time.perf_counter()
     history = trainer.fit(data.x_train, data.x_test, data.y_train, data.y_test, checkpoint_path=out / "checkpoint.npz")
     seconds = time.perf_counter() - t0
+    if not trainer.comm.is_root:  # rank 0 writes the outputs
+        return
 
     _write_json(out / "history.json", history)
     record = {k: v for k, v in trainer.extra.items() if k != "table_encoder"}

@@ -2,6 +2,8 @@
 
     mpi         the communicator: rank, size, one Allreduce over one flat buffer, broadcast; a one-process stand-in
                 with the same methods; whether an MPI launcher started this process; each rank's shard of a batch
+    data_parallel   the sharded gradient step of training: each rank its shard, every gradient (and the loss terms)
+                    in one flat buffer, one Allreduce; free bits on the global KL; DP-SGD; a parameter checksum
     parts       a table as a folder of parts, part-000000.parquet, ...: rank r writes the units r, r + size, ...;
                 an earlier run's parts replaced, a failure on one rank raised on all
 

@@ -7,6 +7,7 @@
     comm.broadcast(obj)            # rank 0's Python object, on every rank
     comm.allgather(obj)            # [rank 0's obj, rank 1's, ...] on every rank
     shard(n, comm.rank, comm.size) # this rank's rows of a batch of n rows: a contiguous slice
+    run_on_root(comm, action)      # rank 0 runs action(); every rank raises its error, if it failed
 
 **One buffer, one call.** A model's gradients are many arrays; ``allreduce_sum`` takes one contiguous array (the
 gradients packed end to end), because every MPI call pays a latency (microseconds on one machine, tens of them
@@ -112,6 +113,21 @@ def shard(n, rank, size):
     base, extra = divmod(n, size)
     start = rank * base + min(rank, extra)
     return slice(start, start + base + (rank < extra))
+
+
+def run_on_root(comm, action):
+    """Rank 0 runs action() (e.g. writes a checkpoint); every rank learns whether it worked (a broadcast, which the
+    others wait for) and raises the same error if not: all ranks go on together or all stop, none runs ahead of a
+    failed save and none is left waiting in a collective call. Returns None."""
+    error = None
+    if comm.is_root:
+        try:
+            action()
+        except Exception as err:  # noqa: BLE001 (raised again below, on every rank)
+            error = err
+    error = comm.broadcast(error)
+    if error is not None:
+        raise error
 
 
 def _check_buffer(buffer):

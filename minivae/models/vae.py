@@ -153,7 +153,7 @@ class VAE(Model):
     # -- the objective -------------------------------------------------------------------------------------------------
 
     def loss_and_gradients(self, x, rng=None, *, eps=None, beta=1.0, free_bits=0.0, target=None, iw_samples=1,
-                           condition=None):
+                           condition=None, batch_kl=None):
         """Negative ELBO of a batch (with KL weight beta) and every gradient written to ``self.grads``.
 
         The step is drawn in the module docstring; in formulas, with N examples:
@@ -166,7 +166,9 @@ class VAE(Model):
 
         x : (N, D);  rng : Generator for eps, or eps (N, L) itself ((N, K, L) with iw_samples = K > 1);
         target : default x (denoising: the clean x);  iw_samples : K > 1 trains on the importance-weighted bound
-        (``minivae.models.iwae``);  condition : labels, for a conditional model only.
+        (``minivae.models.iwae``);  condition : labels, for a conditional model only;  batch_kl : (L,) the
+        per-dimension KL on which free bits take their floor, default this batch's (``minivae.nn.kl.kl_term``; a
+        data-parallel step passes the global batch's).
         Returns LossTerms (batch means).
         """
         self.check_options(beta=beta, free_bits=free_bits, iw_samples=iw_samples, condition=condition)
@@ -181,7 +183,7 @@ class VAE(Model):
         z = reparameterize(mu, logvar, eps)  # (N, L)
         out = self._decode(z, condition)  # (N, n_out)
         nll, dout = self.likelihood.nll(out, target)  # (N,), d mean(nll) / d out
-        kl_loss, dmu_kl, dlogvar_kl, kl = kl_term(mu, logvar, free_bits)
+        kl_loss, dmu_kl, dlogvar_kl, kl = kl_term(mu, logvar, free_bits, batch_kl)
         # backward: fills self.grads
         self._backward(dout, beta * dmu_kl, beta * dlogvar_kl, eps, logvar, inside)
         rec = float(nll.mean())

@@ -50,7 +50,7 @@ def kl_per_dimension(mu, logvar):
     return (0.5 * (mu * mu + np.exp(logvar) - 1 - logvar)).mean(axis=0)
 
 
-def kl_term(mu, logvar, free_bits=0.0):
+def kl_term(mu, logvar, free_bits=0.0, batch_kl=None):
     """The KL term of the training loss and its gradient: mean_n KL_n, or with free bits sum_j max(lambda, KL_j).
 
         free_bits = 0:        term = mean_n KL_n = sum_j KL_j
@@ -59,6 +59,10 @@ def kl_term(mu, logvar, free_bits=0.0):
     Parameters
     ----------
     mu, logvar : (N, L)    free_bits : lambda >= 0, in nats per latent dimension
+    batch_kl : (L,) the KL_j on which the floor is taken; default kl_per_dimension(mu, logvar), this batch's own. A
+        data-parallel step passes the whole global batch's, of which (mu, logvar) are one rank's shard
+        (``minivae.distributed.data_parallel``); the gradient is then the KL's on the shard, masked by the global
+        [KL_j > lambda]
 
     Returns
     -------
@@ -69,6 +73,6 @@ def kl_term(mu, logvar, free_bits=0.0):
     kl, dmu, dlogvar = kl_standard_normal(mu, logvar)
     if free_bits == 0:
         return float(kl.mean()), dmu, dlogvar, kl
-    kl_dim = kl_per_dimension(mu, logvar)  # (L,)
+    kl_dim = kl_per_dimension(mu, logvar) if batch_kl is None else np.asarray(batch_kl)  # (L,)
     above = kl_dim > free_bits  # dimensions whose KL is above the floor keep their gradient
     return float(np.maximum(kl_dim, free_bits).sum()), dmu * above, dlogvar * above, kl

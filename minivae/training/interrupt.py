@@ -8,7 +8,8 @@ checkpoint holds the unfinished epoch's ``position``, which a resumed run contin
      "examples": N, "batches_done": k, "sums": [loss, reconstruction, KL] summed over the examples seen,
      "seen": the examples seen so far (a private run's Poisson batches vary in size)}
 
-``checked_position`` and ``checked_count`` turn a malformed record into a CheckpointError that says what is wrong.
+``save_interrupted`` writes that state for the Trainer (on rank 0 of a distributed run); ``checked_position`` and
+``checked_count`` turn a malformed record into a CheckpointError that says what is wrong.
 """
 import signal
 import threading
@@ -70,3 +71,22 @@ def checked_position(position, where):
                               '{"epoch_rng_state": ..., "examples": N, "batches_done": k, "sums": [3 numbers]}')
     generator_from_state(position["epoch_rng_state"], where)  # a clear error for a bad state
     return dict(position, sums=[float(s) for s in position["sums"]])
+
+
+def save_interrupted(trainer, path):
+    """On Ctrl-C: go back to the start of the batch that was running (its noise is drawn again when the run
+    continues), and save that state, between two steps."""
+    if trainer._updating:  # a second Ctrl-C inside the update: half the parameters moved
+        if not trainer.comm.is_root:
+            return
+        print(f"\ninterrupted inside a parameter update, so no exact state could be saved; the checkpoint of "
+              f"epoch {trainer.epoch} is unchanged")
+        return
+    if trainer._batch_start is not None:
+        trainer.rng.bit_generator.state, trainer._batch_start = trainer._batch_start, None
+    if path is None or not trainer.comm.is_root:  # rank 0 alone writes
+        return
+    saved = trainer.save(interrupted_path(path))
+    where = (f"after batch {trainer.position['batches_done']} of epoch {trainer.epoch + 1}"
+             if trainer.position is not None else f"after epoch {trainer.epoch}")
+    print(f"\ninterrupted {where}: the state is saved in {saved}; resuming from it continues exactly there")

@@ -36,6 +36,10 @@ step, the history, the guard's state, the whole TrainConfig, and, for a run stop
 ``position`` there: the generator's state when the epoch drew its permutation (to draw it again), the batches done
 and the running sums of the epoch's losses. So 2 epochs straight equal 1 epoch, save, load, 1 more epoch, bit for
 bit, and so does a run interrupted in the middle of an epoch and resumed (Ctrl-C: training/interrupt.py).
+
+On several MPI ranks (``comm=world()``) every rank runs this loop with the same generator; the model's call becomes
+its shard's share and one Allreduce (minivae.distributed.data_parallel); rank 0 alone prints and saves. A checkpoint
+does not depend on the number of ranks: a run resumes on any number.
 """
 import time
 from dataclasses import asdict, replace
@@ -47,6 +51,8 @@ from tqdm.auto import tqdm
 from minivae.apps.evaluation import latent_use
 from minivae.datasets.binarize import binarize_dynamic, binarize_static
 from minivae.datasets.text import trim_padding
+from minivae.distributed.data_parallel import DataParallel, any_rank, evaluation_shard
+from minivae.distributed.mpi import SingleProcess, run_on_root
 from minivae.nn.optim import OPTIMIZERS, clip_grad_norm, make_optimizer
 from minivae.privacy.budget import PrivateRun
 from minivae.privacy.dp_sgd import noise_and_average, poisson_batch
@@ -56,7 +62,8 @@ from minivae.training.checkpoint import Checkpoint, CheckpointError, generator_f
 # TrainConfig, RESUMABLE and recorded_config are also importable from here, where 0.1.0 had TrainConfig
 from minivae.training.config import RESUMABLE, TrainConfig, config_changes, recorded_config, resume_refusal  # noqa
 from minivae.training.guard import DivergenceGuard, divergence_message
-from minivae.training.interrupt import StopAtBatchEnd, checked_count, checked_position, interrupted_path
+from minivae.training.interrupt import StopAtBatchEnd, checked_count, checked_position, interrupted_path, \
+    save_interrupted
 from minivae.training.kl_schedule import kl_weight
 from minivae.validation import as_float_array
 
@@ -83,10 +90,13 @@ class Trainer:
     optimizer : an optimizer from minivae.nn.optim; default make_optimizer(config.optimizer, lr=config.lr). Given,
         the config's ``optimizer`` and ``lr`` are set to describe it, so that the checkpoint records what ran
     rng : the Generator for shuffling and noise; default np.random.default_rng(config.seed)
+    comm : the communicator of a data-parallel run (``minivae.distributed.mpi.world()``); default SingleProcess(),
+        one process. On more than one rank only rank 0 prints and writes.
     """
 
-    def __init__(self, model, config=None, optimizer=None, rng=None):
+    def __init__(self, model, config=None, optimizer=None, rng=None, comm=None):
         self.model = model
+        self.comm = comm or SingleProcess()
         config = config or TrainConfig()
         if optimizer is not None:
             names = [name for name, cls in OPTIMIZERS.items() if type(optimizer) is cls]
@@ -101,6 +111,8 @@ class Trainer:
         if model.input_kind == "tokens" and self.config.binarize != "none":
             raise ValueError(f"{type(model).__name__} reads token ids: binarize (for pixels) does not apply to it; "
                              "leave it at 'none'")
+        self._parallel = DataParallel(model, self.comm) if self.comm.size > 1 else None  # refuses other models
+        self._quiet = self.config.quiet or not self.comm.is_root  # only rank 0 prints
         self.optimizer = optimizer or make_optimizer(self.config.optimizer, lr=self.config.lr)
         self.rng = rng or np.random.default_rng(self.config.seed)
         self.epoch = 0  # completed epochs
@@ -116,9 +128,10 @@ class Trainer:
         self._max_steps = None  # the steps a private run's budget allows (None: no limit)
 
     @classmethod
-    def from_checkpoint(cls, path, config=None):
+    def from_checkpoint(cls, path, config=None, comm=None):
         """Continue a run: the model, optimizer, generator, epoch, step, history, guard and position inside the
-        epoch come from the checkpoint (a path, or a Checkpoint already loaded).
+        epoch come from the checkpoint (a path, or a Checkpoint already loaded). ``comm``: as in Trainer, on any
+        number of ranks (a checkpoint does not depend on it).
 
         ``config`` replaces the recorded training config (``recorded_config``), to raise ``epochs`` or set
         ``quiet``; a config that changes anything else is refused with a ValueError that names the option, since the
@@ -133,7 +146,7 @@ class Trainer:
         if ckpt.optimizer is None or ckpt.rng is None:
             raise CheckpointError(f"{where} holds no optimizer or random generator state, so training cannot "
                                   "continue from it; train a new model instead")
-        trainer = cls(ckpt.model, config or saved, ckpt.optimizer, ckpt.rng)
+        trainer = cls(ckpt.model, config or saved, ckpt.optimizer, ckpt.rng, comm)
         extra = dict(ckpt.extra)
         trainer.epoch, trainer.step = ckpt.epoch, checked_count(extra.pop("step", 0), "step", where)
         epochs_done = len(ckpt.history.get("epoch", []))  # a key added since the checkpoint was written: None
@@ -203,13 +216,13 @@ class Trainer:
                                   f"{n} examples in batches of {c.batch_size} has {n_batches}")
         sums = np.array(self.position["sums"], dtype=np.float64)
         seen = self.position.get("seen", min(done * c.batch_size, n))  # (positions saved by 0.2 have no "seen")
-        bar = tqdm(range(done, n_batches), desc=f"epoch {self.epoch + 1}/{c.epochs}", leave=False, disable=c.quiet,
-                   unit="batch")
+        bar = tqdm(range(done, n_batches), desc=f"epoch {self.epoch + 1}/{c.epochs}", leave=False,
+                   disable=self._quiet, unit="batch")
         for b in bar:
             self._batch_start = self.rng.bit_generator.state  # an interruption in this batch goes back here
             idx = (poisson_batch(n, self.privacy.sampling_rate, self.rng) if self.privacy is not None
                    else perm[b * c.batch_size:(b + 1) * c.batch_size])
-            terms = self._train_step(x, y, idx)
+            terms = self._train_step(x, y, idx, stop)
             self.step += 1
             if terms is not None:  # None: an empty Poisson batch (the step was noise alone)
                 self.guard.commit(terms.loss)
@@ -217,12 +230,13 @@ class Trainer:
                 seen += len(idx)
             self.position.update(batches_done=b + 1, sums=sums.tolist(), seen=seen)
             self._updating, self._batch_start = False, None
-            if not c.quiet:
+            if not self._quiet:
                 bar.set_postfix(loss=f"{sums[0] / max(seen, 1):.2f}", refresh=False)
             if self._max_steps is not None and self.step >= self._max_steps:
                 self.budget_spent = True  # the next step would spend more than the budget
                 break
-            if stop is not None and stop.requested and b + 1 < n_batches:
+            requested = stop is not None and stop.requested  # on several ranks: any rank's, sent with the step
+            if (requested if self._parallel is None else self._parallel.stop_requested) and b + 1 < n_batches:
                 raise KeyboardInterrupt
         return sums / seen if seen else np.full(3, np.nan)
 
@@ -241,9 +255,10 @@ class Trainer:
             return None
         return generator_from_state(self.position["epoch_rng_state"]).permutation(n)  # the same one again
 
-    def _train_step(self, x, y, idx):
+    def _train_step(self, x, y, idx, stop=None):
         """One optimizer step on the examples idx: the loop of the module docstring. Returns the batch's LossTerms
-        (None for an empty batch, which only a private run draws); sets ``_updating`` for the update."""
+        (None for an empty batch, which only a private run draws); sets ``_updating`` for the update.
+        On several ranks the model's call is its shard's share of the batch (``DataParallel.gradients``)."""
         c = self.config
         xb = x[idx]
         if self.model.input_kind == "tokens":
@@ -254,7 +269,11 @@ class Trainer:
         options = dict(beta=self.current_beta(), free_bits=c.free_bits, iw_samples=c.iw_samples,
                        target=None if self.model.input_kind == "tokens" else xb,  # token ids are never corrupted
                        condition=None if y is None else y[idx])
-        if self.privacy is None:
+        if self._parallel is not None:  # the grads and terms of the whole batch, the same on every rank
+            clip = c.dp_clip_norm if self.privacy is not None else 0.0  # DP-SGD: the clipped sum, noised below
+            terms = self._parallel.gradients(xin, self.rng, private_clip=clip,
+                                             stop=stop is not None and stop.requested, **options)
+        elif self.privacy is None:
             terms = self.model.loss_and_gradients(xin, rng=self.rng, **options)
         else:
             terms = clipped_gradient_sum(self.model, xin, c.dp_clip_norm, self.rng, with_losses=False,
@@ -270,25 +289,32 @@ class Trainer:
             clip_grad_norm(self.model.grads, c.clip_norm)
         self._updating = True  # from here to the end of the bookkeeping, a step is taken or not, never half
         self.optimizer.step(self.model.params, self.model.grads)
+        if self._parallel is not None:
+            self._parallel.check_parameters(self.step + 1)
         return terms
 
     # -- evaluation -------------------------------------------------------------------------------------------------
 
     def evaluate(self, x, y=None, batch_size=1000, epoch=None):
         """Mean (loss, reconstruction, kl) on x with fixed noise (np.random.default_rng([seed, epoch]), epoch
-        default ``self.epoch``); loss = reconstruction + beta * kl, one sample of z per example."""
+        default ``self.epoch``); loss = reconstruction + beta * kl, one sample of z per example. On several ranks
+        each scores its shard of every batch, with the batch's noise, and one Allreduce adds up the sums."""
         rng = np.random.default_rng([self.config.seed, self.epoch if epoch is None else epoch])
         sums = np.zeros(3)
         for start in range(0, len(x), batch_size):
             xb = x[start:start + batch_size]
+            yb = None if y is None else y[start:start + len(xb)]
+            xb, yb, eps = evaluation_shard(self.comm, self.model, xb, yb, rng)  # one process: xb, yb, None
+            if len(xb) == 0:  # a rank with no rows of a batch of fewer rows than ranks
+                continue
             if self.model.probabilistic:
-                t = self.model.elbo(xb, rng=rng, condition=None if y is None else y[start:start + len(xb)])
+                t = self.model.elbo(xb, rng=rng, eps=eps, condition=yb)
                 rec, kl = t.reconstruction, t.kl
             else:
                 rec = self.model.reconstruction_error(xb)
                 kl = np.zeros_like(rec)
             sums += [float((rec + self.config.beta * kl).sum()), float(rec.sum()), float(kl.sum())]
-        return sums / len(x)
+        return self.comm.allreduce_sum(sums) / len(x)
 
     # -- the loop ------------------------------------------------------------------------------------------------------
 
@@ -308,7 +334,7 @@ class Trainer:
                 x_val = binarize_dynamic(x_val, np.random.default_rng(c.seed))
         if c.private:
             self._start_private(len(x_train))
-        if not c.quiet and self.epoch < c.epochs:
+        if not self._quiet and self.epoch < c.epochs:
             tqdm.write("per epoch: mean loss (reconstruction + beta x KL, nats per example, one sample of z) on the "
                        "training set" + (" and on the held-out set" if x_val is not None else ""))
         path = None if checkpoint_path is None else Path(checkpoint_path)
@@ -321,18 +347,18 @@ class Trainer:
                     latent = latent_use(self.model, x_val if x_val is not None else x_train, c.seed)
                     self.epoch, self.position = self.epoch + 1, None
                     self._record(train, val, latent, time.perf_counter() - t0)
-                    if path is not None:
-                        self.save(path)
-                        interrupted_path(path).unlink(missing_ok=True)  # behind this one now
+                    if path is not None:  # rank 0 saves; every rank raises its error, if any
+                        run_on_root(self.comm, lambda: (self.save(path),
+                                                        interrupted_path(path).unlink(missing_ok=True)))
                     if self.budget_spent and self.epoch < c.epochs:
-                        if not c.quiet:
+                        if not self._quiet:
                             tqdm.write(f"the run {self.privacy.spent(self.step)}: training stops in epoch "
                                        f"{self.epoch} of {c.epochs}")
                         break
-                    if stop.requested and self.epoch < c.epochs:
+                    if any_rank(self.comm, stop.requested) and self.epoch < c.epochs:
                         raise KeyboardInterrupt
             except KeyboardInterrupt:
-                self._save_interrupted(path)
+                save_interrupted(self, path)
                 raise
             except TrainingDiverged as err:
                 kept = (f"The last good checkpoint (epoch {self.epoch}) is unchanged: {path}" if path is not None
@@ -352,24 +378,8 @@ class Trainer:
             raise PrivacyBudgetSpent(f"this private run {self.privacy.spent(self.step)}; training further would "
                                      "spend more. Use the model as it is, or start a new run with a larger budget "
                                      "(the two runs' epsilons then add up)")
-        if not c.quiet:
+        if not self._quiet:
             tqdm.write(self.privacy.describe())
-
-    def _save_interrupted(self, path):
-        """On Ctrl-C: go back to the start of the batch that was running (its noise is drawn again when the run
-        continues), and save that state, between two steps."""
-        if self._updating:  # a second Ctrl-C inside the update: half the parameters moved
-            print(f"\ninterrupted inside a parameter update, so no exact state could be saved; the checkpoint of "
-                  f"epoch {self.epoch} is unchanged")
-            return
-        if self._batch_start is not None:
-            self.rng.bit_generator.state, self._batch_start = self._batch_start, None
-        if path is None:
-            return
-        saved = self.save(interrupted_path(path))
-        where = (f"after batch {self.position['batches_done']} of epoch {self.epoch + 1}"
-                 if self.position is not None else f"after epoch {self.epoch}")
-        print(f"\ninterrupted {where}: the state is saved in {saved}; resuming from it continues exactly there")
 
     def _record(self, train, val, latent_use, seconds):
         active, mi = latent_use
@@ -380,7 +390,7 @@ class Trainer:
         for k in HISTORY_KEYS:
             v = row[k]
             self.history[k].append(None if v is None else (int(v) if k in ("epoch", "active_units") else float(v)))
-        if not self.config.quiet:
+        if not self._quiet:
             val_text = f"  held-out {val[0]:.2f}" if val[0] is not None else ""
             active_text = (f"  active units {active}/{self.model.latent_dim}, I(x;z) {mi:.2f}" if active is not None
                            else "")
