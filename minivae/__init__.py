@@ -126,7 +126,8 @@ this list (nn knows nothing of models; models nothing of training; the command l
       text.py                   text runs: train --model seq-vae / seq-lm, and the markdown their commands write
       molecules.py              molecule runs: --data molecules, samples as .smi, RDKit's metrics, optimize
       privacy.py                private runs: train --dp-epsilon or --noise-multiplier; the epsilon of what they write
-      tables.py                 table runs: train --table, anomaly --table, synthesize rows in the schema, report
+      tables.py                 table runs: train --table, anomaly --table, synthesize rows in the schema
+      table_report.py           report: a table run's synthetic-data quality report
       table_output.py           where a table command's rows go: a file, a lakehouse table, a folder of parts
       distributed.py            --distributed: a command on every rank of an MPI launch
       common.py                 what the commands share: help format, data and checkpoint options

@@ -145,3 +145,35 @@ def test_models_without_data_parallel_training_are_refused():
 def test_ranks_with_different_parameters_stop_the_run():
     with pytest.raises(RanksDisagree, match="after step 3 the ranks hold different parameters"):
         DataParallel(VAE(6, latent_dim=2, hidden=(4,)), TwoRanks()).check_parameters(3)
+
+
+ONE_RANK_FAILS = '''
+import importlib
+import sys
+
+from mpi4py import MPI
+
+cli = importlib.import_module("minivae.cli.main")  # the module (the package's name main is the function)
+train = importlib.import_module("minivae.cli.train")
+
+
+def fails_on_rank_1(args):
+    """Rank 1 raises while rank 0 waits for it in a collective call, as a bug or an out-of-memory error would."""
+    if MPI.COMM_WORLD.Get_rank() == 1:
+        raise ValueError("only rank 1 fails")
+    MPI.COMM_WORLD.Barrier()
+
+
+train.cmd_train = fails_on_rank_1
+sys.exit(cli.main(["train", "--distributed"]))
+'''
+
+
+def test_an_error_of_one_rank_alone_aborts_the_launch_instead_of_hanging(tmp_path):
+    script = tmp_path / "one_rank_fails.py"
+    script.write_text(ONE_RANK_FAILS)
+    done = subprocess.run([MPIEXEC, "-n", "2", sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path, env=environment())
+    assert done.returncode != 0, done
+    assert "error (rank 1 of 2, which stops every rank): only rank 1 fails" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -6,6 +6,8 @@
     stdout_of(comm)             rank 0's standard output as it is, the other ranks' discarded
     on_root(comm, context, prepare)   rank 0 alone enters a context (a run folder's lock) and prepares; every rank
                                 raises its error, if any
+    same_on_every_rank(check)   a check that every rank makes on the same inputs (a table's schema against the
+                                model's): its error is marked as every rank's, so it is printed once, not aborted
 
 **Fail together.** A rank that raises while the others wait in a collective call leaves them waiting forever. So
 what rank 0 alone decides (the run folder is free, its checkpoint was saved) it broadcasts, and every rank raises
@@ -14,7 +16,7 @@ the same error.
 import contextlib
 import os
 
-from minivae.distributed.mpi import SingleProcess, run_on_root, world
+from minivae.distributed.mpi import SingleProcess, on_every_rank, run_on_root, world
 
 
 def add_option(parser, what):
@@ -40,3 +42,12 @@ def on_root(comm, context, prepare):
     with contextlib.ExitStack() as stack:
         run_on_root(comm, lambda: prepare(stack.enter_context(context)))
         yield
+
+
+def same_on_every_rank(check):
+    """check() and its result; an error it raises is marked as raised by every rank (``mpi.on_every_rank``), which
+    is true when every rank runs the same check on the same inputs, and lets the command line print it once."""
+    try:
+        return check()
+    except Exception as err:
+        raise on_every_rank(err) from None

@@ -4,7 +4,7 @@
                   cli/train.py (train), cli/apps.py (evaluate, anomaly, impute, synthesize),
                   cli/figures.py (sample, reconstruct, manifold, interpolate, traverse) and
                   cli/teaching.py (gradcheck, make-assignment, grade), cli/molecules.py (optimize) and
-                  cli/tables.py (report)
+                  cli/table_report.py (report)
     main          parse, run the command, and turn the library's errors into ``error: <message>`` and an exit
                   status: 2 for a usage error (a bad option or value), 1 for a run that failed (a missing or corrupt
                   file, a failed download, a diverged run, a missing extra); ``--debug`` shows the traceback instead
@@ -12,7 +12,7 @@
 import argparse
 import sys
 
-from minivae.cli import apps, figures, molecules, tables, teaching, train
+from minivae.cli import apps, figures, molecules, table_report, teaching, train
 from minivae.cli.common import TopLevelHelpFormatter, debug_option
 from minivae.datasets.download import DownloadError
 from minivae.extras import MissingExtraError
@@ -59,7 +59,7 @@ def make_parser():
     figures.add_commands(sub)
     teaching.add_commands(sub)
     molecules.add_commands(sub)
-    tables.add_commands(sub)
+    table_report.add_commands(sub)
     return parser
 
 
@@ -80,17 +80,41 @@ def main(argv=None):
             raise
         return 130  # the shell's status for Ctrl-C; a training run has saved its state and said where
     except RUN_FAILED as err:
-        return _error(err, 1, args.debug)
+        return _error(err, 1, args)
     except USAGE_ERRORS as err:
-        return _error(err, 2, args.debug)
+        return _error(err, 2, args)
+    except Exception as err:
+        if _launch(args) is not None:  # a bug on one rank: the others must not wait for it forever
+            _error_of_one_rank(err, 1, _launch(args))
+        raise
 
 
-def _error(err, status, debug):
-    """One line ``error: <message>`` on stderr and the exit status; with --debug the traceback instead."""
-    if debug:
+def _error(err, status, args):
+    """One line ``error: <message>`` on stderr and the exit status; with --debug the traceback instead.
+
+    In a distributed run an error that every rank raised together (``distributed.mpi.on_every_rank``) is printed by
+    rank 0 alone; any other error is one rank's: it is printed and the whole launch is aborted (MPI_Abort), since
+    the other ranks would otherwise wait for this one in their next collective call, forever."""
+    launch = _launch(args)
+    if launch is not None and not getattr(err, "on_every_rank", False):
+        _error_of_one_rank(err, status, launch)
+    if args.debug:
         raise err
-    print(f"error: {str(err) or type(err).__name__}", file=sys.stderr)
+    if launch is None or launch.Get_rank() == 0:
+        print(f"error: {str(err) or type(err).__name__}", file=sys.stderr)
     return status
+
+
+def _launch(args):
+    """MPI's world communicator in a --distributed run that has started MPI, else None."""
+    mpi = sys.modules.get("mpi4py.MPI") if getattr(args, "distributed", False) else None
+    return None if mpi is None or not mpi.Is_initialized() or mpi.Is_finalized() else mpi.COMM_WORLD
+
+
+def _error_of_one_rank(err, status, launch):
+    print(f"error (rank {launch.Get_rank()} of {launch.Get_size()}, which stops every rank): "
+          f"{str(err) or type(err).__name__}", file=sys.stderr, flush=True)
+    launch.Abort(status)
 
 
 if __name__ == "__main__":

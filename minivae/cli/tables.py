@@ -13,7 +13,7 @@ VAE with the Mixed likelihood, one block per column. What the commands write:
                         negative_iw_bound (nats; higher is more anomalous), written batch by batch (Parquet, atomic)
     synthesize          rows with the source's schema (its types, categories and nullability; the key columns, which
                         identify real rows, are left out), to Parquet, CSV, or a new Delta version / Iceberg snapshot
-    report              the synthetic-data quality report of ``minivae.tables.report``: the run's training rows against
+    report              (cli/table_report.py) the synthetic-data quality report of ``minivae.tables.report``: the run's training rows against
                         as many synthetic rows, the held-out rows for the privacy comparison
 
 A table that does not have the model's columns (missing, renamed, of another kind) is refused with every difference
@@ -33,14 +33,11 @@ from pathlib import Path
 import numpy as np
 
 from minivae.cli import options
-from minivae.cli.common import add_checkpoint_command
-from minivae.cli.distributed import communicator
+from minivae.cli.distributed import communicator, same_on_every_rank
 from minivae.cli.table_output import check_target, is_parts_folder, refuse_own_source, write as _write
-from minivae.training.checkpoint import load_checkpoint
 
 # The defaults of a new table run where they differ from an image run's (cli/train.py NEW_RUN)
 TABLE_RUN = dict(latent=8, hidden=(128, 128), likelihood="mixed", epochs=100, batch_size=128, lr=1e-3)
-REPORT_ROWS = 5_000  # real rows (and as many synthetic ones) a report compares by default: its scores are O(N^2)
 
 
 def add_train_options(p):
@@ -145,24 +142,15 @@ def score_table(args, ckpt):
     """anomaly CHECKPOINT --table SOURCE --out scores.parquet (or a folder of parts): every row's scores, batch by
     batch; with --distributed each rank scores the units of the table that are its own (module docstring)."""
     from minivae.distributed import parts
-    from minivae.tables.dataset import check_drift, is_csv, read_csv_batch, row_count, source_schema
+    from minivae.tables.dataset import row_count
     from minivae.tables.scoring import SCORES, score_batches
 
-    encoder, table = _table_run(ckpt, "anomaly --table")
+    encoder, table = table_run(ckpt, "anomaly --table")
     args.table = source_of(args.table)
     out = _scores_out(args)
     comm = communicator(args)
     keys = list(table.get("keys") or [])
-    csv_batch = read_csv_batch(args.table, "keep", encoder=encoder)[0] if is_csv(args.table) else None
-    schema = source_schema(args.table, csv_batch)
-    found = [c["name"] for c in schema]
-    for note in check_drift(args.table, encoder, schema, keys, table.get("schema")):  # the same on every rank
-        if comm.is_root:
-            print(f"minivae: {note}", file=sys.stderr)
-    missing_keys = [k for k in keys if k not in found]
-    if missing_keys:
-        raise ValueError(f"{args.table} lacks the key column(s) {missing_keys} the run was trained with; the scores "
-                         "would not say which row they belong to")
+    csv_batch, schema = same_on_every_rank(lambda: _checked_source(args.table, encoder, table, keys, comm))
     model = ckpt.model
     methods = [args.method] if args.method else (["elbo", "reconstruction", "iwae"] if model.probabilistic
                                                  else ["reconstruction"])
@@ -196,6 +184,23 @@ def score_table(args, ckpt):
                          "read")
     if comm.is_root:
         print(summary.describe())
+
+
+def _checked_source(source, encoder, table, keys, comm):
+    """(a CSV file's batch or None, the schema) of a table to score, refused if it lacks the model's columns or
+    the run's keys (``check_drift``); the notes printed by rank 0."""
+    from minivae.tables.dataset import check_drift, is_csv, read_csv_batch, source_schema
+
+    csv_batch = read_csv_batch(source, "keep", encoder=encoder)[0] if is_csv(source) else None
+    schema = source_schema(source, csv_batch)
+    for note in check_drift(source, encoder, schema, keys, table.get("schema")):
+        if comm.is_root:
+            print(f"minivae: {note}", file=sys.stderr)
+    missing_keys = [k for k in keys if k not in {c["name"] for c in schema}]
+    if missing_keys:
+        raise ValueError(f"{source} lacks the key column(s) {missing_keys} the run was trained with; the scores "
+                         "would not say which row they belong to")
+    return csv_batch, schema
 
 
 def _unit_count(source, csv_batch):
@@ -276,7 +281,7 @@ def synthesize_table(args, ckpt):
     from minivae.tables.dataset import is_csv
     from minivae.tables.synthesis import block_count, synthetic_batches, synthetic_block
 
-    encoder, table = _table_run(ckpt, "synthesize")
+    encoder, table = table_run(ckpt, "synthesize")
     name = ".csv" if is_csv(ckpt.extra.get("dataset", "")) else ".parquet"
     out = args.out if args.out_given else _next_to(args.checkpoint, "synthetic" + ("/" if args.distributed else name))
     check_target(out, "synthetic rows", args.distributed)
@@ -296,7 +301,7 @@ def synthesize_table(args, ckpt):
         print(f"wrote {args.n:,} synthetic rows of {len(schema)} columns to {written}{left_out}")
 
 
-def _table_run(ckpt, command):
+def table_run(ckpt, command):
     encoder, table = table_of(ckpt)
     if encoder is None:
         raise ValueError(f"{command} needs a model trained on a table with this version of minivae (train --table "
@@ -304,93 +309,3 @@ def _table_run(ckpt, command):
                              " (it is a minivae 0.2 table run: synthesize --out FILE.csv still writes its rows)"
                              if ckpt.extra.get("table_encoder") else ""))
     return encoder, table
-
-
-# ------------------------------------------------------------------------------------------------- report
-def add_commands(sub):
-    p = add_checkpoint_command(sub, "report", "a synthetic-data quality report of a table run: column shapes, pair "
-                               "trends, detection, train-on-synthetic efficacy and distance to the closest record, "
-                               "with figures", cmd_report)
-    p.add_argument("--real", default=None, metavar="SOURCE",
-                   help="the real table to compare with (default: the run's own table, its training rows, and its "
-                        "held-out rows for the privacy comparison)")
-    p.add_argument("--rows", type=options.integer(20, 200_000), default=REPORT_ROWS,
-                   help="real rows to compare (a seeded sample if the table has more), and as many synthetic ones")
-    p.add_argument("-n", type=options.integer(20, 1_000_000), default=None,
-                   help="synthetic rows to draw (default: as many as the real rows compared; more rows lower the "
-                        "sampling noise of the synthetic side of every score)")
-    p.add_argument("--target", default=None, metavar="COLUMN",
-                   help="the column that train-on-synthetic, test-on-real efficacy predicts (default: none, the "
-                        "efficacy score is left out)")
-    p.add_argument("--out", default=None, help="the report's folder (default: report/ in the checkpoint's folder)")
-
-
-def cmd_report(args):
-    from minivae.tables.report import write_report
-    from minivae.tables.synthesis import synthetic_batches
-
-    ckpt = load_checkpoint(args.checkpoint)
-    encoder, table = _table_run(ckpt, "report")
-    if args.target is not None and args.target not in encoder.header:
-        raise ValueError(f"--target {args.target!r} is not a column of the model; its columns are {encoder.header}")
-    real, holdout, source = _real_rows(args, ckpt, encoder, table)
-    kinds = {c["name"]: "numeric" if c["kind"] == "numeric" else "categorical" for c in encoder.columns}
-    rng = np.random.default_rng(args.seed)
-    n_real = len(next(iter(real.values())))
-    n = args.n or n_real
-    synthetic = _joined(list(synthetic_batches(ckpt.model, encoder, n, rng)))
-    folder = Path(args.out or Path(args.checkpoint).resolve().parent / "report")
-    scores = write_report(folder, real, synthetic, kinds, holdout=holdout, target=args.target, rng=rng)
-    print(f"compared {n_real:,} real rows of {source} with {n:,} synthetic rows"
-          + (f" ({scores['n_holdout']:,} held-out rows for the privacy comparison)" if holdout else ""))
-    print(f"  quality score {scores['quality_score']:.3f}: column shapes {scores['column_shapes']['score']:.3f}, "
-          f"column-pair trends {_score(scores['column_pair_trends'])}")
-    print(f"  detection {scores['detection']['score']:.3f} (1 - (2 AUC - 1); 1: a classifier cannot tell them apart)")
-    print(f"  outside the real columns' support: {100 * scores['support']['share']:.2f}% of the synthetic cells")
-    privacy = scores["privacy"]
-    if privacy.get("holdout") is not None:
-        print(f"  distance to the closest training row, median: synthetic {privacy['synthetic']['median']:.3f}, "
-              f"held-out real {privacy['holdout']['median']:.3f} (synthetic rows closer than held-out ones would "
-              "be copies)")
-    print(f"wrote {folder}/report.md (scores.json and the figures beside it)")
-
-
-def _score(part):
-    return "n/a" if part.get("score") is None else f"{part['score']:.3f}"
-
-
-def _real_rows(args, ckpt, encoder, table):
-    """(real rows, held-out rows or None, source): at most --rows of each, a seeded sample, in the table's order."""
-    from minivae.tables.dataset import (SPLIT_SEED, TEST_FRACTION, batches_of, check_drift, is_csv, read_csv_batch,
-                                        row_count, source_schema)
-    from minivae.tables.streaming import held_out_mask
-
-    own = args.real is None
-    source = ckpt.extra.get("dataset") if own else source_of(args.real)
-    missing = (ckpt.extra.get("load_options") or {}).get("missing", "keep") if own else "keep"
-    csv_batch = read_csv_batch(source, missing, encoder=encoder)[0] if is_csv(source) else None
-    check_drift(source, encoder, source_schema(source, csv_batch), table.get("keys") or [], table.get("schema"))
-    n = row_count(source, csv_batch)
-    held_out = held_out_mask(n, TEST_FRACTION, SPLIT_SEED) if own else np.zeros(n, dtype=bool)
-    rng = np.random.default_rng(args.seed)
-    chosen = {role: _sample(np.flatnonzero(mask), args.rows, rng) for role, mask in
-              (("real", ~held_out), ("holdout", held_out))}
-    kept = {"real": [], "holdout": []}
-    at = 0
-    for batch in batches_of(source, encoder.header, 65_536, csv_batch):
-        size = len(next(iter(batch.values())))
-        for role, rows in chosen.items():
-            inside = rows[(rows >= at) & (rows < at + size)] - at
-            if inside.size:
-                kept[role].append({c: v[inside] for c, v in batch.items()})
-        at += size
-    holdout = _joined(kept["holdout"]) if own and kept["holdout"] else None
-    return _joined(kept["real"]), holdout, source
-
-
-def _sample(rows, k, rng):
-    return rows if len(rows) <= k else np.sort(rng.choice(rows, size=k, replace=False))
-
-
-def _joined(batches):
-    return {c: np.concatenate([b[c] for b in batches]) for c in batches[0]}

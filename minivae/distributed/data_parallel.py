@@ -66,7 +66,7 @@ sequence models are refused.
 """
 import numpy as np
 
-from minivae.distributed.mpi import shard
+from minivae.distributed.mpi import on_every_rank, shard
 from minivae.models.autoencoder import Autoencoder
 from minivae.models.base import LossTerms
 from minivae.models.cvae import ConditionalVAE
@@ -206,5 +206,6 @@ class DataParallel:
         sums = self.comm.allgather(parameter_checksum(self.model.params).tolist())
         if any(s != sums[0] for s in sums):
             listed = "; ".join(f"rank {r}: {s[0]!r}, {s[1]!r}" for r, s in enumerate(sums))
-            raise RanksDisagree(f"after step {step} the ranks hold different parameters (checksums sum p, sum p^2: "
-                                f"{listed}); every rank must run the same minivae, NumPy and data. Training stops")
+            raise on_every_rank(RanksDisagree(
+                f"after step {step} the ranks hold different parameters (checksums sum p, sum p^2: {listed}); every "
+                "rank must run the same minivae, NumPy and data. Training stops"))

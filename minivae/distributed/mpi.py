@@ -115,6 +115,13 @@ def shard(n, rank, size):
     return slice(start, start + base + (rank < extra))
 
 
+def on_every_rank(error):
+    """Mark ``error`` as raised by every rank together (returns it): the command line then prints it once (rank 0)
+    and lets every rank exit with its status, instead of aborting the launch as for an error of one rank alone."""
+    error.on_every_rank = True
+    return error
+
+
 def run_on_root(comm, action):
     """Rank 0 runs action() (e.g. writes a checkpoint); every rank learns whether it worked (a broadcast, which the
     others wait for) and raises the same error if not: all ranks go on together or all stop, none runs ahead of a
@@ -127,7 +134,7 @@ def run_on_root(comm, action):
             error = err
     error = comm.broadcast(error)
     if error is not None:
-        raise error
+        raise on_every_rank(error)
 
 
 def _check_buffer(buffer):

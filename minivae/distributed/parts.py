@@ -22,6 +22,8 @@ looks whole but is not.
 import re
 from pathlib import Path
 
+from minivae.distributed.mpi import on_every_rank
+
 PART = "part-{:06d}.parquet"
 PART_NAME = re.compile(r"^part-\d{6}\.parquet$")
 
@@ -96,12 +98,12 @@ def _raise_first(errors, own=None):
         return
     kind, message = failed[0]
     if own is not None and (type(own), str(own)) == (kind, message):
-        raise own
+        raise on_every_rank(own)
     try:
         error = kind(message)
     except Exception:  # noqa: BLE001 -- an error type that takes other arguments
         error = RuntimeError(message)
-    raise error
+    raise on_every_rank(error)
 
 
 def _sendable(error):

@@ -254,14 +254,12 @@ class Mixed:
       "min_logvar" replaces the first, e.g. the variance of rounding for a whole-number column);
     * a "categorical" column with K categories takes K one-hot columns of x; the decoder outputs K logits, as
       ``Categorical(K)``;
-    * a Gaussian column of size 1 may name its "null_block": the index (in ``columns``) of a categorical column of
-      size 2 whose one-hot [value, null] says whether the row has a value at all. Where it says null, the value in x
-      is a placeholder, and the Gaussian term is left out: the row's likelihood is that of being null.
+    * a Gaussian column of size 1 may name its "null_block", the index of a categorical column [value, null] of
+      size 2: where it says null, x holds a placeholder and the Gaussian term is left out (m_nc = 0 below).
 
         nll_n = sum over columns c of m_nc nll_c(out_n[c's outputs], x_n[c's columns])
 
-    with m_nc = 1, or for a Gaussian column with a null block b, m_nc = x_n[b's columns][0] (1 = has a value, 0 =
-    null). The mask is data, so the gradient is m_nc times the column's gradient.
+    with m_nc = 1, or x_n[null block][0] (1: a value, 0: null); the mask is data: the gradient is m_nc times c's.
 
     and the gradient is each column's gradient placed at that column's outputs. ``mean`` and ``sample`` are the
     columns' own, side by side, in the layout of x.
@@ -331,10 +329,9 @@ class Mixed:
 
 def _check_null_blocks(columns):
     """Each "null_block" names another column, a categorical one of size 2."""
-    for i, c in enumerate(columns):
-        block = c.get("null_block")
-        if block is not None and not (0 <= block < len(columns) and block != i
-                                      and columns[block]["type"] == "categorical" and columns[block]["size"] == 2):
+    for i, block in ((i, c["null_block"]) for i, c in enumerate(columns) if "null_block" in c):
+        if not (0 <= block < len(columns) and block != i and (columns[block]["type"], columns[block]["size"]) ==
+                ("categorical", 2)):
             raise ValueError(f"column {i}: null_block {block} must be the index of another column, a categorical "
                              "one of size 2 ([value, null])")
 
