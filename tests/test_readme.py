@@ -60,6 +60,8 @@ SHORTER = {  # the first prefix that matches applies: the longer ones first
     ("python", "bench/dp_step.py"): ["--rounds", "2"],
     ("python", "bench/table_quality.py"): ["--epochs", "1", "--seeds", "1"],
     ("python", "bench/table_streaming.py"): ["--rows", "20000"],  # every stage, each in its process: about 13 s
+    ("mpiexec", "-n", "2", "python", "-m", "minivae", "train"): ["--epochs", "1"],
+    ("python", "bench/distributed_scoring.py"): ["--rows", "20000", "--batch-rows", "4096"],
     ("python", "bench/molecule_quality.py"): ["--epochs", "1", "--hidden", "8", "--embed", "4", "--k", "5",
                                               "--samples", "50"],
 }
@@ -70,6 +72,8 @@ TOO_LONG = {
     ("python", "bench/seq_vae_step.py"): "it compares with PyTorch, which the test install does not include",
     ("python", "bench/conv_vs_mlp.py"): "one epoch of its ConvVAE takes about 13 s on 2 cores, and the script has no "
                                         "option for fewer training digits",
+    ("python", "bench/distributed_scaling.py"): "it times whole steps of 1 and 2 ranks at two batch sizes; its --quick "
+                                                "still takes about a minute",
 }
 # Exit statuses other than 0 that the README's commands are meant to give, and why.
 EXPECTED_STATUS = {
@@ -100,7 +104,7 @@ def kind(argv):
         return "install"
     if argv[:3] == ["python", "-m", "pytest"]:
         return "pytest"
-    if argv[0] == "python":
+    if argv[0] == "python" or argv[:1] == ["mpiexec"] and "python" in argv:
         return "run"
     raise AssertionError(f"the README shows a command that tests/test_readme.py does not know how to check: "
                          f"{shlex.join(argv)}; teach kind() what it is")
@@ -141,6 +145,8 @@ def option_value(argv, option, default=None):
 
 def expected_files(argv):
     """The files the README says the command writes, relative to the folder it runs in."""
+    if argv[:1] == ["mpiexec"]:  # mpiexec -n N python ...: the files of the command it launches
+        argv = argv[argv.index("python"):]
     if argv[:4] == ["python", "-m", "minivae", "train"] and "--help" not in argv:
         out = Path(option_value(argv, "--out", "runs/mnist-vae-2d"))
         files = [out / "checkpoint.npz", out / "history.json", out / "config.json"]
@@ -160,6 +166,8 @@ def expected_files(argv):
     out = option_value(argv, "--out")
     if out and out.startswith("delta:"):  # a Delta table: its first commit
         return [Path(out[len("delta:"):]) / "_delta_log" / "00000000000000000000.json"]
+    if out and out.endswith("/"):  # a folder of parts: its first part
+        return [Path(out) / "part-000000.parquet"]
     return [Path(out)] if out and argv[:3] == ["python", "-m", "minivae"] and "--help" not in argv else []
 
 
@@ -187,9 +195,15 @@ class Walk:
         return self.results[index]
 
     def _run(self, argv):
-        words = [sys.executable] + argv[1:]
-        if (ROOT / words[1]).is_file():  # python bench/x.py: the README runs it from the repository's root
-            words[1] = str(ROOT / words[1])
+        launcher = []
+        if argv[0] == "mpiexec":  # the mpiexec of this environment (the distributed extra's mpich), then python
+            at = argv.index("python")
+            launcher = [shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or "mpiexec", *argv[1:at]]
+            argv = argv[at:]
+        words = launcher + [sys.executable] + argv[1:]
+        at = len(launcher) + 1
+        if (ROOT / words[at]).is_file():  # python bench/x.py: the README runs it from the repository's root
+            words[at] = str(ROOT / words[at])
         return subprocess.run(words, cwd=self.folder, env=self.env, capture_output=True, text=True, timeout=600)
 
 
