@@ -193,6 +193,7 @@ def check_kl(module, rng=None):
     return [
         compare("kl", kl_s, want_kl, hypotheses=[
             (0.5 * np.sum(mu**2 + np.exp(2 * logvar) - 1 - 2 * logvar, axis=1), log_sigma),
+            (0.5 * np.sum(mu**2 + np.exp(2 * logvar) - 1 - logvar, axis=1), log_sigma),
             (want_kl / L, "averaged over the latent dimensions: sum over them"),
             (want_kl / N, "divided by N: kl holds one value per example; only the gradients are of the batch mean"),
             (0.5 * np.sum(mu**2 + np.exp(logvar) - logvar, axis=1), "forgot the -1 inside the sum: "
@@ -200,6 +201,7 @@ def check_kl(module, rng=None):
         compare("dmu", dmu, want_dmu, fd_mu, n=N),
         compare("dlogvar", dlv, want_dlv, fd_lv, n=N, hypotheses=[
             ((np.exp(2 * logvar) - 1) / N, log_sigma),
+            (0.5 * (np.exp(2 * logvar) - 1) / N, log_sigma),
             (0.5 * np.exp(logvar) / N, "forgot the -1, the derivative of the -logvar term"),
             (0.5 * (np.exp(logvar) - logvar) / N, "the derivative of -logvar is -1, not -logvar")]),
     ]
