@@ -155,20 +155,36 @@ def make_student_version(source_path=None, dest_path=None, overwrite=False):
 
 
 def main_make_student(argv=None):
-    """``python -m minivae make-assignment [--out PATH]``: write the student version; return 0, or 1 on an error."""
+    """``python -m minivae make-assignment [--format py|notebook] [--out PATH]``: write the student version; return
+    0, or 1 on an error."""
     parser = argparse.ArgumentParser(
         prog="python -m minivae make-assignment",
         description="Write the exercises with the solutions removed (each replaced by a NotImplementedError and a "
-                    "TODO saying what to write). Grade it afterwards with: python -m minivae grade PATH")
-    parser.add_argument("--out", default="exercises.py", help="where to write it (default: exercises.py)")
+                    "TODO saying what to write), as a .py file or as a notebook with a check cell after each "
+                    "exercise. Grade it afterwards with: python -m minivae grade PATH")
+    parser.add_argument("--format", choices=("py", "notebook"), default="py",
+                        help="py: one Python file (default); notebook: a folder with exercises.ipynb, the "
+                             "explanations in markdown and a check(\"name\") cell after each exercise")
+    parser.add_argument("--out", default=None,
+                        help="where to write it (default: exercises.py for py, the folder assignment/ for notebook)")
     parser.add_argument("--force", action="store_true", help="overwrite the file if it exists (its work is lost)")
     parser.add_argument("--source", default=None,
-                        help="a reference file with ### BEGIN/END SOLUTION regions (default: minivae's exercises)")
+                        help="a reference file with ### BEGIN/END SOLUTION regions, e.g. teacher/solutions.py "
+                             "(default: the student template shipped with minivae)")
     args = parser.parse_args(argv)
     try:
-        path = make_student_version(args.source, args.out, overwrite=args.force)
+        if args.format == "notebook":
+            from minivae.teaching.notebook_assignment import make_notebook_assignment
+
+            path = make_notebook_assignment(args.out or "assignment", args.source, overwrite=args.force)
+        else:
+            path = make_student_version(args.source, args.out or "exercises.py", overwrite=args.force)
     except (OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(f"Wrote {path}. Fill in each TODO, then grade it with:  python -m minivae grade {path}")
+    if args.format == "notebook":
+        print(f"Wrote {path}. Fill in each TODO and run the check cell below it; grade the notebook with:  "
+              f"python -m minivae grade {path}")
+    else:
+        print(f"Wrote {path}. Fill in each TODO, then grade it with:  python -m minivae grade {path}")
     return 0
