@@ -109,8 +109,12 @@ this list (nn knows nothing of models; models nothing of training; the command l
       tables.py                 a synthetic table against the real one: marginals, correlation heat maps
       run_figures.py            the figures the main job writes
     teaching/    exercises, assignments and their grader
-      exercises.py              the exercises with reference solutions between markers
+      exercises.py              the student template: the exercises, each solution a TODO (solutions: teacher/)
       assignments.py            make-assignment: the student version
+      notebook_assignment.py    make-assignment --format notebook: explanations, TODO cells, check cells
+      local_check.py            check("name"): a notebook's check cell, the grader's checks on its function
+      static_checks.py          solution_imports: a submission's imports of minivae's implementations
+      reference_blocks.py       the grader's building blocks: the library's functions, the exercises' signatures
       grader.py                 grade: runs every check, reports a score with hints
       compare.py                how one output is judged, and the mistake that explains it
       checks.py                 the exercise table

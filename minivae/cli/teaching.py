@@ -22,7 +22,8 @@ def add_commands(sub):
     p.add_argument("--tol", type=float, default=1e-6, help="largest relative error that passes")
 
     sub.add_parser("make-assignment", add_help=False,
-                   help="write the student version of the exercises (solutions replaced by TODOs)")
+                   help="write the student version of the exercises (solutions replaced by TODOs), as a .py "
+                        "file or, with --format notebook, a notebook with a check cell after each exercise")
     sub.add_parser("grade", add_help=False,
                    help="grade a student's exercises file: per-exercise pass/fail, relative error, hints, score")
 

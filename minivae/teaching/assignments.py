@@ -1,22 +1,33 @@
-"""Teaching assignments: the student version of ``minivae.teaching.exercises`` (solutions removed).
+"""Teaching assignments: the student version of the exercises, as a Python file or as notebooks.
 
-Two commands::
+Commands::
 
-    python -m minivae make-assignment [--out exercises.py]   write the student version (solutions removed)
-    python -m minivae grade exercises.py                       grade a student's file, print a report and a score
+    python -m minivae make-assignment [--out exercises.py]                 the exercises as one .py file
+    python -m minivae make-assignment --format notebook --out assignment/  one notebook per exercise group
+    python -m minivae grade exercises.py                                   grade a student's file, report a score
 
 ``grade`` exits with code 0 when every exercise passes and 1 otherwise (also when the file does not import), so a
 script or a CI job can use it.
 
+Where the reference solutions are kept
+--------------------------------------
+Not in the installed package. The teacher's file with the solutions, ``teacher/solutions.py`` in the repository,
+is not part of the ``minivae`` package (a wheel or ``pip install`` never contains it). The package ships only the
+student template, ``minivae/teaching/exercises.py``: the same file with every solution replaced by a TODO (a test
+holds it equal to ``strip_solutions`` of the teacher's file). The grader needs no solution file either: it compares
+each output with minivae's library implementations (``minivae.nn``, ``minivae.models.vae``; see
+``minivae.teaching.reference_blocks``) and with finite differences. A submission that imports those (or any module
+of minivae holding a graded function) is flagged by ``minivae.teaching.static_checks.solution_imports``.
+
 Solution regions
 ----------------
-In the reference file the code a student has to write lies between two marker lines, each alone on its line at
-the indentation of the code: ``### BEGIN SOLUTION`` and ``### END SOLUTION``. The first line inside a region must be
-``### TODO: <what to write>``, so the instruction lives beside the solution. ``make_student_version`` replaces each
+In the teacher's file the code a student has to write lies between two marker lines, each alone on its line at the
+indentation of the code: ``### BEGIN SOLUTION`` and ``### END SOLUTION``. The first line inside a region must be
+``### TODO: <what to write>``, so the instruction lives beside the solution. ``strip_solutions`` replaces each
 region by ``raise NotImplementedError("TODO: <what to write>")``; everything outside the regions (docstrings, the
 ``return`` lines that name the expected results) is copied unchanged.
 
-The grader is in ``minivae.teaching.grader``.
+The grader is in ``minivae.teaching.grader``, the notebooks are written by ``minivae.teaching.notebook_assignment``.
 """
 import argparse
 import sys
@@ -27,7 +38,10 @@ from minivae.fileio import atomic_write
 BEGIN_MARKER = "### BEGIN SOLUTION"
 END_MARKER = "### END SOLUTION"
 TODO_PREFIX = "### TODO:"
-PACKAGED_EXERCISES = Path(__file__).with_name("exercises.py")
+STUDENT_TEMPLATE = Path(__file__).with_name("exercises.py")  # shipped: every solution replaced by a TODO
+# The teacher's file with the reference solutions: in a checkout of the repository only, never in the package.
+REFERENCE_SOLUTIONS = Path(__file__).resolve().parents[2] / "teacher" / "solutions.py"
+PACKAGED_EXERCISES = REFERENCE_SOLUTIONS  # the former name of the reference file (it used to be in the package)
 
 # ======================================================================================================================
 # The student version
@@ -99,10 +113,19 @@ def _quote(text):
     return f'"{text}"' if '"' not in text and "\\" not in text else repr(text)
 
 
+def student_source(source_path=None):
+    """The text of the student version: the packaged template, or ``strip_solutions`` of a reference file."""
+    if source_path is None:
+        return STUDENT_TEMPLATE.read_text(encoding="utf-8")
+    source = Path(source_path)
+    return strip_solutions(source.read_text(encoding="utf-8"), filename=source.name)
+
+
 def make_student_version(source_path=None, dest_path=None, overwrite=False):
     """Write the student version of an exercise file; return the path written.
 
-    source_path : the reference file with solution regions (default: the packaged ``minivae/teaching/exercises.py``)
+    source_path : a reference file with solution regions, stripped first (default: the packaged student
+    template ``minivae/teaching/exercises.py``, copied as it is)
     dest_path : where to write it (default: ``exercises.py`` in the current directory)
     overwrite : replace an existing dest_path (default False: a student's work is not overwritten by accident)
 
@@ -117,9 +140,9 @@ def make_student_version(source_path=None, dest_path=None, overwrite=False):
     >>> report.score                                               # doctest: +SKIP
     0
     """
-    source = Path(PACKAGED_EXERCISES if source_path is None else source_path)
+    source = Path(STUDENT_TEMPLATE if source_path is None else source_path)
     dest = Path("exercises.py" if dest_path is None else dest_path)
-    student = strip_solutions(source.read_text(encoding="utf-8"), filename=source.name)
+    student = student_source(source_path)
     if dest.exists():
         if dest.resolve() == source.resolve():
             raise ValueError(f"the destination {dest} is the reference file itself; choose another path")
@@ -132,20 +155,36 @@ def make_student_version(source_path=None, dest_path=None, overwrite=False):
 
 
 def main_make_student(argv=None):
-    """``python -m minivae make-assignment [--out PATH]``: write the student version; return 0, or 1 on an error."""
+    """``python -m minivae make-assignment [--format py|notebook] [--out PATH]``: write the student version; return
+    0, or 1 on an error."""
     parser = argparse.ArgumentParser(
         prog="python -m minivae make-assignment",
         description="Write the exercises with the solutions removed (each replaced by a NotImplementedError and a "
-                    "TODO saying what to write). Grade it afterwards with: python -m minivae grade PATH")
-    parser.add_argument("--out", default="exercises.py", help="where to write it (default: exercises.py)")
+                    "TODO saying what to write), as a .py file or as a notebook with a check cell after each "
+                    "exercise. Grade it afterwards with: python -m minivae grade PATH")
+    parser.add_argument("--format", choices=("py", "notebook"), default="py",
+                        help="py: one Python file (default); notebook: a folder with exercises.ipynb, the "
+                             "explanations in markdown and a check(\"name\") cell after each exercise")
+    parser.add_argument("--out", default=None,
+                        help="where to write it (default: exercises.py for py, the folder assignment/ for notebook)")
     parser.add_argument("--force", action="store_true", help="overwrite the file if it exists (its work is lost)")
     parser.add_argument("--source", default=None,
-                        help="a reference file with ### BEGIN/END SOLUTION regions (default: minivae's exercises)")
+                        help="a reference file with ### BEGIN/END SOLUTION regions, e.g. teacher/solutions.py "
+                             "(default: the student template shipped with minivae)")
     args = parser.parse_args(argv)
     try:
-        path = make_student_version(args.source, args.out, overwrite=args.force)
+        if args.format == "notebook":
+            from minivae.teaching.notebook_assignment import make_notebook_assignment
+
+            path = make_notebook_assignment(args.out or "assignment", args.source, overwrite=args.force)
+        else:
+            path = make_student_version(args.source, args.out or "exercises.py", overwrite=args.force)
     except (OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(f"Wrote {path}. Fill in each TODO, then grade it with:  python -m minivae grade {path}")
+    if args.format == "notebook":
+        print(f"Wrote {path}. Fill in each TODO and run the check cell below it; grade the notebook with:  "
+              f"python -m minivae grade {path}")
+    else:
+        print(f"Wrote {path}. Fill in each TODO, then grade it with:  python -m minivae grade {path}")
     return 0

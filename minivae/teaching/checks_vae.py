@@ -19,9 +19,10 @@ import numpy as np
 
 from minivae.models.vae import VAE
 from minivae.nn.gradcheck import numerical_gradient, rel_error
-from minivae.teaching import exercises
-from minivae.teaching.checks_layers import H, L, N
-from minivae.teaching.compare import Check, StudentError, call_student, compare, unpack_outputs
+from minivae.nn import kernels, losses
+from minivae.teaching import reference_blocks
+from minivae.teaching.checks_layers import draw_sizes
+from minivae.teaching.compare import HINTS, Check, StudentError, call_student, compare, default_rng, unpack_outputs
 
 # The keys of VAE(D, latent_dim=L, hidden=(H,)).params: layers 0 and 2 of each MLP are Linear, layer 1 its ReLU.
 VAE_KEYS = ("encoder.0.W", "encoder.0.b", "encoder.2.W", "encoder.2.b",
@@ -29,14 +30,15 @@ VAE_KEYS = ("encoder.0.W", "encoder.0.b", "encoder.2.W", "encoder.2.b",
 DECODER_KEYS = tuple(k for k in VAE_KEYS if k.startswith("decoder."))
 HEAD_KEYS = ("encoder.2.W", "encoder.2.b")  # the encoder's last layer, whose outputs are [mu | logvar]
 # What the student's vae_negative_elbo may call: the other exercises and the given helpers. While the VAE is graded,
-# these names in the student's module are the reference functions of minivae.teaching.exercises.
-BUILDING_BLOCKS = ("linear_forward", "linear_backward", "relu_backward", "sigmoid_backward",
-                   "bernoulli_nll_from_logits", "kl_standard_normal", "reparameterize", "reparameterize_backward",
-                   "adam_step", "relu_forward", "sigmoid")
+# these names in the student's module are the library's, with the exercises' signatures (minivae.teaching.
+# reference_blocks).
+BUILDING_BLOCKS = reference_blocks.BUILDING_BLOCKS
 
 
-def _vae_inputs(rng, Dx=6):
-    """x (N, Dx), half binary and half grey; params with nonzero biases; eps (N, L)."""
+def _vae_inputs(rng):
+    """x (N, Dx), half binary and half grey; params with nonzero biases; eps (N, L); the sizes drawn from rng."""
+    n = draw_sizes(rng)
+    N, Dx, H, L = n.N, n.Dx, n.H, n.L
     params = {
         "encoder.0.W": rng.normal(0, np.sqrt(2 / Dx), (Dx, H)), "encoder.0.b": 0.1 * rng.standard_normal(H),
         "encoder.2.W": rng.normal(0, np.sqrt(1 / H), (H, 2 * L)), "encoder.2.b": 0.1 * rng.standard_normal(2 * L),
@@ -50,6 +52,7 @@ def _vae_inputs(rng, Dx=6):
 
 def _vae_reference(x, params, eps, beta=1.0):
     """Loss, its two terms and the gradients from minivae.models.vae.VAE with these parameters (float64)."""
+    L, H = eps.shape[1], params["encoder.0.b"].shape[0]
     vae = VAE(x.shape[1], latent_dim=L, hidden=(H,), likelihood="bernoulli", activation="relu", dtype=np.float64)
     for k in VAE_KEYS:
         vae.params[k][...] = params[k]
@@ -60,6 +63,7 @@ def _vae_reference(x, params, eps, beta=1.0):
 def _swap_halves(a):
     """[first L | last L] -> [last L | first L] along the last axis: a head's weights or gradients with mu and
     logvar exchanged."""
+    L = a.shape[-1] // 2
     return np.concatenate([a[..., L:], a[..., :L]], axis=-1)
 
 
@@ -69,7 +73,7 @@ class _ReferenceBlocks:
     def __init__(self, module):
         self.module = module
         self.names = BUILDING_BLOCKS
-        self.reference = {name: getattr(exercises, name) for name in self.names}
+        self.reference = {name: getattr(reference_blocks, name) for name in self.names}
 
     def __enter__(self):
         self.saved = {name: self.module.__dict__.get(name, _MISSING) for name in self.names}
@@ -98,14 +102,17 @@ def _vae_outputs(module, x, params, eps):
     return loss, grads
 
 
-def _vae_checks(loss, grads, terms, want, want_no_kl, swapped_loss):
+def _vae_checks(loss, grads, terms, want, want_no_kl, swapped_loss, twice_loss, N):
     """The loss and each gradient compared, with the hypotheses of the VAE's typical mistakes.
 
     want_no_kl : the gradients without the KL term (beta = 0);  swapped_loss : the loss with mu and logvar read
-    from the wrong halves of the encoder's output.
+    from the wrong halves of the encoder's output;  twice_loss : the loss with sigmoid(logits) passed as logits;
+    N : the batch size.
     """
     rec, kl = terms.reconstruction, terms.kl
     checks = [compare("loss", loss, terms.loss, n=N, hypotheses=[
+        (twice_loss, HINTS["bernoulli_sigmoid_twice"] + " (bernoulli_nll_from_logits takes the decoder's logits, "
+                     "not sigmoid(logits))"),
         (rec, "the loss has no KL term: loss = reconstruction + KL"),
         (rec - kl, "add the KL term, do not subtract it: -ELBO = reconstruction + KL"),
         (kl, "the loss has no reconstruction term: loss = reconstruction + KL"),
@@ -123,16 +130,34 @@ def _vae_checks(loss, grads, terms, want, want_no_kl, swapped_loss):
     return checks
 
 
-def check_vae(module, rng):
+def _sigmoid_twice_loss(x, params, eps):
+    """The negative ELBO when the decoder's logits go through a sigmoid before the loss from logits (the sigmoid
+    applied twice)."""
+    rb = reference_blocks
+    L = eps.shape[1]
+    h1 = rb.relu_forward(rb.linear_forward(x, params["encoder.0.W"], params["encoder.0.b"]))
+    h = rb.linear_forward(h1, params["encoder.2.W"], params["encoder.2.b"])
+    mu, logvar = h[:, :L], h[:, L:]
+    z = rb.reparameterize(mu, logvar, eps)
+    h2 = rb.relu_forward(rb.linear_forward(z, params["decoder.0.W"], params["decoder.0.b"]))
+    logits = rb.linear_forward(h2, params["decoder.2.W"], params["decoder.2.b"])
+    nll, _ = losses.bernoulli_nll(kernels.sigmoid_reference(logits), x)
+    return float(nll.mean()) + float(rb.kl_standard_normal(mu, logvar)[0].mean())
+
+
+def check_vae(module, rng=None):
     """The loss and every gradient against minivae.models.vae.VAE, with the reference building blocks in place."""
+    rng = default_rng(rng)
     x, params, eps = _vae_inputs(rng)
+    N = x.shape[0]
     terms, want = _vae_reference(x, params, eps)
     _, want_no_kl = _vae_reference(x, params, eps, beta=0.0)
     swapped = {k: _swap_halves(p) if k in HEAD_KEYS else p for k, p in params.items()}
     swapped_loss = _vae_reference(x, swapped, eps)[0].loss
     with _ReferenceBlocks(module):
         loss, grads = _vae_outputs(module, x, params, eps)
-        checks = _vae_checks(loss, grads, terms, want, want_no_kl, swapped_loss)
+        checks = _vae_checks(loss, grads, terms, want, want_no_kl, swapped_loss,
+                             _sigmoid_twice_loss(x, params, eps), N)
         if not checks[0].ok:  # a wrong loss: do the student's gradients at least match their own loss?
             own = {k: np.array(p) for k, p in params.items()}
             f = lambda: float(module.vae_negative_elbo(x, own, eps)[0])  # noqa: E731
@@ -160,8 +185,9 @@ def check_vae(module, rng):
     return checks
 
 
-def vae_end_to_end_note(module, rng, failed_before):
+def vae_end_to_end_note(module, rng=None, failed_before=()):
     """After the VAE passed with the reference building blocks: does it also with the student's own?"""
+    rng = default_rng(rng)
     x, params, eps = _vae_inputs(rng)
     terms, want = _vae_reference(x, params, eps)
     try:

@@ -24,6 +24,52 @@ import numpy as np
 from minivae.nn.gradcheck import rel_error
 
 TOLERANCE = 1e-6  # an output passes when rel_error(student, reference) < TOLERANCE
+DEFAULT_SEED = 20131220  # the seed of a check called without an rng (the grader passes a fresh one per run)
+
+
+def default_rng(rng=None):
+    """rng itself, or a np.random.Generator seeded with DEFAULT_SEED when rng is None."""
+    return np.random.default_rng(DEFAULT_SEED) if rng is None else rng
+
+
+# ======================================================================================================================
+# Named mistakes: the hint each one gets, in the words of a student
+# ======================================================================================================================
+
+HINTS = {
+    "relu_mask_at_zero": "wrong where x is exactly 0: relu'(0) is taken as 0, so the mask is x > 0, not x >= 0",
+    "relu_mask_negative": "the gradient passes where x > 0, not where x < 0",
+    "relu_mask_nonpositive": "the mask is inverted: the gradient passes where x > 0, not where x <= 0",
+    "relu_mask_all": "dx is dout everywhere: the mask lets every entry through. A mask from the output, relu(x) >= 0, "
+                     "is always true; mask with the input: dout * (x > 0)",
+    "relu_mask_from_dout": "the mask comes from the forward pass's input x, not from the upstream gradient dout: "
+                           "dout * (x > 0)",
+    "relu_times_x": "multiply dout by the indicator (x > 0), not by x",
+    "relu_times_relu": "multiply dout by the indicator (x > 0), not by relu(x)",
+    "relu_no_dout": "forgot dout: by the chain rule dx = dout * relu'(x)",
+    "sigmoid_twice": "sigmoid applied twice: out is already sigmoid(x), so sigmoid'(x) = out * (1 - out); do not "
+                     "call sigmoid(out)",
+    "sigmoid_twice_no_dout": "sigmoid applied twice, and dout forgotten: out is already sigmoid(x), and "
+                             "dx = dout * out * (1 - out)",
+    "bernoulli_sigmoid_twice": "sigmoid applied twice: the inputs are logits, so p = sigmoid(logits) once; do not "
+                               "pass probabilities where logits are expected",
+    "adam_eps_inside_sqrt": "eps is inside the square root: the step is lr * m_hat / (sqrt(v_hat) + eps), not "
+                            "lr * m_hat / sqrt(v_hat + eps). With small gradients (v_hat near eps) that changes the "
+                            "step a lot",
+    "adam_t_minus_one": "the bias correction uses t - 1 instead of t: the first step is t = 1, and 1 - beta**(t - 1) "
+                        "= 0 there, a division by zero (NaN or infinity). Use m / (1 - beta1**t), v / (1 - beta2**t)",
+    "adam_t_plus_one": "the bias correction uses t + 1 instead of t: the step number t is already 1 at the first "
+                       "step. Use m / (1 - beta1**t), v / (1 - beta2**t)",
+    "adam_no_bias_correction": "forgot the bias correction: m_hat = m / (1 - beta1**t) and v_hat = v / "
+                               "(1 - beta2**t) go into the update",
+    "adam_old_moments": "update m and v first, then step with the new values",
+    "adam_sign": "sign error: Adam steps against the gradient, p - lr * ...",
+    "adam_no_sqrt": "the step divides by sqrt(v_hat) + eps, the square root of the second moment, not by v_hat",
+    "adam_corrected_m_returned": "return the raw moment m, not the bias-corrected m_hat (that is only for the step)",
+    "adam_corrected_v_returned": "return the raw moment v, not the bias-corrected v_hat (that is only for the step)",
+    "adam_abs_not_square": "v averages the squared gradient g * g",
+    "adam_beta_swapped": "beta1 and beta2 are swapped: m uses beta1 (0.9), v uses beta2 (0.999)",
+}
 
 # ======================================================================================================================
 # Calling the student's code safely

@@ -101,10 +101,7 @@ def linear_forward(x, W, b):
     Returns:
     - out: shape (N, M), out[n, j] = sum_i x[n, i] W[i, j] + b[j]
     """
-    ### BEGIN SOLUTION
-    ### TODO: compute out (N, M) from x, W and b
-    out = x @ W + b
-    ### END SOLUTION
+    raise NotImplementedError("TODO: compute out (N, M) from x, W and b")
     return out
 
 
@@ -124,12 +121,7 @@ def linear_backward(dout, x, W):
     Reduction: dout already carries the 1/N of the batch mean (the loss put it there), so do not divide by N again.
     b is added to every example, so its gradient collects dout from every example.
     """
-    ### BEGIN SOLUTION
-    ### TODO: compute dx (N, D), dW (D, M) and db (M,) from dout, x and W by the chain rule
-    dx = dout @ W.T
-    dW = x.T @ dout
-    db = dout.sum(axis=0)
-    ### END SOLUTION
+    raise NotImplementedError("TODO: compute dx (N, D), dW (D, M) and db (M,) from dout, x and W by the chain rule")
     return dx, dW, db
 
 
@@ -148,10 +140,7 @@ def relu_backward(dout, x):
     Returns:
     - dx: dL/dx, same shape. The derivative of relu is 1 where x > 0 and 0 elsewhere (we take 0 at x = 0).
     """
-    ### BEGIN SOLUTION
-    ### TODO: compute dx, the upstream gradient let through where x > 0
-    dx = dout * (x > 0)
-    ### END SOLUTION
+    raise NotImplementedError("TODO: compute dx, the upstream gradient let through where x > 0")
     return dx
 
 
@@ -165,10 +154,7 @@ def sigmoid_backward(dout, out):
     Returns:
     - dx: dL/dx, same shape. Hint: d sigmoid(x) / dx can be written with sigmoid(x) alone.
     """
-    ### BEGIN SOLUTION
-    ### TODO: compute dx from dout and out = sigmoid(x)
-    dx = dout * out * (1 - out)
-    ### END SOLUTION
+    raise NotImplementedError("TODO: compute dx from dout and out = sigmoid(x)")
     return dx
 
 
@@ -195,13 +181,7 @@ def bernoulli_nll_from_logits(logits, x):
     Stability: it must stay finite and exact for logits of +/-800. Never take log(sigmoid(l)): rewrite the loss of
     one entry with log(1 + exp(l)) = max(l, 0) + log1p(exp(-|l|)), which never overflows.
     """
-    ### BEGIN SOLUTION
-    ### TODO: compute loss_mean (a float) stably from the logits, and dlogits (N, D)
-    N = logits.shape[0]
-    nll = np.maximum(logits, 0) - x * logits + np.log1p(np.exp(-np.abs(logits)))  # (N, D)
-    loss_mean = float(nll.sum() / N)
-    dlogits = (sigmoid(logits) - x) / N
-    ### END SOLUTION
+    raise NotImplementedError("TODO: compute loss_mean (a float) stably from the logits, and dlogits (N, D)")
     return loss_mean, dlogits
 
 
@@ -223,14 +203,7 @@ def kl_standard_normal(mu, logvar):
 
     Reduction: sum over the L latent dimensions; the gradients are those of the mean over the N examples.
     """
-    ### BEGIN SOLUTION
-    ### TODO: compute kl (N,), dmu (N, L) and dlogvar (N, L)
-    N = mu.shape[0]
-    var = np.exp(logvar)
-    kl = 0.5 * np.sum(mu**2 + var - 1 - logvar, axis=1)
-    dmu = mu / N
-    dlogvar = 0.5 * (var - 1) / N
-    ### END SOLUTION
+    raise NotImplementedError("TODO: compute kl (N,), dmu (N, L) and dlogvar (N, L)")
     return kl, dmu, dlogvar
 
 
@@ -253,11 +226,7 @@ def reparameterize(mu, logvar, eps):
     Returns:
     - z: shape (N, L)
     """
-    ### BEGIN SOLUTION
-    ### TODO: compute z (N, L) from mu, logvar and eps
-    sigma = np.exp(0.5 * logvar)
-    z = mu + sigma * eps
-    ### END SOLUTION
+    raise NotImplementedError("TODO: compute z (N, L) from mu, logvar and eps")
     return z
 
 
@@ -274,12 +243,7 @@ def reparameterize_backward(dz, logvar, eps):
 
     This is the sampling step alone: the KL term's own gradients are added by the caller.
     """
-    ### BEGIN SOLUTION
-    ### TODO: compute dmu and dlogvar (N, L) by the chain rule through z (mind d sigma / d logvar)
-    sigma = np.exp(0.5 * logvar)
-    dmu = dz.copy()
-    dlogvar = dz * eps * 0.5 * sigma
-    ### END SOLUTION
+    raise NotImplementedError("TODO: compute dmu and dlogvar (N, L) by the chain rule through z (mind d sigma / d logvar)")
     return dmu, dlogvar
 
 
@@ -306,14 +270,7 @@ def adam_step(p, g, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
 
     Returns a tuple (p_new, m_new, v_new) of new arrays (the inputs are left unchanged).
     """
-    ### BEGIN SOLUTION
-    ### TODO: compute the new moments m and v, their bias-corrected m_hat and v_hat, and the new p
-    m = beta1 * m + (1 - beta1) * g
-    v = beta2 * v + (1 - beta2) * g * g
-    m_hat = m / (1 - beta1**t)
-    v_hat = v / (1 - beta2**t)
-    p = p - lr * m_hat / (np.sqrt(v_hat) + eps)
-    ### END SOLUTION
+    raise NotImplementedError("TODO: compute the new moments m and v, their bias-corrected m_hat and v_hat, and the new p")
     return p, m, v
 
 
@@ -357,35 +314,5 @@ def vae_negative_elbo(x, params, eps):
     from the KL term. (minivae's VAE also clamps logvar to [-30, 20] so that exp(logvar) cannot overflow; with
     ordinary parameters the clamp never acts, and this exercise leaves it out.)
     """
-    ### BEGIN SOLUTION
-    ### TODO: run the forward pass, compute the loss, then the backward pass that fills grads
-    # Forward.
-    L = eps.shape[1]  # the latent dimension
-    a1 = linear_forward(x, params["encoder.0.W"], params["encoder.0.b"])  # (N, H)
-    h1 = relu_forward(a1)
-    h = linear_forward(h1, params["encoder.2.W"], params["encoder.2.b"])  # (N, 2L)
-    mu, logvar = h[:, :L], h[:, L:]  # the two halves of h, (N, L) each
-    z = reparameterize(mu, logvar, eps)  # (N, L)
-    a2 = linear_forward(z, params["decoder.0.W"], params["decoder.0.b"])  # (N, H)
-    h2 = relu_forward(a2)
-    logits = linear_forward(h2, params["decoder.2.W"], params["decoder.2.b"])  # (N, D)
-
-    # Loss: both terms are batch means, and so are their gradients.
-    reconstruction, dlogits = bernoulli_nll_from_logits(logits, x)
-    kl, dmu_kl, dlogvar_kl = kl_standard_normal(mu, logvar)
-    loss = reconstruction + float(kl.mean())
-
-    # Backward, in reverse order of the forward pass.
-    grads = {}
-    dh2, grads["decoder.2.W"], grads["decoder.2.b"] = linear_backward(dlogits, h2, params["decoder.2.W"])
-    da2 = relu_backward(dh2, a2)
-    dz, grads["decoder.0.W"], grads["decoder.0.b"] = linear_backward(da2, z, params["decoder.0.W"])
-    dmu, dlogvar = reparameterize_backward(dz, logvar, eps)
-    dmu = dmu + dmu_kl  # mu reaches the loss through z and through the KL term
-    dlogvar = dlogvar + dlogvar_kl
-    dh = np.concatenate([dmu, dlogvar], axis=1)  # (N, 2L): the gradient of h = [mu | logvar], in the same order
-    dh1, grads["encoder.2.W"], grads["encoder.2.b"] = linear_backward(dh, h1, params["encoder.2.W"])
-    da1 = relu_backward(dh1, a1)
-    _, grads["encoder.0.W"], grads["encoder.0.b"] = linear_backward(da1, x, params["encoder.0.W"])
-    ### END SOLUTION
+    raise NotImplementedError("TODO: run the forward pass, compute the loss, then the backward pass that fills grads")
     return loss, grads
