@@ -360,7 +360,7 @@ def _grade_in_children(report, submission, options):
                     if i == 0:  # the file does not load: no exercise can run
                         box.close()
                         report.import_output = box.output("calls")
-                        return _not_imported(report, err, _student_frames(err, None))
+                        return _not_imported(report, err, submission.locate(_student_frames(err, None)))
                     report.results.append(ExerciseResult(exercise.name, "fail", 0, exercise.points, None,
                                                          f"the file did not load this time: {err}",
                                                          exercise.checked_against))
@@ -369,6 +369,7 @@ def _grade_in_children(report, submission, options):
                 result = run_exercise(exercise, RemoteModule(box, names), _rng(i, report.seed), failed,
                                       options.partial_credit)
             result.output = box.output("calls")
+            result.traceback = submission.locate(result.traceback)
             if i == 0:
                 report.import_output = box.output("import")
             report.startup_seconds.append(box.startup_seconds)

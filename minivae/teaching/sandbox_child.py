@@ -202,13 +202,16 @@ class Child:
         self.reference = {}  # path -> the namespace of a reference file, loaded on first use
 
     def load(self, request):
+        import linecache
         import types
 
         self.filename = request["filename"]
+        source = request["source"]
+        linecache.cache[self.filename] = (len(source), None, source.splitlines(True), self.filename)  # for tracebacks
         module = types.ModuleType("submission")
         module.__file__ = self.filename
         sys.modules["submission"] = module  # dataclasses and friends look their module up
-        exec(compile(request["source"], self.filename, "exec"), module.__dict__)
+        exec(compile(source, self.filename, "exec"), module.__dict__)
         self.module = module
         names = sorted(k for k, v in module.__dict__.items() if callable(v) and not k.startswith("__"))
         sys.stdout.flush()

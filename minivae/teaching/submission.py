@@ -11,6 +11,7 @@ dropped: magics (``%matplotlib inline``, ``%%time``) and shell lines (``!pip ins
 a cell magic (``%%...``) is dropped whole, since its body is not Python either.
 """
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,14 @@ class Submission:
             if line > first:
                 return f"cell {number}, line {line - first}"
         return f"line {line}"
+
+
+    def locate(self, text):
+        """A traceback's text with each 'File "<filename>", line N' of a notebook's program read as its cell."""
+        if not self.cells:
+            return text
+        pattern = re.compile(r'File "' + re.escape(self.filename) + r'", line (\d+)')
+        return pattern.sub(lambda m: f'File "{self.filename}", {self.where(int(m.group(1)))}', text)
 
 
 def _cell_source(cell):
