@@ -29,7 +29,7 @@ from pathlib import Path
 
 from minivae.fileio import atomic_write
 from minivae.teaching.checks import EXERCISES
-from minivae.teaching.grader import format_report, grade_submission, points_text
+from minivae.teaching.grader import format_report, grade_submission, points_text, quoted
 from minivae.teaching.sizes import sizes_in_place
 from minivae.teaching.submission import SUFFIXES
 
@@ -117,9 +117,8 @@ def feedback_markdown(student, report):
              f"Score: **{points_text(report.score)} / {report.max_score}**  ",
              f"Inputs: seed {report.seed}, sizes " + ", ".join(f"{k} = {v}" for k, v in report.sizes.items()), ""]
 
-    def block(title, text):
-        fence = "````" if "```" in text else "```"
-        return [title, "", fence, text.rstrip("\n"), fence, ""]
+    def block(title, text):  # the student's text, escaped and indented, so it cannot end the code block
+        return [title, "", quoted(text, "    "), ""]
 
     if report.import_error is not None:
         lines += block("Your file could not be run, so no exercise was graded:",

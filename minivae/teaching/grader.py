@@ -64,6 +64,7 @@ from minivae.teaching.sandbox import (
 from minivae.teaching.sizes import FIXED, draw_sizes, fresh_seed, sizes_in_place
 from minivae.teaching.submission import Submission, read_submission
 
+REPORT_LINES = 20  # lines of a submission's output the printed report shows (the feedback file has all that was kept)
 SEED = 20131220  # the seed of the in-process check (``isolated=False`` without a seed); a graded run draws its own
 
 # ======================================================================================================================
@@ -145,12 +146,16 @@ def points_text(points):
     return f"{points:.0f}" if float(points).is_integer() else f"{points:.2f}"
 
 
-def quoted(text, prefix="    | "):
+def quoted(text, prefix="    | ", max_lines=None):
     """Text the student's code produced, shown so it cannot pass for the grader's own lines: every line behind
-    ``prefix``, control characters (a carriage return, a terminal escape) written out as escapes."""
+    ``prefix``, control characters (a carriage return, a terminal escape) written out as escapes; at most
+    ``max_lines`` lines (None: all), then a line saying how many more there are."""
     def clean(line):
         return "".join(c if c.isprintable() or c == "\t" else repr(c)[1:-1] for c in line)
-    return "\n".join(prefix + clean(line) for line in text.rstrip("\n").split("\n"))
+    lines = text.rstrip("\n").split("\n")
+    shown = lines if max_lines is None or len(lines) <= max_lines + 1 else lines[:max_lines]
+    more = [f"{prefix}[... {len(lines) - len(shown)} more lines]"] if len(shown) < len(lines) else []
+    return "\n".join([prefix + clean(line) for line in shown] + more)
 
 
 def _sizes_line(report):
@@ -177,7 +182,7 @@ def format_report(report, width=100):
             lines += [quoted(report.import_traceback)]
         lines += ["Fix this first (run `python <file>` to see the full error).", ""]
     if report.import_output:
-        lines += ["Your file printed while it was loaded:", quoted(report.import_output), ""]
+        lines += ["Your file printed while it was loaded:", quoted(report.import_output, max_lines=REPORT_LINES), ""]
     name_w = max([len("exercise")] + [len(r.name) for r in report.results])
     lines.append(f"{'exercise':<{name_w}}  result  rel. error  points")
     lines.append(f"{'-' * name_w}  ------  ----------  ------")
@@ -191,7 +196,7 @@ def format_report(report, width=100):
         if r.traceback:
             lines += ["    where your code raised:", quoted(r.traceback, "      | ")]
         if r.output:
-            lines += ["    what your code printed:", quoted(r.output, "      | ")]
+            lines += ["    what your code printed:", quoted(r.output, "      | ", max_lines=REPORT_LINES)]
     lines.append("")
     lines.append(f"A correct function agrees to about 1e-8 or better; an exercise passes below "
                  f"1e{round(np.log10(TOLERANCE))}.")

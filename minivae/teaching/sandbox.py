@@ -185,6 +185,8 @@ class Sandbox:
         chunk = data[:offset] if part == "import" else data[offset:]
         total = offset if part == "import" else max(size - offset, 0)
         text = chunk.decode("utf-8", errors="replace")
+        if str(CHILD_SCRIPT) in text:  # a crash dump (faulthandler) lists the child's own frames: not the student's
+            text = "\n".join(line for line in text.split("\n") if str(CHILD_SCRIPT) not in line)
         if len(text) > OUTPUT_LIMIT or total > len(chunk):
             text = text[:OUTPUT_LIMIT] + f"\n[... output truncated: {total} bytes in all, the first {OUTPUT_LIMIT} " \
                                          "characters shown]"
