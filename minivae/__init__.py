@@ -109,7 +109,13 @@ this list (nn knows nothing of models; models nothing of training; the command l
     teaching/    exercises, assignments and their grader
       exercises.py              the exercises with reference solutions between markers
       assignments.py            make-assignment: the student version
-      grader.py                 grade: runs every check, reports a score with hints
+      grader.py                 grade: runs every check, each exercise in its own process, on fresh inputs
+      report.py                 the grader's report: results, points, the text a student reads
+      sandbox.py                the child process of one exercise: limits, captured output, calls as messages
+      sandbox_child.py          what runs in that child (NumPy only), and the message format both sides share
+      submission.py             a submission read: a .py file, or a notebook's code cells
+      sizes.py                  a fresh seed per run, and the array sizes drawn from it
+      batch.py                  grading a folder: grades.csv, grades.json, feedback/<student>.md
       compare.py                how one output is judged, and the mistake that explains it
       checks.py                 the exercise table
       checks_layers.py          the checks of the building blocks

@@ -29,7 +29,8 @@ from pathlib import Path
 
 from minivae.fileio import atomic_write
 from minivae.teaching.checks import EXERCISES
-from minivae.teaching.grader import format_report, grade_submission, points_text, quoted
+from minivae.teaching.grader import grade_submission
+from minivae.teaching.report import format_report, points_text, quoted
 from minivae.teaching.sizes import sizes_in_place
 from minivae.teaching.submission import SUFFIXES
 

@@ -103,6 +103,7 @@ class Sandbox:
         self.deadline = None
         self.output_offset = 0
         self.startup_seconds = None  # wall time from spawn to ready
+        self.startup_cpu = None  # CPU seconds the child spent until ready (the interpreter, NumPy)
 
     # ------------------------------------------------------------------------------------------ life cycle
     def start(self):
@@ -133,6 +134,8 @@ class Sandbox:
             raise GraderError(f"the grader could not start a Python process for the student's code: {err}. "
                               f"Its output: {self.output()[:500]}") from None
         self.startup_seconds = time.perf_counter() - self._spawned
+        cpu = answer.get("startup_cpu")
+        self.startup_cpu = float(cpu) if isinstance(cpu, (int, float)) else None
         return answer
 
     def __enter__(self):

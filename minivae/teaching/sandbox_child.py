@@ -255,7 +255,8 @@ def main(argv):
     import numpy as np
 
     child = Child(np)
-    _send(write_fd, {"ok": True, "ready": True, "startup": time.perf_counter() - started}, np)
+    _send(write_fd, {"ok": True, "ready": True, "startup": time.perf_counter() - started,
+                     "startup_cpu": time.process_time()}, np)
     while True:
         try:
             request = _receive(read_fd, np)
