@@ -115,7 +115,13 @@ this list (nn knows nothing of models; models nothing of training; the command l
       local_check.py            check("name"): a notebook's check cell, the grader's checks on its function
       static_checks.py          solution_imports: a submission's imports of minivae's implementations
       reference_blocks.py       the grader's building blocks: the library's functions, the exercises' signatures
-      grader.py                 grade: runs every check, reports a score with hints
+      grader.py                 grade: runs every check, each exercise in its own process, on fresh inputs
+      report.py                 the grader's report: results, points, the text a student reads
+      sandbox.py                the child process of one exercise: limits, captured output, calls as messages
+      sandbox_child.py          what runs in that child (NumPy only), and the message format both sides share
+      submission.py             a submission read: a .py file, or a notebook's code cells
+      sizes.py                  a fresh seed per run, and the array sizes drawn from it
+      batch.py                  grading a folder: grades.csv, grades.json, feedback/<student>.md
       compare.py                how one output is judged, and the mistake that explains it
       checks.py                 the exercise table
       checks_layers.py          the checks of the building blocks

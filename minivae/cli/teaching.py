@@ -2,7 +2,8 @@
 
     gradcheck        finite-difference check of every layer and of whole models: a table of relative errors
     make-assignment  write the student version of the exercises (solutions replaced by TODOs)
-    grade            grade a student's exercises file: per-exercise pass/fail, relative error, hints, score
+    grade            grade a student's exercises file or notebook (each exercise in its own process, fresh inputs),
+                     or a folder of them into grades.csv, grades.json and feedback/<student>.md
 
 make-assignment and grade have their own parsers (``minivae.teaching.assignments``, ``minivae.teaching.grader``);
 they are registered here so that ``--help`` lists them, and ``main`` hands them the rest of the command line.
@@ -25,7 +26,8 @@ def add_commands(sub):
                    help="write the student version of the exercises (solutions replaced by TODOs), as a .py "
                         "file or, with --format notebook, a notebook with a check cell after each exercise")
     sub.add_parser("grade", add_help=False,
-                   help="grade a student's exercises file: per-exercise pass/fail, relative error, hints, score")
+                   help="grade a student's exercises file or notebook, or a folder of them (--out grades.csv): "
+                        "each exercise in its own process on fresh inputs; pass/fail, hints, score")
 
 
 def cmd_gradcheck(args):
