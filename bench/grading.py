@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from minivae.teaching.assignments import PACKAGED_EXERCISES, make_student_version  # noqa: E402
 from minivae.teaching.batch import grade_folder  # noqa: E402
 from minivae.teaching.grader import GradingOptions  # noqa: E402
-from minivae.teaching.sizes import draw_sizes, fresh_seed  # noqa: E402
+from minivae.teaching.seeds import fresh_seed  # noqa: E402
 
 
 def make_folder(folder, n):
@@ -58,7 +58,7 @@ def main():
         folder = Path(tmp)
         make_folder(folder, args.n)
         cpu, start = cpu_seconds(), time.perf_counter()
-        graded = grade_folder(folder, GradingOptions(seed, partial_credit=True), draw_sizes(seed), args.jobs)
+        graded = grade_folder(folder, GradingOptions(seed, partial_credit=True), args.jobs)
         wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     exercises = sum(len(r.startup_seconds) for _, r in graded)
     per_exercise = sum(s for _, r in graded for s in r.startup_seconds) / max(1, exercises)

@@ -120,7 +120,7 @@ this list (nn knows nothing of models; models nothing of training; the command l
       sandbox.py                the child process of one exercise: limits, captured output, calls as messages
       sandbox_child.py          what runs in that child (NumPy only), and the message format both sides share
       submission.py             a submission read: a .py file, or a notebook's code cells
-      sizes.py                  a fresh seed per run, and the array sizes drawn from it
+      seeds.py                  a fresh seed per grading run
       batch.py                  grading a folder: grades.csv, grades.json, feedback/<student>.md
       compare.py                how one output is judged, and the mistake that explains it
       checks.py                 the exercise table

@@ -24,7 +24,7 @@ MAX_SCORE = sum(e.points for e in EXERCISES)
 
 @pytest.fixture(scope="module")
 def reference_report():
-    return grade(PACKAGED_EXERCISES)
+    return grade(PACKAGED_EXERCISES, seed=0)  # one fixed run; other seeds: test_reference_passes_whatever_the_seed
 
 
 def mutate(source, function, old, new):
@@ -161,6 +161,14 @@ def test_reference_gets_full_marks(reference_report):
     assert all(r.rel_error < 1e-8 for r in reference_report.results)
     assert all(r.message == "" for r in reference_report.results)
     assert f"Score: {MAX_SCORE} / {MAX_SCORE}" in format_report(reference_report)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 15, 123456])
+def test_reference_passes_whatever_the_seed(seed):
+    """Fresh inputs and sizes every run: the reference passes each, its errors those of finite differences (the
+    Bernoulli loss's reach 2e-8 for some sizes), below the 1e-6 of every gradient check."""
+    report = grade(PACKAGED_EXERCISES, seed=seed, isolated=False)
+    assert report.score == report.max_score and all(r.rel_error < 1e-6 for r in report.results)
 
 
 # ------------------------------------------------------------------------------------- the student version

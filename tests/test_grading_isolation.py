@@ -13,7 +13,7 @@ from minivae.teaching import compare, grader
 from minivae.teaching.assignments import PACKAGED_EXERCISES, make_student_version
 from minivae.teaching.checks import EXERCISES
 from minivae.teaching.grader import format_report, grade, main_grade
-from minivae.teaching.sizes import FIXED, draw_sizes
+from minivae.teaching.checks_layers import draw_sizes
 
 REFERENCE = PACKAGED_EXERCISES.read_text(encoding="utf-8")
 MAX_SCORE = sum(e.points for e in EXERCISES)
@@ -176,23 +176,24 @@ def test_a_lookup_table_of_one_runs_inputs_fails_with_a_fresh_seed(tmp_path):
     recorder = write(tmp_path, "recorder.py",
                      replace_function(REFERENCE, "linear_forward", RECORDER.format(log=str(log))))
     seed = 12345
-    grade(recorder, seed=seed, vary_sizes=True)
+    grade(recorder, seed=seed)
     x, W, b = (np.array(a) for a in json.loads(log.read_text().splitlines()[0]))
-    sizes = draw_sizes(seed)
-    assert x.shape == (sizes["N"], sizes["D"]) and W.shape == (sizes["D"], sizes["M"])  # the sizes reach the check
+    index = [e.name for e in EXERCISES].index("linear_forward")
+    sizes = draw_sizes(np.random.default_rng([seed, index]))  # the check's first draws: its sizes
+    assert x.shape == (sizes.N, sizes.D) and W.shape == (sizes.D, sizes.M)  # the seed's sizes reach the check
     table = {repr(np.round(x, 6).tolist()): (x @ W + b).tolist()}
     lookup = write(tmp_path, "lookup.py", replace_function(REFERENCE, "linear_forward", LOOKUP.format(table=table)))
-    assert grade(lookup, seed=seed, vary_sizes=True).result("linear_forward").passed  # the memorised run
-    fresh = grade(lookup, vary_sizes=True)
+    assert grade(lookup, seed=seed).result("linear_forward").passed  # the memorised run
+    fresh = grade(lookup)
     assert fresh.seed != seed and not fresh.result("linear_forward").passed
 
 
 def test_the_sizes_vary_with_the_seed_and_keep_the_hypotheses_apart():
-    drawn = [draw_sizes(seed) for seed in range(200)]
-    assert len({tuple(s.values()) for s in drawn}) > 20
+    drawn = [draw_sizes(np.random.default_rng([seed, 0])) for seed in range(200)]
+    assert len(set(drawn)) > 20
     for s in drawn:
-        assert s["N"] % 2 == 1 and s["N"] >= 5 and len({s["N"], s["D"], s["M"]}) == 3 and s["L"] != s["N"]
-    assert draw_sizes(7) == draw_sizes(7) and set(FIXED) == set(drawn[0])
+        assert s.N % 2 == 1 and s.N >= 5 and s.D != s.M and s.L < s.N and s.Dx % 2 == 0
+    assert draw_sizes(np.random.default_rng([7, 0])) == draw_sizes(np.random.default_rng([7, 0]))
 
 
 def test_a_syntax_error_needs_no_process_and_says_where(tmp_path):

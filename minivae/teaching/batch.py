@@ -6,7 +6,7 @@ feedback file per student.
 writes, all atomically (``minivae.fileio.atomic_write``):
 
     grades.csv              one row per student: student, total, max, each exercise's points, seed, hints
-    grades.json             the same and more: per exercise the status, relative error, message; the seed, sizes
+    grades.json             the same and more: per exercise the status, relative error, message; the seed
     feedback/<student>.md   beside grades.csv: each exercise, pass/fail, the hint, what the code printed and
                             the frames of the student's own file where it raised
 
@@ -16,7 +16,7 @@ The grader's process holds a pool of ``jobs`` threads; each grades one submissio
 ``minivae.teaching.grader.grade_submission``, which starts a fresh child process per exercise (nothing of one
 submission's processes is reused for another, so a patch in one cannot reach the next). The threads only wait for
 their children and compare small arrays, so ``jobs`` near the number of CPUs keeps them busy. Every submission of a
-run gets the same seed and sizes (fair, and repeatable with --seed); a new run draws new ones.
+run gets the same seed (fair, and repeatable with --seed); a new run draws new ones.
 """
 import csv
 import io
@@ -31,7 +31,6 @@ from minivae.fileio import atomic_write
 from minivae.teaching.checks import EXERCISES
 from minivae.teaching.grader import grade_submission
 from minivae.teaching.report import format_report, points_text, quoted
-from minivae.teaching.sizes import sizes_in_place
 from minivae.teaching.submission import SUFFIXES
 
 
@@ -50,18 +49,18 @@ def find_submissions(folder):
     return [(p.stem if stems.count(p.stem) == 1 else p.name, p) for p in paths]
 
 
-def grade_folder(folder, options, sizes=None, jobs=None, progress=None):
+def grade_folder(folder, options, jobs=None, progress=None):
     """Grade every submission of ``folder``; return [(student, GradeReport)] in the order of the files.
 
-    options : a GradingOptions with its seed set;  sizes : the array sizes of this run (None: the checks' own)
+    options : a GradingOptions with its seed set (the inputs and array sizes of every check follow from it)
     jobs : submissions graded at once (default: the number of CPUs);  progress : called as progress(done, total,
     student) after each submission
     """
     found = find_submissions(folder)
     jobs = max(1, jobs or os.cpu_count() or 1)
     done = []
-    with sizes_in_place(sizes), ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [(student, pool.submit(grade_submission, path, options, sizes)) for student, path in found]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [(student, pool.submit(grade_submission, path, options)) for student, path in found]
         for student, future in futures:
             done.append((student, future.result()))
             if progress is not None:
@@ -95,11 +94,10 @@ def grades_table(graded):
 
 
 def grades_json(graded, seconds=None):
-    """grades.json as a dict: the run (seed, sizes, exercises and their points) and per student every result."""
+    """grades.json as a dict: the run (seed, exercises and their points) and per student every result."""
     first = graded[0][1] if graded else None
     return {
         "seed": None if first is None else first.seed,
-        "sizes": {} if first is None else first.sizes,
         "exercises": {e.name: e.points for e in EXERCISES},
         "seconds": seconds,
         "students": [{
@@ -116,7 +114,7 @@ def feedback_markdown(student, report):
     the frames of their own file where their code raised."""
     lines = [f"# Feedback for {student}", "",
              f"Score: **{points_text(report.score)} / {report.max_score}**  ",
-             f"Inputs: seed {report.seed}, sizes " + ", ".join(f"{k} = {v}" for k, v in report.sizes.items()), ""]
+             f"Inputs: seed {report.seed} (python -m minivae grade FILE --seed {report.seed} repeats them)", ""]
 
     def block(title, text):  # the student's text, escaped and indented, so it cannot end the code block
         return [title, "", quoted(text, "    "), ""]
@@ -166,7 +164,7 @@ def write_grades(graded, out_csv, seconds=None):
     return written
 
 
-def main_batch(folder, options, sizes, out=None, jobs=None):
+def main_batch(folder, options, out=None, jobs=None):
     """The folder mode of ``python -m minivae grade``: grade, write the files, print a summary; return 0 if
     every submission got full marks, 1 otherwise (the grades are written either way)."""
     out = Path(out or "grades.csv")
@@ -175,7 +173,7 @@ def main_batch(folder, options, sizes, out=None, jobs=None):
     def progress(done, total, student):
         print(f"[{done}/{total}] {student}", file=sys.stderr, flush=True)
 
-    graded = grade_folder(folder, options, sizes, jobs, progress)
+    graded = grade_folder(folder, options, jobs, progress)
     seconds = time.perf_counter() - started
     write_grades(graded, out, seconds)
     full = sum(report.all_passed for _, report in graded)

@@ -20,9 +20,9 @@ in the grader's own process instead (quick, for the student's own ``check()`` wh
 
 Inputs
 ------
-Every run draws a fresh seed (``minivae.teaching.sizes``; ``seed=`` or ``--seed`` repeats a run exactly, and the
-report prints it); exercise i takes its inputs from ``np.random.default_rng([seed, i])``. The command line also
-draws the array sizes from the seed (``vary_sizes=True``), so a table of one run's inputs is useless in the next.
+Every run draws a fresh seed (``minivae.teaching.seeds``; ``seed=`` or ``--seed`` repeats a run exactly, and the
+report prints it); exercise i takes its inputs from ``np.random.default_rng([seed, i])``, its array sizes too
+(``checks_layers.draw_sizes``), so a table of one run's inputs is useless in the next.
 
 Grading
 -------
@@ -59,7 +59,7 @@ from minivae.teaching.report import ExerciseResult, GradeReport, format_report, 
 from minivae.teaching.sandbox import (
     DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, RemoteModule, Sandbox, SandboxStopped, StudentCodeError,
 )
-from minivae.teaching.sizes import FIXED, draw_sizes, fresh_seed, sizes_in_place
+from minivae.teaching.seeds import fresh_seed
 from minivae.teaching.submission import read_submission
 
 SEED = 20131220  # the seed of the in-process check (``isolated=False`` without a seed); a graded run draws its own
@@ -256,11 +256,11 @@ def _grade_in_process(report, submission, options):
     return report
 
 
-def grade_submission(path, options, sizes=None):
-    """Grade one file with ``options`` (the seed must be set) while the checks use ``sizes`` (the caller has put
-    them in place with ``sizes_in_place``); return a GradeReport. Several may run at once in threads."""
+def grade_submission(path, options):
+    """Grade one file with ``options`` (the seed must be set); return a GradeReport. Several may run at once in
+    threads."""
     started = time.perf_counter()
-    report = GradeReport(path=str(path), seed=options.seed, sizes=dict(sizes or FIXED))
+    report = GradeReport(path=str(path), seed=options.seed)
     try:
         submission = read_submission(path)
         compile(submission.source, submission.filename, "exec")  # a syntax error needs no process
@@ -272,14 +272,13 @@ def grade_submission(path, options, sizes=None):
     return report
 
 
-def grade(path, seed=None, vary_sizes=False, timeout=DEFAULT_TIMEOUT, memory_mb=DEFAULT_MEMORY_MB,
-          partial_credit=False, isolated=True):
+def grade(path, seed=None, timeout=DEFAULT_TIMEOUT, memory_mb=DEFAULT_MEMORY_MB, partial_credit=False,
+          isolated=True):
     """Grade a student's exercise file; return a GradeReport (print it with ``format_report``).
 
     path : the student's copy of the exercises (a .py file or a notebook). If it cannot be read, compiled or
     executed, every exercise gets 0 and ``import_error`` says why.
-    seed : the inputs' seed (None: a fresh one, in ``report.seed``);  vary_sizes : draw the array sizes from the
-    seed too (the command line does; False keeps the sizes the checks are written with)
+    seed : the inputs' seed (None: a fresh one, in ``report.seed``): the values and the array sizes of every check
     timeout, memory_mb : the limits of each exercise's process;  partial_credit : see the module's docstring
     isolated : run the student's code in child processes (True, for marks) or in this process (False)
 
@@ -292,10 +291,7 @@ def grade(path, seed=None, vary_sizes=False, timeout=DEFAULT_TIMEOUT, memory_mb=
     True
     """
     seed = fresh_seed() if seed is None else int(seed)
-    sizes = draw_sizes(seed) if vary_sizes else None
-    options = GradingOptions(seed, timeout, memory_mb, partial_credit, isolated)
-    with sizes_in_place(sizes):
-        return grade_submission(path, options, sizes)
+    return grade_submission(path, GradingOptions(seed, timeout, memory_mb, partial_credit, isolated))
 
 
 # ======================================================================================================================
@@ -319,8 +315,6 @@ def make_parser():
     parser.add_argument("--all-or-nothing", action="store_true",
                         help="an exercise earns its points only when every output is right (default: in proportion "
                              "to the right outputs)")
-    parser.add_argument("--fixed-sizes", action="store_true",
-                        help="keep the checks' own array sizes (default: drawn from the seed)")
     parser.add_argument("--out", default=None, help="for a folder: the CSV to write (default grades.csv); "
                                                     "grades.json and feedback/<student>.md go beside it")
     parser.add_argument("--jobs", type=int, default=None,
@@ -334,11 +328,9 @@ def main_grade(argv=None):
     args = make_parser().parse_args(argv)
     seed = fresh_seed() if args.seed is None else args.seed
     options = GradingOptions(seed, args.timeout, args.memory_mb, partial_credit=not args.all_or_nothing)
-    sizes = None if args.fixed_sizes else draw_sizes(seed)
     if Path(args.path).is_dir():
         from minivae.teaching.batch import main_batch  # the folder mode, its files and its summary
-        return main_batch(args.path, options, sizes, args.out, args.jobs)
-    with sizes_in_place(sizes):
-        report = grade_submission(args.path, options, sizes)
+        return main_batch(args.path, options, args.out, args.jobs)
+    report = grade_submission(args.path, options)
     print(format_report(report))
     return 0 if report.all_passed else 1

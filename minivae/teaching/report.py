@@ -1,7 +1,7 @@
 """The grader's report: what one exercise and one file earned, and the text a student reads.
 
     ExerciseResult   one exercise: status, points, relative error, hint, the output and frames of the student's code
-    GradeReport      one file: its results, the seed and sizes of the run, an import error, the start-up costs
+    GradeReport      one file: its results, the seed of the run, an import error, the start-up costs
     format_report    the report as printed by ``python -m minivae grade FILE``, "Score: X / Y" on its last line
 
 Everything a submission produced (its output, its traceback) is shown behind "| " with control characters escaped
@@ -54,7 +54,7 @@ class GradeReport:
     """The results of grading one file: ``results`` in the order of the exercises, ``import_error`` if the file
     could not be imported (then every exercise has 0 points).
 
-    seed / sizes : the inputs' seed and array sizes (the same seed and sizes repeat the run exactly)
+    seed : the inputs' seed (the same seed repeats the run exactly: values and array sizes)
     import_output / import_traceback : what the file printed while it was loaded, and its frames if it raised
     startup_seconds : per exercise, the seconds its process took to start (a fresh interpreter importing NumPy);
     startup_cpu : the CPU seconds that start-up cost, per exercise
@@ -65,7 +65,6 @@ class GradeReport:
     results: list = field(default_factory=list)
     import_error: str | None = None
     seed: int | None = None
-    sizes: dict = field(default_factory=dict)
     import_output: str = ""
     import_traceback: str = ""
     startup_seconds: list = field(default_factory=list)
@@ -109,10 +108,8 @@ def quoted(text, prefix="    | ", max_lines=None):
     return "\n".join([prefix + clean(line) for line in shown] + more)
 
 
-def _sizes_line(report):
-    sizes = ", ".join(f"{k} = {v}" for k, v in report.sizes.items())
-    return f"Inputs: seed {report.seed}" + (f", sizes {sizes}" if sizes else "") + \
-        f" (repeat this run with --seed {report.seed})"
+def _seed_line(report):
+    return f"Inputs: seed {report.seed} (repeat this run with --seed {report.seed})"
 
 
 def format_report(report, width=100):
@@ -124,7 +121,7 @@ def format_report(report, width=100):
     """
     lines = [f"Grading {report.path}"]
     if report.seed is not None:
-        lines.append(_sizes_line(report))
+        lines.append(_seed_line(report))
     lines.append("")
     if report.import_error is not None:
         lines += ["The file could not be imported, so no exercise could be run:",
