@@ -113,3 +113,17 @@ def test_find_submissions_uses_the_stem_and_disambiguates(tmp_path):
     with pytest.raises(ValueError, match="not a notebook"):
         (tmp_path / "bad.ipynb").write_text("{", encoding="utf-8")
         read_submission(tmp_path / "bad.ipynb")
+
+
+def test_a_submission_that_imports_minivaes_implementations_is_flagged(tmp_path):
+    """The static check of the imports (``static_checks.solution_imports``) reaches the report and the grades."""
+    from minivae.teaching.batch import grades_table
+    from minivae.teaching.grader import format_report, grade
+
+    source = "from minivae.nn import layers\n\n\ndef linear_forward(x, W, b):\n    return x @ W + b\n"
+    path = tmp_path / "borrower.py"
+    path.write_text(source)
+    report = grade(path, seed=0, isolated=False)
+    assert report.flags and report.flags[0][0] == 1 and "layers" in report.flags[0][1]
+    assert "Flagged for the teacher" in format_report(report) and "line 1:" in format_report(report)
+    assert "line 1:" in grades_table([("borrower", report)])[0]["flagged"]

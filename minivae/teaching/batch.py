@@ -5,7 +5,7 @@ feedback file per student.
 
 writes, all atomically (``minivae.fileio.atomic_write``):
 
-    grades.csv              one row per student: student, total, max, each exercise's points, seed, hints
+    grades.csv              one row per student: student, total, max, each exercise's points, seed, flagged, hints
     grades.json             the same and more: per exercise the status, relative error, message; the seed
     feedback/<student>.md   beside grades.csv: each exercise, pass/fail, the hint, what the code printed and
                             the frames of the student's own file where it raised
@@ -83,12 +83,14 @@ def _hints(report):
 
 
 def grades_table(graded):
-    """The rows of grades.csv as dicts: student, total, max, one column per exercise, seed, hints."""
+    """The rows of grades.csv as dicts: student, total, max, one column per exercise, seed, flagged (the static
+    check's findings: imports of minivae's implementations), hints."""
     rows = []
     for student, report in graded:
         row = {"student": student, "total": points_text(report.score), "max": report.max_score}
         row.update({r.name: points_text(r.points) for r in report.results})
-        row.update({"seed": report.seed, "hints": _hints(report)})
+        row.update({"seed": report.seed, "flagged": "; ".join(f"line {line}: {what}" for line, what in report.flags),
+                    "hints": _hints(report)})
         rows.append(row)
     return rows
 
@@ -102,7 +104,7 @@ def grades_json(graded, seconds=None):
         "seconds": seconds,
         "students": [{
             "student": student, "file": report.path, "total": report.score, "max": report.max_score,
-            "import_error": report.import_error,
+            "import_error": report.import_error, "flagged": [{"line": line, "what": what} for line, what in report.flags],
             "exercises": [{"name": r.name, "status": r.status, "points": r.points, "max_points": r.max_points,
                            "rel_error": r.rel_error, "message": r.message} for r in report.results],
         } for student, report in graded],
@@ -146,7 +148,7 @@ def write_grades(graded, out_csv, seconds=None):
     """Write grades.csv (out_csv), grades.json beside it and feedback/<student>.md; return the paths written."""
     out_csv = Path(out_csv)
     rows = grades_table(graded)
-    fields = ["student", "total", "max", *(e.name for e in EXERCISES), "seed", "hints"]
+    fields = ["student", "total", "max", *(e.name for e in EXERCISES), "seed", "flagged", "hints"]
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=fields)
     writer.writeheader()

@@ -60,6 +60,7 @@ from minivae.teaching.sandbox import (
     DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, RemoteModule, Sandbox, SandboxStopped, StudentCodeError,
 )
 from minivae.teaching.seeds import fresh_seed
+from minivae.teaching.static_checks import solution_imports
 from minivae.teaching.submission import read_submission
 
 SEED = 20131220  # the seed of the in-process check (``isolated=False`` without a seed); a graded run draws its own
@@ -266,6 +267,7 @@ def grade_submission(path, options):
         compile(submission.source, submission.filename, "exec")  # a syntax error needs no process
     except (OSError, ValueError, SyntaxError) as err:
         return _not_imported(report, err)
+    report.flags = [(f.line, f.what) for f in solution_imports(submission.source)]
     run = _grade_in_children if options.isolated else _grade_in_process
     run(report, submission, options)
     report.seconds = time.perf_counter() - started

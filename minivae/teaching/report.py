@@ -59,6 +59,7 @@ class GradeReport:
     startup_seconds : per exercise, the seconds its process took to start (a fresh interpreter importing NumPy);
     startup_cpu : the CPU seconds that start-up cost, per exercise
     seconds : the wall time of the whole grading of this file
+    flags : what the static check found (``static_checks.solution_imports``): (line, what) pairs, for a teacher
     """
 
     path: str
@@ -70,6 +71,7 @@ class GradeReport:
     startup_seconds: list = field(default_factory=list)
     startup_cpu: list = field(default_factory=list)
     seconds: float = 0.0
+    flags: list = field(default_factory=list)
 
     @property
     def score(self):
@@ -146,6 +148,9 @@ def format_report(report, width=100):
         if r.output:
             lines += ["    what your code printed:", quoted(r.output, "      | ", max_lines=REPORT_LINES)]
     lines.append("")
+    if report.flags:
+        lines.append("Flagged for the teacher: the file reaches into minivae's own implementations:")
+        lines += [f"    line {line}: {what}" for line, what in report.flags] + [""]
     lines.append(f"A correct function agrees to about 1e-8 or better; an exercise passes below "
                  f"1e{round(np.log10(TOLERANCE))}.")
     lines.append(f"Score: {points_text(report.score)} / {report.max_score}")
