@@ -62,6 +62,7 @@ SHORTER = {  # the first prefix that matches applies: the longer ones first
     ("python", "bench/table_streaming.py"): ["--rows", "20000"],  # every stage, each in its process: about 13 s
     ("mpiexec", "-n", "2", "python", "-m", "minivae", "train"): ["--epochs", "1"],
     ("python", "bench/distributed_scoring.py"): ["--rows", "20000", "--batch-rows", "4096"],
+    ("python", "bench/grading.py"): ["-n", "4"],
     ("python", "bench/molecule_quality.py"): ["--epochs", "1", "--hidden", "8", "--embed", "4", "--k", "5",
                                               "--samples", "50"],
 }
