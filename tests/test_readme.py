@@ -167,8 +167,10 @@ def expected_files(argv):
     out = option_value(argv, "--out")
     if out and out.startswith("delta:"):  # a Delta table: its first commit
         return [Path(out[len("delta:"):]) / "_delta_log" / "00000000000000000000.json"]
-    if out and out.endswith("/"):  # a folder of parts: its first part
+    if out and out.endswith("/") and argv[3:4] in (["anomaly"], ["synthesize"]):  # a folder of parts: the first
         return [Path(out) / "part-000000.parquet"]
+    if out and argv[3:4] == ["make-assignment"] and option_value(argv, "--format") == "notebook":
+        return [Path(out) / "exercises.ipynb"]
     return [Path(out)] if out and argv[:3] == ["python", "-m", "minivae"] and "--help" not in argv else []
 
 
