@@ -2,7 +2,7 @@
 
     make_parser   ``python -m minivae COMMAND``, with --version and --debug; the commands come from
                   cli/train.py (train), cli/apps.py (evaluate, anomaly, impute, synthesize),
-                  cli/figures.py (sample, reconstruct, manifold, interpolate, traverse) and
+                  cli/figures.py (sample, reconstruct, manifold, interpolate, traverse),
                   cli/teaching.py (gradcheck, make-assignment, grade), cli/molecules.py (optimize) and
                   cli/table_report.py (report)
     main          parse, run the command, and turn the library's errors into ``error: <message>`` and an exit
