@@ -352,16 +352,6 @@ def run_stage(stage, args, folder):
     return result
 
 
-def cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def versions():
     import numba
     import numpy as np
@@ -377,6 +367,8 @@ def mib(value):
 
 def report(results, args, table, load):
     """The markdown: the machine, the table's size, one row per stage."""
+    from throughput import cpu_model  # the machine line every benchmark prints (bench/ is on the path of a script)
+
     base = results["pyarrow read"]
     per_row = min(r["seconds"] / r["rows"] for stage, r in results.items() if stage.startswith("pyarrow"))
     lines = [f"Machine: {cpu_model()}, {os.cpu_count()} CPUs; BLAS threads: {results['train']['blas']}; "

@@ -17,6 +17,7 @@ pytest.importorskip("mpi4py")
 
 from minivae.cli import main  # noqa: E402
 from minivae.tables.arrow_io import iter_batches  # noqa: E402
+from test_table_commands import run  # noqa: E402  (exit status and output of one command, in this process)
 
 MPIEXEC = shutil.which("mpiexec") or shutil.which("mpiexec", path=str(Path(sys.executable).parent))
 pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="needs mpiexec (pip install 'minivae[distributed]')")
@@ -45,13 +46,6 @@ def trained(tmp_path_factory):
     return root
 
 
-def run(argv, capsys):
-    try:
-        status = main(argv) or 0
-    except SystemExit as exit_info:
-        status = exit_info.code
-    out, err = capsys.readouterr()
-    return status, out + err
 
 
 def mpiexec(argv, n=2):
