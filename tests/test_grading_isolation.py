@@ -43,8 +43,10 @@ HOSTILE = {  # exercise -> its hostile body; the other exercises keep the refere
     "sigmoid_backward": "def sigmoid_backward(dout, out):\n    import os\n    os._exit(0)\n",
     "bernoulli_nll_from_logits": ("def bernoulli_nll_from_logits(logits, x):\n    import ctypes\n"
                                   "    return ctypes.string_at(0)\n"),
+    # one 4 GiB block: beyond the 1 GiB limit at once (200 blocks of 128 MiB took the time limit to zero-fill on a
+    # busy machine before the limit was met); without the limit this machine would grant it
     "kl_standard_normal": ("def kl_standard_normal(mu, logvar):\n"
-                           "    hog = [bytearray(2**27) for _ in range(200)]\n    return hog\n"),
+                           "    hog = bytearray(2**32)\n    return hog\n"),
     "reparameterize": "def reparameterize(mu, logvar, eps):\n    raise KeyboardInterrupt\n",
 }
 
