@@ -118,16 +118,18 @@ def write_mirror(folder, n_train=6, n_test=3):
     for name, array in arrays.items():
         (folder / name).write_bytes(gzip.compress(idx_bytes(array)))
     md5s = {name: md5(folder / name) for name in arrays}
-    return arrays["train-images-idx3-ubyte.gz"], arrays["train-labels-idx1-ubyte.gz"], md5s
+    contents = {name: hashlib.sha256(idx_bytes(array)).hexdigest() for name, array in arrays.items()}
+    return arrays["train-images-idx3-ubyte.gz"], arrays["train-labels-idx1-ubyte.gz"], md5s, contents
 
 
 @pytest.fixture
 def mirror(tmp_path, monkeypatch):
     """A local mirror served by file:// URLs, with the URL and checksum tables pointed at it."""
-    images, labels, md5s = write_mirror(tmp_path / "mirror")
+    images, labels, md5s, contents = write_mirror(tmp_path / "mirror")
     for name in ("mnist", "fashion-mnist"):
         monkeypatch.setitem(mnist.MIRRORS, name, [(tmp_path / "mirror").as_uri() + "/"])
         monkeypatch.setitem(mnist.MD5SUMS, name, md5s)
+    monkeypatch.setitem(mnist.CONTENT_SHA256, "mnist", contents)  # Fashion-MNIST keeps no content digests
     return images, labels
 
 
@@ -181,6 +183,31 @@ def test_corrupt_cached_file_is_reported_removed_and_redownloaded(tmp_path, mirr
         load_mnist(cache_dir=cache)
     assert not damaged.exists()
     assert load_mnist(cache_dir=cache).x_test.shape == (3, 784)
+
+
+def test_a_recompressed_copy_placed_by_hand_is_accepted_by_its_content(tmp_path, mirror):
+    """The .gz bytes differ from the published ones (another compression level), the content is the same."""
+    images, _ = mirror
+    folder = tmp_path / "cache" / "mnist"
+    folder.mkdir(parents=True)
+    for name in mnist.MD5SUMS["mnist"]:
+        content = gzip.decompress((tmp_path / "mirror" / name).read_bytes())
+        (folder / name).write_bytes(gzip.compress(content, compresslevel=1, mtime=12345))
+        assert md5(folder / name) != mnist.MD5SUMS["mnist"][name]
+    ds = load_mnist(cache_dir=tmp_path / "cache", download=False)
+    np.testing.assert_allclose(ds.x_train, images.reshape(6, -1) / 255.0, rtol=1e-6)
+
+
+def test_a_copy_with_other_content_is_refused_even_when_its_gzip_is_valid(tmp_path, mirror):
+    folder = tmp_path / "cache" / "mnist"
+    load_mnist(cache_dir=tmp_path / "cache")
+    labels = folder / "train-labels-idx1-ubyte.gz"
+    content = bytearray(gzip.decompress(labels.read_bytes()))
+    content[-1] = (content[-1] + 1) % 10  # one label changed: still a valid IDX file
+    labels.write_bytes(gzip.compress(bytes(content)))
+    with pytest.raises(ValueError, match="sha256 of its uncompressed content.*left in place"):
+        load_mnist(cache_dir=tmp_path / "cache", download=False)
+    assert labels.exists()
 
 
 def test_download_file_skips_an_existing_valid_file(tmp_path):

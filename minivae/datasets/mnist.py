@@ -8,8 +8,9 @@
 * ``load_fashion_mnist`` -- Fashion-MNIST, same format and sizes, downloaded once.
 
 All three read IDX files (``minivae.datasets.idx``) and return a Dataset of (N, 784) float32 rows in [0, 1],
-x = pixel / 255, with int64 labels 0..9. The bundled files are checked against their sha256, the downloads
-(``minivae.datasets.download``) against the MD5s their authors published.
+x = pixel / 255, with int64 labels 0..9. The bundled files are checked against their sha256, a download
+(``minivae.datasets.download``) against the MD5 its authors published, and a cached MNIST file by the sha256 of its
+uncompressed content, so that a copy compressed again by someone else is accepted and a damaged one is not.
 """
 import functools
 import pathlib
@@ -17,7 +18,8 @@ import pathlib
 import numpy as np
 
 from minivae.datasets.dataset import DamagedFileError, Dataset
-from minivae.datasets.download import checksum_problem, default_cache_dir, download_from_mirrors
+from minivae.datasets.download import (checksum_problem, content_checksum_problem, default_cache_dir,
+                                      download_from_mirrors)
 from minivae.datasets.idx import read_images_and_labels
 
 _DATA_DIR = pathlib.Path(__file__).resolve().parent / "files"
@@ -52,6 +54,18 @@ MD5SUMS = {
         "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
         "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
         "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+    },
+}
+
+# sha256 of the uncompressed IDX bytes: the same for the published .gz files and for any re-compressed copy. The
+# MD5s of the same bytes, as published: train images 6bbc9ace..., train labels a25bea73..., test images 2646ac64...,
+# test labels 27ae3e4e... (Fashion-MNIST has no published digest of its content: its .gz MD5s are used instead.)
+CONTENT_SHA256 = {
+    "mnist": {
+        "train-images-idx3-ubyte.gz": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        "train-labels-idx1-ubyte.gz": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        "t10k-images-idx3-ubyte.gz": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        "t10k-labels-idx1-ubyte.gz": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
     },
 }
 
@@ -114,10 +128,10 @@ def _load_idx_dataset(name, cache_dir, download):
         raise FileNotFoundError(f"{name}: missing {', '.join(missing)} in {folder}; call {loader}(download=True) "
                                 f"or place the files there")
     for filename in _IDX_FILES:
-        path, md5 = folder / filename, MD5SUMS[name][filename]
+        path = folder / filename
         if not path.exists():
-            download_from_mirrors(filename, MIRRORS[name], md5, folder)
-        elif (problem := checksum_problem(path, md5=md5)) is not None:
+            download_from_mirrors(filename, MIRRORS[name], MD5SUMS[name][filename], folder)
+        if (problem := _cached_file_problem(name, path)) is not None:
             if not download:  # never delete what we may not fetch again: the user decides
                 raise DamagedFileError(f"{path} is corrupt or incomplete ({problem}); it was left in place "
                                        "because downloading is off (--no-download, download=False): delete it and "
@@ -131,11 +145,21 @@ def _load_idx_dataset(name, cache_dir, download):
     return Dataset(name, _to_unit(x_train), y_train, _to_unit(x_test), y_test, tuple(shape), _DESCRIPTIONS[name])
 
 
+def _cached_file_problem(name, path):
+    """None if a cached file is good: by the sha256 of its content where it is known, else by the .gz's MD5."""
+    content = CONTENT_SHA256.get(name, {}).get(path.name)
+    if content is not None:
+        return content_checksum_problem(path, content)
+    return checksum_problem(path, md5=MD5SUMS[name][path.name])
+
+
 def load_mnist(cache_dir=None, download=True) -> Dataset:
     """Full MNIST: (60000, 784) train and (10000, 784) test, float32 in [0, 1], int64 labels.
 
     The four .gz files live in ``<cache_dir>/mnist/`` (default cache: :func:`default_cache_dir`) and are
-    downloaded on first use from the mirrors in ``MIRRORS["mnist"]``, checked against the published MD5s.
+    downloaded on first use from the mirrors in ``MIRRORS["mnist"]``, checked against the published MD5s. Files
+    placed there by hand (any gzip compression of the original IDX bytes) are checked by the sha256 of their
+    uncompressed content (``CONTENT_SHA256``).
 
     Example::
 
