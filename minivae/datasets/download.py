@@ -7,13 +7,13 @@ do instead: use the bundled dataset, or place the files in the cache folder by h
 """
 import gzip
 import hashlib
-import zlib
 import http.client
 import os
 import pathlib
 import shutil
 import sys
 import urllib.request
+import zlib
 
 from minivae.fileio import atomic_write
 
@@ -94,12 +94,10 @@ def checksum_problem(path, sha256=None, md5=None):
     """
     for algorithm, want in (("sha256", sha256), ("md5", md5)):
         if want is not None:
-            digest = hashlib.new(algorithm)
             with open(path, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    digest.update(chunk)
-            if digest.hexdigest() != want.lower():
-                return f"its {algorithm} checksum is {digest.hexdigest()}, expected {want}"
+                digest = _hexdigest(f, algorithm)
+            if digest != want.lower():
+                return f"its {algorithm} checksum is {digest}, expected {want}"
     return None
 
 
@@ -113,16 +111,22 @@ def content_checksum_problem(path, sha256):
 
         >>> content_checksum_problem("t10k-labels-idx1-ubyte.gz", "ff7bcfd4...")   # doctest: +SKIP
     """
-    digest = hashlib.sha256()
     try:
         with gzip.open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
+            digest = _hexdigest(f, "sha256")
     except (OSError, EOFError, zlib.error) as err:
         return f"it is not a complete gzip file ({err})"
-    if digest.hexdigest() != sha256.lower():
-        return f"the sha256 of its uncompressed content is {digest.hexdigest()}, expected {sha256}"
+    if digest != sha256.lower():
+        return f"the sha256 of its uncompressed content is {digest}, expected {sha256}"
     return None
+
+
+def _hexdigest(f, algorithm):
+    """The hex digest of everything left in the open binary file ``f``, read 1 MiB at a time."""
+    digest = hashlib.new(algorithm)
+    for chunk in iter(lambda: f.read(1 << 20), b""):
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _reason(err):

@@ -130,8 +130,8 @@ def _load_idx_dataset(name, cache_dir, download):
     for filename in _IDX_FILES:
         path = folder / filename
         if not path.exists():
-            download_from_mirrors(filename, MIRRORS[name], MD5SUMS[name][filename], folder)
-        if (problem := _cached_file_problem(name, path)) is not None:
+            download_from_mirrors(filename, MIRRORS[name], MD5SUMS[name][filename], folder)  # checked as it lands
+        elif (problem := _cached_file_problem(name, path)) is not None:
             if not download:  # never delete what we may not fetch again: the user decides
                 raise DamagedFileError(f"{path} is corrupt or incomplete ({problem}); it was left in place "
                                        "because downloading is off (--no-download, download=False): delete it and "
