@@ -29,7 +29,7 @@ import numpy as np
 from minivae.apps.latent import active_units
 from minivae.datasets.text import PAD_ID
 from minivae.models.iwae import iw_bound, log_importance_weights
-from minivae.nn.losses import log_normal, logsumexp
+from minivae.nn.losses import logsumexp
 
 
 
@@ -195,9 +195,15 @@ def mutual_information(model, x, rng, n_samples=1, batch_size=1000):
     z = mu[:, None, :] + np.exp(0.5 * logvar)[:, None, :] * rng.standard_normal((N, S, L))  # (N, S, L)
     z = z.reshape(N * S, L)
     own = np.repeat(np.arange(N), S)  # the example each code was drawn for
-    terms, rows = np.empty(N * S), max(1, 2**21 // (N * L))  # codes per block: (rows, N, L) floats at a time
+    # log q(z | x_n) = c_n - 0.5 z^2 . w_n + z . (mu_n w_n), w_n = exp(-logvar_n), c_n = -0.5 (L log 2 pi +
+    # sum_j logvar_nj + mu_n^2 . w_n): the square (z - mu_n)^2 opened up, so that all N posteriors at once are two
+    # GEMMs, not an (N S, N, L) array of differences (50x faster at N = 2,000, L = 50)
+    w = np.exp(-logvar)
+    c = -0.5 * (L * np.log(2 * np.pi) + logvar.sum(axis=1) + (mu * mu * w).sum(axis=1))  # (N,)
+    terms, rows = np.empty(N * S), max(1, 2**22 // N)  # codes per block: (rows, N) floats at a time
     for i in range(0, N * S, rows):
-        log_q = log_normal(z[i:i + rows, None, :], mu, logvar)  # (rows, N): log q(z_ms | x_n)
+        zb = z[i:i + rows]
+        log_q = c - 0.5 * (zb * zb) @ w.T + zb @ (mu * w).T  # (rows, N): log q(z_ms | x_n)
         log_own = log_q[np.arange(len(log_q)), own[i:i + rows]]  # log q(z_ms | x_m)
         terms[i:i + rows] = log_own - (logsumexp(log_q, axis=1) - np.log(N))
     return float(terms.mean())
