@@ -65,6 +65,7 @@ this list (nn knows nothing of models; models nothing of training; the command l
       config.py                 TrainConfig, every training setting; what a resumed run may change of them
       trainer.py                Trainer: epochs, validation, warm-up, exact resume, Ctrl-C between two steps
       kl_schedule.py            KL annealing: the weight of the KL term at each step, linear or logistic
+      lr_schedule.py            the learning rate of each epoch: constant, exponential decay or Burda et al.'s steps
       guard.py                  the divergence guard: NaN, infinity, or a loss far above its start
       interrupt.py              Ctrl-C between two steps, and where an unfinished epoch stood
       checkpoint.py             one .npz per run, no pickle, every field checked on load

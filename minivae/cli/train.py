@@ -54,13 +54,14 @@ DEFAULT_OUT = "runs/mnist-vae-2d"
 NEW_RUN = dict(
     model="vae", latent=2, hidden=(512,), likelihood="bernoulli", activation="relu",     # the model
     beta=1.0, warmup=0, kl_schedule="linear", free_bits=0.0, iw_samples=1,                # the objective
-    epochs=50, batch_size=128, lr=1e-3, optimizer="adam", binarize="none", corruption=0.0, clip_norm=0.0,
-    seed=0,                                                                               # the optimisation
+    epochs=50, batch_size=128, lr=1e-3, lr_schedule="constant", lr_decay=1.0, optimizer="adam", binarize="none",
+    corruption=0.0, clip_norm=0.0, seed=0,                                               # the optimisation
 )
 # option -> the TrainConfig field it sets (the others are the model's)
 TRAIN_FIELDS = dict(beta="beta", warmup="warmup_steps", kl_schedule="kl_schedule", free_bits="free_bits",
                     iw_samples="iw_samples",
-                    epochs="epochs", batch_size="batch_size", lr="lr", optimizer="optimizer", binarize="binarize",
+                    epochs="epochs", batch_size="batch_size", lr="lr", lr_schedule="lr_schedule",
+                    lr_decay="lr_decay", optimizer="optimizer", binarize="binarize",
                     corruption="corruption", clip_norm="clip_norm", seed="seed")
 MODEL_KINDS = {"VAE": "vae", "Autoencoder": "ae", "ConvVAE": "conv", "ConditionalVAE": "cvae",
                "SequenceVAE": "seq-vae", "SequenceLM": "seq-lm"}
@@ -131,7 +132,14 @@ def add_commands(sub):
                    help="passes over the training set (with --resume: the total, counting those already done)"
                         + _default("epochs"))
     p.add_argument("--batch-size", type=options.positive_int, help="examples per gradient step" + _default("batch_size"))
-    p.add_argument("--lr", type=options.positive_float, help="learning rate" + _default("lr"))
+    p.add_argument("--lr", type=options.positive_float, help="learning rate (with a schedule: of the first epoch)"
+                   + _default("lr"))
+    p.add_argument("--lr-schedule", choices=["constant", "exponential", "burda"],
+                   help="how the learning rate falls epoch by epoch: not at all, by --lr-decay per epoch, or by "
+                        "10^(-1/7) after 1, 3, 9, 27, ... epochs (minivae.training.lr_schedule)"
+                        + _default("lr_schedule"))
+    p.add_argument("--lr-decay", type=options.positive_float,
+                   help="the exponential schedule's factor per epoch, in (0, 1), e.g. 0.995" + _default("lr_decay"))
     p.add_argument("--optimizer", choices=["sgd", "adagrad", "rmsprop", "adam", "adamw"],
                    help="the update rule (minivae.nn.optim)" + _default("optimizer"))
     p.add_argument("--binarize", choices=["none", "static", "dynamic"],

@@ -3,6 +3,7 @@
     config        TrainConfig (every setting) and what a resumed run may change of them
     trainer       Trainer (epochs, validation, warm-up, exact resume, Ctrl-C between two steps)
     kl_schedule   KL annealing: linear or logistic growth of the KL weight
+    lr_schedule   the learning rate of each epoch: constant, exponential or Burda et al.'s steps
     guard         the divergence guard (NaN, infinity, or a loss far above its start)
     checkpoint    one .npz file per run, no pickle, every field checked on load
     run_data      the data a run was trained on (source, checksum, options, split), rebuilt from its record

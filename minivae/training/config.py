@@ -21,6 +21,7 @@ import numpy as np
 from minivae.nn.optim import OPTIMIZERS
 from minivae.training.checkpoint import CheckpointError
 from minivae.training.kl_schedule import SCHEDULES
+from minivae.training.lr_schedule import SCHEDULES as LR_SCHEDULES
 
 
 @dataclass
@@ -36,7 +37,9 @@ class TrainConfig:
     epochs: int = 10              # total number of epochs (a resumed run continues up to this number)
     batch_size: int = 128
     optimizer: str = "adam"       # sgd | adagrad | rmsprop | adam | adamw
-    lr: float = 1e-3
+    lr: float = 1e-3              # the base learning rate: that of epoch 0
+    lr_schedule: str = "constant"  # constant | exponential | burda: how it falls (minivae.training.lr_schedule)
+    lr_decay: float = 1.0         # the exponential schedule's factor per epoch, in (0, 1)
     beta: float = 1.0             # weight of the KL term (beta-VAE when != 1)
     warmup_steps: int = 0         # KL annealing: beta grows from 0 to beta over this many steps
     kl_schedule: str = "linear"   # linear | logistic: the shape of that growth (minivae.training.kl_schedule)
@@ -72,6 +75,11 @@ class TrainConfig:
             raise ValueError("beta, warmup_steps, free_bits and clip_norm must not be negative")
         if self.kl_schedule not in SCHEDULES:
             raise ValueError(f"kl_schedule must be one of {SCHEDULES}, got {self.kl_schedule!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if (self.lr_schedule == "exponential") != (self.lr_decay != 1) or not 0 < self.lr_decay <= 1:
+            raise ValueError(f"lr_decay (now {self.lr_decay:g}) is the exponential schedule's factor per epoch: "
+                             "give it a value in (0, 1) with lr_schedule='exponential', and leave it at 1 otherwise")
         if self.iw_samples < 1:
             raise ValueError(f"iw_samples must be at least 1, got {self.iw_samples}")
         if self.iw_samples > 1 and (self.beta != 1 or self.warmup_steps or self.free_bits):
@@ -134,7 +142,8 @@ def recorded_config(ckpt, notes=None):
 
     The optimizer's own settings win over the recorded ``optimizer`` and ``lr``: they are what ran (minivae 0.1.0
     resumed a run with the flags' learning rate in the record and the checkpoint's in the optimizer). A line saying
-    so is appended to ``notes`` (a list), if given.
+    so is appended to ``notes`` (a list), if given. With a learning-rate schedule the optimizer's rate is the
+    schedule's of the last epoch, and the recorded base rate stands.
     """
     recorded = ckpt.extra.get("train_config", {})
     if not isinstance(recorded, dict):
@@ -147,7 +156,8 @@ def recorded_config(ckpt, notes=None):
     if ckpt.optimizer is None:
         return config
     names = [name for name, cls in OPTIMIZERS.items() if type(ckpt.optimizer) is cls]
-    ran = replace(config, lr=ckpt.optimizer.lr, optimizer=names[0] if names else config.optimizer)
+    lr = ckpt.optimizer.lr if config.lr_schedule == "constant" else config.lr
+    ran = replace(config, lr=lr, optimizer=names[0] if names else config.optimizer)
     if notes is not None and (ran.lr, ran.optimizer) != (config.lr, config.optimizer):
         notes.append(f"note: the checkpoint's training config says {config.optimizer} with lr {config.lr:g}, but its "
                      f"optimizer ran as {ran.optimizer} with lr {ran.lr:g}; continuing as the optimizer ran")

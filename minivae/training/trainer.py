@@ -5,6 +5,7 @@
 
 One epoch, in order (the order is part of the contract, because resuming must repeat it exactly):
 
+    optimizer.lr = learning_rate(epoch, lr, lr_schedule, lr_decay)  # lr unchanged by default (training/lr_schedule)
     perm = rng.permutation(N)                        # shuffle
     for each batch of indices in perm:
         xb = x[batch]                                # (B, D); token ids (B, T) trimmed to the batch's longest
@@ -65,6 +66,7 @@ from minivae.training.guard import DivergenceGuard, divergence_message
 from minivae.training.interrupt import StopAtBatchEnd, checked_count, checked_position, interrupted_path, \
     save_interrupted
 from minivae.training.kl_schedule import kl_weight
+from minivae.training.lr_schedule import learning_rate
 from minivae.validation import as_float_array
 
 
@@ -88,7 +90,7 @@ class Trainer:
     model : any minivae model (minivae.models.base.Model): VAE, Autoencoder, ConvVAE, ConditionalVAE
     config : TrainConfig; an option the model cannot honour is refused here, before anything runs
     optimizer : an optimizer from minivae.nn.optim; default make_optimizer(config.optimizer, lr=config.lr). Given,
-        the config's ``optimizer`` and ``lr`` are set to describe it, so that the checkpoint records what ran
+        the config's ``optimizer`` and ``lr`` (but a schedule's base rate) describe it: the checkpoint records what ran
     rng : the Generator for shuffling and noise; default np.random.default_rng(config.seed)
     comm : the communicator of a data-parallel run (``minivae.distributed.mpi.world()``); default SingleProcess(),
         one process. On more than one rank only rank 0 prints and writes.
@@ -100,7 +102,8 @@ class Trainer:
         config = config or TrainConfig()
         if optimizer is not None:
             names = [name for name, cls in OPTIMIZERS.items() if type(optimizer) is cls]
-            config = replace(config, lr=optimizer.lr, optimizer=names[0] if names else config.optimizer)
+            lr = optimizer.lr if config.lr_schedule == "constant" else config.lr  # else the schedule sets it
+            config = replace(config, lr=lr, optimizer=names[0] if names else config.optimizer)
         self.config = config
         if self.config.warmup_steps and "beta" not in model.options:
             raise ValueError(f"{type(model).__name__} cannot honour warmup_steps={self.config.warmup_steps}: it has "
@@ -115,8 +118,7 @@ class Trainer:
         self._quiet = self.config.quiet or not self.comm.is_root  # only rank 0 prints
         self.optimizer = optimizer or make_optimizer(self.config.optimizer, lr=self.config.lr)
         self.rng = rng or np.random.default_rng(self.config.seed)
-        self.epoch = 0  # completed epochs
-        self.step = 0  # completed optimizer steps
+        self.epoch, self.step = 0, 0  # completed epochs and optimizer steps
         self.history = {k: [] for k in HISTORY_KEYS}
         self.guard = DivergenceGuard(self.config.divergence_factor, self.config.divergence_patience)
         self.position = None  # inside an unfinished epoch: where it stands (see the module docstring)
@@ -160,8 +162,7 @@ class Trainer:
             raise CheckpointError(f"{where}: its divergence guard state {guard!r:.80} is not "
                                   '{"start": a number or null, "over": a count}') from None
         trainer.position = checked_position(extra.pop("position", None), where)
-        extra.pop("train_config", None)
-        extra.pop("privacy", None)  # recomputed from the config and the step when saved again
+        extra.pop("train_config", None), extra.pop("privacy", None)  # privacy: recomputed from the config and step
         trainer.extra = extra
         return trainer
 
@@ -193,21 +194,21 @@ class Trainer:
 
     def _corrupt(self, x):
         """Masking noise: each entry is set to 0 with probability config.corruption."""
-        keep = self.rng.random(x.shape) >= self.config.corruption
-        return x * keep
+        return x * (self.rng.random(x.shape) >= self.config.corruption)  # keep an entry with probability 1 - c
 
     # -- one epoch --------------------------------------------------------------------------------------------------
 
     def current_beta(self):
         """The KL weight of the next step (``minivae.training.kl_schedule``): beta after the warm-up."""
-        c = self.config
-        return kl_weight(self.step, c.beta, c.warmup_steps, c.kl_schedule)
+        return kl_weight(self.step, self.config.beta, self.config.warmup_steps, self.config.kl_schedule)
 
     def train_epoch(self, x, y=None, stop=None):
         """One pass over x in shuffled minibatches (or the rest of one, from ``self.position``); returns mean
         (loss, reconstruction, kl) over the examples seen. ``stop``: a StopAtBatchEnd, asked after every batch.
         A private run's epoch is ``privacy.steps_per_epoch`` Poisson batches, and ends early when the budget is."""
         c, n = self.config, len(x)
+        if c.lr_schedule != "constant":  # the step size of this epoch (minivae.training.lr_schedule)
+            self.optimizer.lr = learning_rate(self.epoch, c.lr, c.lr_schedule, c.lr_decay)
         perm = self._epoch_order(n)  # None in a private run: its batches are drawn one by one
         n_batches = self.privacy.steps_per_epoch if self.privacy else len(range(0, n, c.batch_size))
         done = self.position["batches_done"]
@@ -276,8 +277,7 @@ class Trainer:
         elif self.privacy is None:
             terms = self.model.loss_and_gradients(xin, rng=self.rng, **options)
         else:
-            terms = clipped_gradient_sum(self.model, xin, c.dp_clip_norm, self.rng, with_losses=False,
-                                         **options).terms
+            terms = clipped_gradient_sum(self.model, xin, c.dp_clip_norm, self.rng, with_losses=False, **options).terms
         reason = None if terms is None else self.guard.check(terms.loss)
         if reason is not None:
             last = self.history["train_loss"][-1] if self.history["train_loss"] else None
