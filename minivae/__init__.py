@@ -13,6 +13,7 @@ The package map: every module, one idea each. The folders are layers, each impor
 this list (nn knows nothing of models; models nothing of training; the command line only dispatches).
 
     start_here.py               the whole VAE in one file of plain NumPy, equal to the library: read it first
+    threads.py                  how many threads the matrix products use: the free cores, unless told
 
     nn/          the engine: arrays in, arrays and their gradients out
       layers.py                 Layer, Linear, the activations, Sequential, MLP: forward and a hand-written backward

@@ -18,6 +18,7 @@ from minivae.datasets.download import DownloadError
 from minivae.extras import MissingExtraError
 from minivae.training.checkpoint import CheckpointError
 from minivae.training.trainer import TrainingDiverged
+from minivae.threads import choose_threads, use_threads
 from minivae.version import __version__
 
 DESCRIPTION = """\
@@ -74,6 +75,8 @@ def main(argv=None):
     elif rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")  # exits with status 2
     try:
+        args.thread_choice = choose_threads(getattr(args, "threads", None))  # minivae/threads.py
+        use_threads(args.thread_choice)
         return args.run(args)
     except KeyboardInterrupt:
         if args.debug:

@@ -346,6 +346,10 @@ def _tidy(out, lock):
 def _run(trainer, data, out, args):
     """Train, then write the history, the config and the figures; the final line says what its number is."""
     print(f"{trainer.model}\ndata: {data.name}, {len(data.x_train)} train / {len(data.x_test)} test examples")
+    choice = getattr(args, "thread_choice", None)  # set by cli/main.py (minivae/threads.py)
+    threads = None if choice is None else {"count": choice.threads, "reason": choice.reason}
+    if choice is not None:  # the count changes the last bits of some products: give --threads N to repeat a run
+        print(f"threads: {'as set' if choice.threads is None else choice.threads} ({choice.reason})")
     t0 = time.perf_counter()
     history = trainer.fit(data.x_train, data.x_test, data.y_train, data.y_test, checkpoint_path=out / "checkpoint.npz")
     seconds = time.perf_counter() - t0
@@ -356,7 +360,8 @@ def _run(trainer, data, out, args):
     record = {k: v for k, v in trainer.extra.items() if k != "table_encoder"}
     privacy = trainer.privacy.record(trainer.step) if trainer.privacy is not None else None
     _write_json(out / "config.json", {"model": trainer.model.config(), "train": asdict(trainer.config),
-                                      "dataset": trainer.extra.get("dataset"), "data": record, "privacy": privacy})
+                                      "dataset": trainer.extra.get("dataset"), "data": record, "privacy": privacy,
+                                      "threads": threads})
     if not args.no_figures:
         from minivae.plots.run_figures import write_run_figures  # matplotlib loads only when figures are drawn
 
