@@ -11,15 +11,17 @@ then drives it over stdin/stdout, one JSON line each way:
                                                         backward, optimizer), in milliseconds
     exit   -> {"max_rss_mib": m}                        peak resident memory of this process (see peak_memory_mib)
 
-Implementations: "minivae", "numpy" (the plain-NumPy VAE of minivae/start_here.py), "torch-example" and "torch-tuned"
-(torch_vae.py), and "gemm": only the matrix products of minivae's training step, into preallocated arrays (the
-ceiling: a step cannot be faster than its matrix products).
+Implementations: "minivae", "minivae-chosen" (minivae with the thread count it chooses itself: started without
+the thread variables), "numpy" (the plain-NumPy VAE of minivae/start_here.py), "torch-example" and "torch-tuned"
+(torch_vae.py), "jax" (jax_vae.py), and "gemm": only the matrix products of minivae's training step, into
+preallocated arrays (the ceiling: a step cannot be faster than its matrix products).
 
 Run alone, it times the first training step of a fresh process instead (``--first-step``), which is how the
 orchestrator measures start-up.
 """
 import argparse
 import json
+import os
 import resource
 import sys
 import time
@@ -137,6 +139,28 @@ class TorchRunner:
         return t1 - t0, t2 - t1, t3 - t2, t4 - t3
 
 
+class JaxRunner:
+    """The jitted JAX + optax step of jax_vae.py; its phases cannot be timed apart (one compiled function)."""
+
+    def __init__(self, d, h, latent, seed=0):
+        import jax
+        from jax_vae import JaxTrainer
+
+        self.jax = jax
+        self.trainer = JaxTrainer(d, h, latent, seed)
+
+    def prepare(self, data):
+        return self.jax.device_put(data)  # on the CPU device once, as a user's jitted loop would keep it
+
+    def step(self, xb):
+        return float(self.trainer.step(xb))  # float(): waits for the step, as .item() does for PyTorch
+
+    def phase_step(self, xb):
+        t0 = time.perf_counter()
+        self.step(xb)
+        return 0.0, 0.0, time.perf_counter() - t0, 0.0
+
+
 class GemmRunner:
     """The 11 matrix products of minivae's step (4 forward, 4 dW, 3 dx: the first layer's dx is not needed)."""
 
@@ -171,10 +195,19 @@ class GemmRunner:
 def make_runner(impl, d, h, latent, batch_size):
     if impl == "minivae":
         return MinivaeRunner(d, h, latent)
+    if impl == "minivae-chosen":  # the count the command line would choose now (minivae/threads.py), not --threads
+        from minivae.threads import choose_threads, use_threads
+
+        choice = choose_threads()
+        use_threads(choice)
+        print(f"minivae-chosen: {choice.threads} thread(s) ({choice.reason})", file=sys.stderr, flush=True)
+        return MinivaeRunner(d, h, latent)
     if impl == "numpy":
         return NumpyRunner(d, h, latent)
     if impl in ("torch-example", "torch-tuned"):
         return TorchRunner(impl.split("-")[1], d, h, latent)
+    if impl == "jax":
+        return JaxRunner(d, h, latent)
     if impl == "gemm":
         return GemmRunner(d, h, latent, batch_size)
     raise ValueError(f"unknown implementation {impl!r}")
@@ -206,16 +239,20 @@ def send(obj):
     print("@@" + json.dumps(obj), flush=True)
 
 
-def set_torch_threads(impl, threads):
+def set_peer_threads(impl, threads):
+    """PyTorch's intra-op threads; XLA's, from XLA_FLAGS, which it reads once as jax loads (so: before)."""
     if impl.startswith("torch"):
         import torch
 
         torch.set_num_threads(threads)
+    if impl == "jax":
+        many = "true" if threads > 1 else "false"
+        os.environ["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen={many} intra_op_parallelism_threads={threads}"
 
 
 def serve(args):
     """The worker loop: set up, warm up, then answer the orchestrator's commands."""
-    set_torch_threads(args.impl, args.threads)
+    set_peer_threads(args.impl, args.threads)
     t_import = time.perf_counter()
     runner = make_runner(args.impl, args.input_dim, args.hidden, args.latent, args.batch_size)
     data = np.load(args.data)
@@ -265,7 +302,7 @@ def first_step(args):
     running Python (the orchestrator adds the interpreter's own start-up by timing the whole process)."""
     if args.hide_scipy:
         sys.meta_path.insert(0, _HideSciPy())
-    set_torch_threads(args.impl, args.threads)
+    set_peer_threads(args.impl, args.threads)
     runner = make_runner(args.impl, args.input_dim, args.hidden, args.latent, args.batch_size)
     data = np.load(args.data)
     data = runner.prepare(data) if hasattr(runner, "prepare") else data

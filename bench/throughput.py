@@ -10,6 +10,7 @@ same data (the bundled MNIST training digits, shuffled once, in contiguous batch
 * the plain-NumPy baseline of ``minivae/start_here.py`` (float32, no Numba, new arrays for every expression);
 * PyTorch, if installed, as in its official VAE example ("torch-example": sigmoid + binary cross-entropy, Adam) and
   tuned for speed ("torch-tuned": binary cross-entropy with logits, Adam(fused=True));
+* JAX + optax, if installed ("jax", bench/jax_vae.py): the whole step jitted, XLA fusing the elementwise work;
 * "gemm": only the 11 matrix products of minivae's step, into preallocated arrays. No implementation can beat its
   matrix products, so this is the ceiling; "% of GEMM" is how close minivae comes to it.
 
@@ -49,15 +50,18 @@ sys.path.insert(0, str(HERE.parent))
 
 from minivae.datasets import load_mnist_test_10k  # noqa: E402
 
-IMPLS = ["minivae", "numpy", "torch-example", "torch-tuned", "gemm"]
-PEERS = ["numpy", "torch-example", "torch-tuned"]
+IMPLS = ["minivae", "numpy", "torch-example", "torch-tuned", "jax", "gemm"]
+PEERS = ["numpy", "torch-example", "torch-tuned", "jax"]
 PHASES = ("forward", "loss", "backward", "optimizer")
 
 
 def thread_env(threads, extra=None):
+    """The environment with every library's thread variable set to ``threads``; None: with none of them set."""
     env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        env[var] = str(threads)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "MINIVAE_THREADS"):
+        env.pop(var, None)
+        if threads is not None and var != "MINIVAE_THREADS":
+            env[var] = str(threads)
     env.update(extra or {})
     return env
 
@@ -69,7 +73,7 @@ class Worker:
         d, h, latent = cfg
         cmd = [sys.executable, str(HERE / "runners.py"), "--impl", impl, "--data", str(data_path),
                "--input-dim", str(d), "--hidden", str(h), "--latent", str(latent), "--batch-size", str(batch_size),
-               "--threads", str(threads), "--steps", str(steps)]
+               "--threads", str(threads or 1), "--steps", str(steps)]
         self.impl = impl
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                      env=thread_env(threads))
@@ -102,6 +106,10 @@ def installed(name):
 
 def torch_available():
     return installed("torch")
+
+
+def jax_available():
+    return installed("jax") and installed("optax")
 
 
 def scipy_installed():
@@ -202,6 +210,10 @@ def versions():
         import importlib.metadata
 
         parts.append(f"PyTorch {importlib.metadata.version('torch')}")
+    if jax_available():
+        import importlib.metadata
+
+        parts.append(f"JAX {importlib.metadata.version('jax')}, optax {importlib.metadata.version('optax')}")
     return ", ".join(parts)
 
 
@@ -282,6 +294,8 @@ def targets(results, startup):
     if "torch-tuned" in r["ratio"]:
         row("x tuned PyTorch >= 1.25", f"{r['ratio']['torch-tuned']:.2f}", r["ratio"]["torch-tuned"] >= 1.25)
         row("x PyTorch example ~2", f"{r['ratio']['torch-example']:.2f}", r["ratio"]["torch-example"] >= 1.9)
+    if "jax" in r["ratio"]:
+        row("ahead of JAX", f"{r['ratio']['jax']:.2f}", r["ratio"]["jax"] > 1)
     row("x plain NumPy >= 3", f"{r['ratio']['numpy']:.2f}", r["ratio"]["numpy"] >= 3)
     frac = best["minivae"] / best["gemm"]
     row("GEMM ceiling >= 60%", f"{100 * frac:.0f}%", frac >= 0.6)
@@ -312,6 +326,7 @@ def main():
     p.add_argument("--steps", type=int, default=64, help="training steps per repeat")
     p.add_argument("--pause", type=float, default=0.2, help="seconds between two repeats")
     p.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if it is installed")
+    p.add_argument("--no-jax", action="store_true", help="leave JAX out even if it is installed")
     p.add_argument("--no-startup", action="store_true", help="skip the start-up measurement")
     p.add_argument("--quick", action="store_true", help="784-400-20, batch 128, 5 repeats, 2 threads")
     p.add_argument("--json", help="also write the raw results to this file")
@@ -325,8 +340,10 @@ def main():
     impls = list(IMPLS)
     if args.no_torch or not torch_available():
         impls = [k for k in impls if not k.startswith("torch")]
-        print("PyTorch is not installed (or --no-torch): comparing minivae with the NumPy baseline only",
-              file=sys.stderr)
+        print("PyTorch is not installed (or --no-torch): no PyTorch columns", file=sys.stderr)
+    if args.no_jax or not jax_available():
+        impls.remove("jax")
+        print("JAX and optax are not installed (or --no-jax): no JAX column (pip install jax optax)", file=sys.stderr)
 
     meta = {"date": datetime.date.today().isoformat(), "cpu": cpu_model(), "cores": os.cpu_count(),
             "versions": versions(), "load_before": os.getloadavg()[0], "repeats": args.repeats,
