@@ -1,8 +1,8 @@
 """How many threads minivae's matrix products (BLAS) and parallel Numba loops use: chosen for the machine as it is.
 
-Two BLAS threads nearly halve a large matrix product on two idle cores, but on a machine whose other programs keep
-a core busy they are 2.5-4x slower than one (README, "Speed"): every product ends with the threads waiting for each
-other, and one of them keeps losing its core to the other program. So, unless told otherwise, every command counts
+Two BLAS threads speed up a large matrix product on two idle cores, but on a machine whose other programs keep a core
+busy they are slower than one (1.6x for the README's 784-400-20 VAE, "A busy machine"): every product ends with the
+threads waiting for each other, and one of them keeps losing its core to the other program. So, unless told otherwise, every command counts
 the cores that are free when it starts and uses that many:
 
     busy    = (1 - idle fraction) * cores        the other programs' load, from /proc/stat over 0.1 s (elsewhere:
