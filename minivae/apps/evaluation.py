@@ -200,7 +200,7 @@ def mutual_information(model, x, rng, n_samples=1, batch_size=1000):
     # GEMMs, not an (N S, N, L) array of differences (50x faster at N = 2,000, L = 50)
     w = np.exp(-logvar)
     c = -0.5 * (L * np.log(2 * np.pi) + logvar.sum(axis=1) + (mu * mu * w).sum(axis=1))  # (N,)
-    terms, rows = np.empty(N * S), max(1, 2**22 // N)  # codes per block: (rows, N) floats at a time
+    terms, rows = np.empty(N * S), max(1, 2**19 // N)  # codes per block: (rows, N) floats (4 MB) at a time
     for i in range(0, N * S, rows):
         zb = z[i:i + rows]
         log_q = c - 0.5 * (zb * zb) @ w.T + zb @ (mu * w).T  # (rows, N): log q(z_ms | x_n)
