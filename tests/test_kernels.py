@@ -72,8 +72,6 @@ ELEMENTWISE = {
                            lambda x, d: K.leaky_relu_forward_reference(x, x.dtype.type(ALPHA))),
     "leaky_relu_backward": (lambda x, d: K.leaky_relu_backward(x, d, x.dtype.type(ALPHA), np.empty_like(x)),
                             lambda x, d: K.leaky_relu_backward_reference(x, d, x.dtype.type(ALPHA))),
-    "tanh_forward": (lambda x, d: K.tanh_forward(x, np.empty_like(x)),
-                     lambda x, d: K.tanh_forward_reference(x)),
     "tanh_backward": (lambda x, d: K.tanh_backward(np.tanh(x), d, np.empty_like(x)),
                       lambda x, d: K.tanh_backward_reference(np.tanh(x), d)),
     "sigmoid_forward": (lambda x, d: K.sigmoid_forward(x, np.empty_like(x)),

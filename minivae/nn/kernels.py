@@ -89,20 +89,16 @@ def leaky_relu_backward(x, dout, alpha, dx):
     return dx
 
 
-def tanh_forward_reference(x):
-    return np.tanh(x)
+# tanh has no forward kernel: the Tanh layer calls NumPy's np.tanh(x, out=out). NumPy's float32 tanh is a vectorised
+# (SIMD) ufunc; a Numba loop can only call the scalar C library tanh for each entry (see the module docstring on exp
+# and log). Measured on 3.2 million float32 entries: np.tanh about 1,000 million entries per second, the Numba loop
+# about 27 million, so in a 784-200-200-50 tanh VAE the loop was 30% of a training epoch. In float64 both are the
+# scalar library call.
 
 
 def tanh_backward_reference(out, dout):
     """d tanh / dx = 1 - tanh(x)^2, written with the cached output."""
     return dout * (1 - out * out)
-
-
-@njit(cache=True, error_model="numpy")
-def tanh_forward(x, out):
-    for i in range(x.size):
-        out[i] = np.tanh(x[i])
-    return out
 
 
 @njit(cache=True, error_model="numpy")

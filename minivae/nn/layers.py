@@ -160,10 +160,13 @@ class LeakyReLU(_Elementwise):
 
 
 class Tanh(_Elementwise):
-    """tanh(x);  d/dx = 1 - tanh(x)^2 (computed from the cached output)."""
+    """tanh(x);  d/dx = 1 - tanh(x)^2 (computed from the cached output).
+
+    The forward pass is NumPy's np.tanh, vectorised, rather than a Numba loop (see minivae.nn.kernels).
+    """
 
     def _forward_kernel(self, x, out):
-        kernels.tanh_forward(x, out)
+        np.tanh(x, out=out)
 
     def _backward_kernel(self, dout, dx):
         kernels.tanh_backward(self.out.reshape(-1), dout, dx)
