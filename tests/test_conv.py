@@ -219,6 +219,21 @@ def test_layer_shapes_and_grads_are_overwritten():
     assert conv.backward(first[0]).shape == x.shape
 
 
+def test_conv2d_backward_params_fills_the_same_grads_without_dx():
+    """The first layer of an encoder sees data: backward_params skips dx (its product and col2im)."""
+    rng = np.random.default_rng(9)
+    conv = Conv2D(2, 3, 3, stride=2, padding=1, rng=rng, dtype=np.float64)
+    x = rng.random((4, 2, 9, 9))
+    dout = rng.standard_normal(conv.forward(x).shape)
+    conv.backward(dout)
+    expected = {k: v.copy() for k, v in conv.grads.items()}
+    for g in conv.grads.values():
+        g[...] = np.nan
+    conv.backward_params(dout)
+    for k in expected:
+        np.testing.assert_array_equal(conv.grads[k], expected[k])
+
+
 def test_layer_errors():
     conv = Conv2D(3, 4, 3)
     with pytest.raises(ValueError, match="3 input channel"):

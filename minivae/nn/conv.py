@@ -75,7 +75,7 @@ class Conv2D(Layer):
         W = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=(out_ch, in_ch, kernel, kernel))
         self.params = {"W": W.astype(self.dtype), "b": np.zeros(out_ch, dtype=self.dtype)}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-        self.x = None
+        self.x_shape, self.cols = None, None
 
     def output_size(self, h, w):
         """(H_out, W_out) for an (h, w) input."""
@@ -89,16 +89,23 @@ class Conv2D(Layer):
             raise ValueError(f"{self!r} needs images of at least {self.kernel - 2 * self.padding} x "
                              f"{self.kernel - 2 * self.padding} pixels (kernel {self.kernel}, padding "
                              f"{self.padding}), got {h} x {w}; use a smaller kernel or more padding")
-        self.x = np.ascontiguousarray(x)
-        return ck.conv2d_forward(self.x, self.params["W"], self.params["b"], self.stride, self.padding)
+        self.x_shape = x.shape
+        self.cols = ck.im2col_batch(x, self.kernel, self.kernel, self.stride, self.padding)  # kept for dW
+        return ck.conv2d_from_cols(self.cols, self.params["W"], self.params["b"])
 
     def backward(self, dout):
-        n, _, h, w = self.x.shape
+        dout_cm = self.backward_params(dout)
+        return ck.conv2d_input_grad(dout_cm, self.params["W"], self.stride, self.padding, self.x_shape)
+
+    def backward_params(self, dout):
+        """dW and db only (the input is the data): no dx, so no col2im. Returns dout channel-major for dx."""
+        n, _, h, w = self.x_shape
         _check_upstream(self, dout, (n, self.out_ch, *self.output_size(h, w)))
-        dW, db = ck.conv2d_backward_weights(self.x, dout, self.stride, self.padding, (self.kernel, self.kernel))
-        self.grads["W"][...] = dW
+        dout_cm = ck.channel_major(dout)
+        dW, db = ck.conv2d_weight_grad(self.cols, dout_cm)
+        self.grads["W"][...] = dW.reshape(self.grads["W"].shape)
         self.grads["b"][...] = db
-        return ck.conv2d_backward_input(dout, self.params["W"], self.stride, self.padding, (h, w))
+        return dout_cm
 
     def __repr__(self):
         return (f"Conv2D({self.in_ch}, {self.out_ch}, kernel={self.kernel}, stride={self.stride}, "
@@ -149,7 +156,7 @@ class ConvTranspose2D(Layer):
         W = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=(in_ch, out_ch, kernel, kernel))
         self.params = {"W": W.astype(self.dtype), "b": np.zeros(out_ch, dtype=self.dtype)}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-        self.x = None
+        self.x_cm = None
 
     def output_size(self, h, w):
         """(H_out, W_out) for an (h, w) input."""
@@ -162,18 +169,20 @@ class ConvTranspose2D(Layer):
         if min(h_out, w_out) < 1:
             raise ValueError(f"{self!r} maps {x.shape[2]} x {x.shape[3]} images to {h_out} x {w_out}: the padding "
                              "cuts off everything; use less padding or larger inputs")
-        self.x = np.ascontiguousarray(x)
-        return ck.conv_transpose2d_forward(self.x, self.params["W"], self.params["b"], self.stride, self.padding,
-                                           self.output_padding)
+        self.x_cm = ck.channel_major(x)  # (in_ch, N, H, W): the input as a matrix, kept for dW
+        W = self.params["W"]  # as the weights (in_ch, out_ch, k, k) of the Conv2D(out_ch -> in_ch) it transposes
+        out = ck.conv2d_input_grad(self.x_cm, W, self.stride, self.padding, (len(x), self.out_ch, h_out, w_out))
+        out += self.params["b"][:, None, None]
+        return out
 
     def backward(self, dout):
-        n, _, h, w = self.x.shape
+        _, n, h, w = self.x_cm.shape
         _check_upstream(self, dout, (n, self.out_ch, *self.output_size(h, w)))
-        dW, db = ck.conv_transpose2d_backward_weights(self.x, dout, self.stride, self.padding,
-                                                      (self.kernel, self.kernel))
-        self.grads["W"][...] = dW
-        self.grads["b"][...] = db
-        return ck.conv_transpose2d_backward_input(dout, self.params["W"], self.stride, self.padding)
+        cols = ck.im2col_batch(dout, self.kernel, self.kernel, self.stride, self.padding)  # (out_ch k k, N, H, W)
+        dW, _ = ck.conv2d_weight_grad(cols, self.x_cm)  # the Conv2D's dW with x played by dout, dout by x
+        self.grads["W"][...] = dW.reshape(self.grads["W"].shape)
+        self.grads["b"][...] = np.ascontiguousarray(dout).sum(axis=(0, 2, 3))
+        return ck.conv2d_from_cols(cols, self.params["W"], None)  # dx = conv2d(dout, W)
 
     def __repr__(self):
         return (f"ConvTranspose2D({self.in_ch}, {self.out_ch}, kernel={self.kernel}, stride={self.stride}, "

@@ -44,11 +44,16 @@ How the fast path works (im2col)
 --------------------------------
 A direct seven-deep loop in Numba is short to write but, in NCHW layout, about ten times slower than what follows
 on the 28x28 ConvVAE. Instead ``im2col`` (a Numba kernel) copies every kernel-sized window of x into a column of a
-matrix cols (N, C*kh*kw, H_out, W_out); the convolution is then one matrix product per image, done by BLAS:
+matrix cols (C*kh*kw, N, H_out, W_out), the columns of all N images side by side; the convolution is then one matrix
+product for the whole batch, done by BLAS, with dout taken channel-major, (F, N, H_out, W_out) (``channel_major``):
 
-    out[n] = w.reshape(F, C*kh*kw) @ cols[n]                    (F, H_out*W_out)
-    dw     = sum_n dout[n] @ cols[n]^T                          (F, C*kh*kw)
-    dcols  = w.reshape(F, C*kh*kw)^T @ dout[n];  dx = col2im(dcols)
+    out    = w.reshape(F, C*kh*kw) @ cols                       (F, N*H_out*W_out), then back to (N, F, H_out, W_out)
+    dw     = dout @ cols^T                                      (F, C*kh*kw): the sum over images and pixels
+    dcols  = w.reshape(F, C*kh*kw)^T @ dout;  dx = col2im(dcols)
+
+One large product instead of N small ones (one per image, (F, C*kh*kw) @ (C*kh*kw, H_out*W_out)) keeps BLAS at
+its fast inner loops, and dw needs no copy of cols into another order. The layers keep cols from the forward pass
+for dw, so each convolution runs im2col once per step.
 
 ``col2im`` (the other Numba kernel) is the adjoint of im2col: it adds every column back onto the window it was copied
 from (windows overlap when s < kh, so entries add up). The kernels are serial: they only copy memory, which costs
@@ -90,62 +95,78 @@ def _pad(x, padding):
 
 
 # ----------------------------------------------------------------------------------------------------------------------
-# im2col and its adjoint col2im: the two Numba kernels.
-#   cols[n, (c*kh + i)*kw + j, oh, ow] = xp[n, c, oh*s + i, ow*s + j]      (0 where the window reaches the padding)
+# im2col and its adjoint col2im: the two Numba kernels. The columns of the whole batch sit side by side, so that one
+# matrix product serves every image:
+#   cols[(c*kh + i)*kw + j, n, oh, ow] = xp[n, c, oh*s + i, ow*s + j]      (0 where the window reaches the padding)
 # ----------------------------------------------------------------------------------------------------------------------
 
 
 def im2col_reference(x, kh, kw, stride, padding):
-    """x (N, C, H, W) -> cols (N, C*kh*kw, H_out, W_out): every window of the padded x as a column.
+    """x (N, C, H, W) -> cols (C*kh*kw, N, H_out, W_out): every window of the padded x as a column.
 
     For a kernel offset (i, j), the entries xp[:, :, oh*s + i, ow*s + j] over all (oh, ow) are one strided slice.
     """
     n, c, h, w = x.shape
     h_out, w_out = conv_output_size(h, kh, stride, padding), conv_output_size(w, kw, stride, padding)
-    xp = _pad(x, padding)
-    cols = np.empty((n, c, kh, kw, h_out, w_out), dtype=x.dtype)
+    xp = _pad(x, padding).transpose(1, 0, 2, 3)  # (C, N, H + 2p, W + 2p)
+    cols = np.empty((c, kh, kw, n, h_out, w_out), dtype=x.dtype)
     for i in range(kh):
         for j in range(kw):
-            cols[:, :, i, j] = xp[:, :, i:i + stride * (h_out - 1) + 1:stride, j:j + stride * (w_out - 1) + 1:stride]
-    return cols.reshape(n, c * kh * kw, h_out, w_out)
+            cols[:, i, j] = xp[:, :, i:i + stride * (h_out - 1) + 1:stride, j:j + stride * (w_out - 1) + 1:stride]
+    return cols.reshape(c * kh * kw, n, h_out, w_out)
 
 
 def col2im_reference(cols, kh, kw, stride, padding, image_shape):
-    """The adjoint of im2col: cols (N, C*kh*kw, H_out, W_out) -> (N, C, H, W), overlapping windows added up."""
+    """The adjoint of im2col: cols (C*kh*kw, N, H_out, W_out) -> (N, C, H, W), overlapping windows added up."""
     n, c, h, w = image_shape
     _, _, h_out, w_out = cols.shape
-    cols = cols.reshape(n, c, kh, kw, h_out, w_out)
-    xp = np.zeros((n, c, h + 2 * padding, w + 2 * padding), dtype=cols.dtype)
+    cols = cols.reshape(c, kh, kw, n, h_out, w_out)
+    xp = np.zeros((c, n, h + 2 * padding, w + 2 * padding), dtype=cols.dtype)
     for i in range(kh):
         for j in range(kw):
-            xp[:, :, i:i + stride * (h_out - 1) + 1:stride, j:j + stride * (w_out - 1) + 1:stride] += cols[:, :, i, j]
-    return xp[:, :, padding:padding + h, padding:padding + w]
+            xp[:, :, i:i + stride * (h_out - 1) + 1:stride, j:j + stride * (w_out - 1) + 1:stride] += cols[:, i, j]
+    return xp[:, :, padding:padding + h, padding:padding + w].transpose(1, 0, 2, 3)
+
+
+@njit(cache=True)
+def _inside(size, size_out, offset, stride, padding):
+    """The output positions o in [lo, hi) whose input position o*stride + offset - padding lies in [0, size)."""
+    lo = max(0, (padding - offset + stride - 1) // stride)
+    hi = min(size_out, (size - 1 + padding - offset) // stride + 1)
+    return lo, max(lo, hi)
 
 
 @njit(cache=True)
 def im2col(x, kh, kw, stride, padding, cols):
-    """x (N, C, H, W) -> cols (N, C*kh*kw, H_out, W_out), overwritten."""
+    """x (N, C, H, W) -> cols (C*kh*kw, N, H_out, W_out), overwritten. cols is written in order; the columns that
+    fall on the padding are zeroed without a test per entry."""
     n_img, n_ch, h, w = x.shape
     h_out, w_out = cols.shape[2], cols.shape[3]
-    for n in range(n_img):
-        for c in range(n_ch):
-            for i in range(kh):
-                for j in range(kw):
-                    r = (c * kh + i) * kw + j
+    for c in range(n_ch):
+        for i in range(kh):
+            oh_lo, oh_hi = _inside(h, h_out, i, stride, padding)
+            for j in range(kw):
+                ow_lo, ow_hi = _inside(w, w_out, j, stride, padding)
+                r = (c * kh + i) * kw + j
+                for n in range(n_img):
                     for oh in range(h_out):
+                        if oh < oh_lo or oh >= oh_hi:
+                            for ow in range(w_out):
+                                cols[r, n, oh, ow] = 0
+                            continue
                         ih = oh * stride + i - padding
-                        for ow in range(w_out):
-                            iw = ow * stride + j - padding
-                            if 0 <= ih < h and 0 <= iw < w:
-                                cols[n, r, oh, ow] = x[n, c, ih, iw]
-                            else:
-                                cols[n, r, oh, ow] = 0
+                        for ow in range(ow_lo):
+                            cols[r, n, oh, ow] = 0
+                        for ow in range(ow_lo, ow_hi):
+                            cols[r, n, oh, ow] = x[n, c, ih, ow * stride + j - padding]
+                        for ow in range(ow_hi, w_out):
+                            cols[r, n, oh, ow] = 0
     return cols
 
 
 @njit(cache=True)
 def col2im(cols, kh, kw, stride, padding, x):
-    """cols (N, C*kh*kw, H_out, W_out) -> x (N, C, H, W), overwritten: each column added back onto its window;
+    """cols (C*kh*kw, N, H_out, W_out) -> x (N, C, H, W), overwritten: each column added back onto its window;
     entries that fall on the padding are dropped."""
     n_img, n_ch, h, w = x.shape
     h_out, w_out = cols.shape[2], cols.shape[3]
@@ -154,32 +175,32 @@ def col2im(cols, kh, kw, stride, padding, x):
             for ih in range(h):
                 for iw in range(w):
                     x[n, c, ih, iw] = 0
-        for c in range(n_ch):
             for i in range(kh):
+                oh_lo, oh_hi = _inside(h, h_out, i, stride, padding)
                 for j in range(kw):
+                    ow_lo, ow_hi = _inside(w, w_out, j, stride, padding)
                     r = (c * kh + i) * kw + j
-                    for oh in range(h_out):
+                    for oh in range(oh_lo, oh_hi):
                         ih = oh * stride + i - padding
-                        if 0 <= ih < h:
-                            for ow in range(w_out):
-                                iw = ow * stride + j - padding
-                                if 0 <= iw < w:
-                                    x[n, c, ih, iw] += cols[n, r, oh, ow]
+                        for ow in range(ow_lo, ow_hi):
+                            x[n, c, ih, ow * stride + j - padding] += cols[r, n, oh, ow]
     return x
 
 
-def _im2col(x, kh, kw, stride, padding):
-    """Allocate cols and run the kernel; x is made contiguous first so Numba compiles one version per dtype."""
+def im2col_batch(x, kh, kw, stride, padding):
+    """Allocate cols (C*kh*kw, N, H_out, W_out) and run the kernel; x is made contiguous first so Numba compiles one
+    version per dtype."""
     x = np.ascontiguousarray(x)
     n, c, h, w = x.shape
     h_out, w_out = conv_output_size(h, kh, stride, padding), conv_output_size(w, kw, stride, padding)
-    cols = np.empty((n, c * kh * kw, h_out, w_out), dtype=x.dtype)
+    cols = np.empty((c * kh * kw, n, h_out, w_out), dtype=x.dtype)
     return im2col(x, kh, kw, stride, padding, cols)
 
 
-def _col2im(cols, kh, kw, stride, padding, image_shape):
-    x = np.empty(image_shape, dtype=cols.dtype)
-    return col2im(np.ascontiguousarray(cols), kh, kw, stride, padding, x)
+def channel_major(a):
+    """(N, C, H, W) -> (C, N, H, W), contiguous: the layout of cols' batch axes, in which a batch of images is one
+    matrix (C, N*H*W) whose columns line up with those of cols."""
+    return np.ascontiguousarray(np.asarray(a).transpose(1, 0, 2, 3))
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -230,36 +251,53 @@ def conv2d_backward_weights_reference(x, dout, stride, padding, kernel_size):
     return dw, dout.sum(axis=(0, 2, 3))
 
 
-def conv2d_forward(x, w, b, stride, padding):
-    """Fast conv2d: out[n] = w (F, C*kh*kw) @ im2col(x)[n], plus b.   Same arguments and result as the reference."""
-    n = x.shape[0]
+def conv2d_from_cols(cols, w, b):
+    """out (N, F, H_out, W_out) = W (F, C*kh*kw) @ cols (C*kh*kw, N*H_out*W_out), one product for the whole batch,
+    put back in NCHW order, plus b (F,) or None."""
+    f = w.shape[0]
+    k, n, h_out, w_out = cols.shape
+    out_cm = np.matmul(w.reshape(f, k), cols.reshape(k, -1)).reshape(f, n, h_out, w_out)  # channel-major
+    out = np.empty((n, f, h_out, w_out), dtype=cols.dtype)
+    if b is None:
+        out[...] = out_cm.transpose(1, 0, 2, 3)
+    else:
+        np.add(out_cm.transpose(1, 0, 2, 3), b[:, None, None], out=out)
+    return out
+
+
+def conv2d_input_grad(dout_cm, w, stride, padding, image_shape):
+    """dx (N, C, H, W) = col2im(W^T (C*kh*kw, F) @ dout (F, N*H_out*W_out)), dout given channel-major
+    (F, N, H_out, W_out) (``channel_major``); image_shape = (N, C, H, W)."""
     f, c, kh, kw = w.shape
-    cols = _im2col(x, kh, kw, stride, padding)  # (N, C*kh*kw, H_out, W_out)
-    h_out, w_out = cols.shape[2:]
-    out = np.matmul(w.reshape(f, c * kh * kw), cols.reshape(n, c * kh * kw, h_out * w_out))  # (N, F, H_out*W_out)
-    if b is not None:
-        out += b[:, None]
-    return out.reshape(n, f, h_out, w_out)
+    dcols = np.matmul(w.reshape(f, c * kh * kw).T, dout_cm.reshape(f, -1))  # (C*kh*kw, N*H_out*W_out)
+    x = np.empty(image_shape, dtype=dout_cm.dtype)
+    return col2im(dcols.reshape(c * kh * kw, *dout_cm.shape[1:]), kh, kw, stride, padding, x)
+
+
+def conv2d_weight_grad(cols, dout_cm):
+    """dw = dout (F, N*H_out*W_out) @ cols^T (N*H_out*W_out, C*kh*kw), summed over images and output pixels in one
+    product, as (F, C*kh*kw); db (F,) = the sum of dout. dout given channel-major (F, N, H_out, W_out)."""
+    f = dout_cm.shape[0]
+    dout_rows = dout_cm.reshape(f, -1)
+    return np.matmul(dout_rows, cols.reshape(cols.shape[0], -1).T), dout_rows.sum(axis=1)
+
+
+def conv2d_forward(x, w, b, stride, padding):
+    """Fast conv2d: im2col, then ``conv2d_from_cols``.   Same arguments and result as the reference."""
+    f, c, kh, kw = w.shape
+    return conv2d_from_cols(im2col_batch(x, kh, kw, stride, padding), w, b)
 
 
 def conv2d_backward_input(dout, w, stride, padding, input_size):
-    """Fast dx: dcols[n] = w^T @ dout[n], then col2im.   dout (N, F, H_out, W_out) -> dx (N, C, *input_size)."""
-    n, f, h_out, w_out = dout.shape
-    _, c, kh, kw = w.shape
-    dout = np.ascontiguousarray(dout).reshape(n, f, h_out * w_out)
-    dcols = np.matmul(w.reshape(f, c * kh * kw).T, dout)  # (N, C*kh*kw, H_out*W_out)
-    return _col2im(dcols.reshape(n, c * kh * kw, h_out, w_out), kh, kw, stride, padding, (n, c, *input_size))
+    """Fast dx: ``conv2d_input_grad``.   dout (N, F, H_out, W_out) -> dx (N, C, *input_size)."""
+    return conv2d_input_grad(channel_major(dout), w, stride, padding, (dout.shape[0], w.shape[1], *input_size))
 
 
 def conv2d_backward_weights(x, dout, stride, padding, kernel_size):
-    """Fast dw = sum_n dout[n] @ im2col(x)[n]^T (one BLAS product over the batch) and db = sum of dout."""
+    """Fast dw, db: im2col, then ``conv2d_weight_grad``.   dw (F, C, kh, kw), db (F,)."""
     kh, kw = kernel_size
-    n, f, h_out, w_out = dout.shape
-    c = x.shape[1]
-    cols = _im2col(x, kh, kw, stride, padding).reshape(n, c * kh * kw, h_out * w_out)
-    dout = np.ascontiguousarray(dout).reshape(n, f, h_out * w_out)
-    dw = np.tensordot(dout, cols, axes=([0, 2], [0, 2]))  # (F, C*kh*kw): sums over images and output pixels
-    return dw.reshape(f, c, kh, kw), dout.sum(axis=(0, 2))
+    dw, db = conv2d_weight_grad(im2col_batch(x, kh, kw, stride, padding), channel_major(dout))
+    return dw.reshape(dout.shape[1], x.shape[1], kh, kw), db
 
 
 # ----------------------------------------------------------------------------------------------------------------------
