@@ -9,6 +9,10 @@ then drives it over stdin/stdout, one JSON line each way:
                                                         timed: the total and the median step, in seconds
     phases -> {"phase_ms": [[f, l, b, o], ...]}         `phase_steps` steps, each phase timed (forward, loss,
                                                         backward, optimizer), in milliseconds
+    epoch  -> {"seconds": s}                            one whole epoch over the data as a user sees it: minivae
+                                                        through ``Trainer.fit`` (the time it prints for the epoch),
+                                                        the peers in a user's loop (a fresh permutation, each batch
+                                                        gathered from it, the last one smaller)
     exit   -> {"max_rss_mib": m}                        peak resident memory of this process (see peak_memory_mib)
 
 Implementations: "minivae", "minivae-chosen" (minivae with the thread count it chooses itself: started without
@@ -17,7 +21,8 @@ the thread variables), "numpy" (the plain-NumPy VAE of minivae/start_here.py), "
 preallocated arrays (the ceiling: a step cannot be faster than its matrix products).
 
 Run alone, it times the first training step of a fresh process instead (``--first-step``), which is how the
-orchestrator measures start-up.
+orchestrator measures start-up. With ``--no-warmup`` the worker is ready as soon as it is set up, so that its first
+"epoch" is the first epoch of a fresh process.
 """
 import argparse
 import json
@@ -51,12 +56,22 @@ def batches(data, batch_size):
 
 
 class MinivaeRunner:
-    def __init__(self, d, h, latent, seed=0):
+    def __init__(self, d, h, latent, batch_size, seed=0):
         from minivae import VAE, Adam
+        from minivae.training.trainer import TrainConfig, Trainer
 
         self.model = VAE(d, latent_dim=latent, hidden=(h,), seed=seed)
         self.opt = Adam(lr=1e-3)
         self.rng = np.random.default_rng(seed)
+        self.config = TrainConfig(batch_size=batch_size, lr=1e-3, seed=seed, quiet=True)
+        self.trainer = Trainer(self.model, self.config, optimizer=self.opt)
+
+    def epoch(self, data):
+        """One more epoch of Trainer.fit (its own permutation, batches and bookkeeping); the seconds it records."""
+        from dataclasses import replace
+
+        self.trainer.config = replace(self.config, epochs=self.trainer.epoch + 1)
+        return self.trainer.fit(data)["seconds"][-1]
 
     def step(self, xb):
         terms = self.model.loss_and_gradients(xb, rng=self.rng)
@@ -120,6 +135,9 @@ class TorchRunner:
 
     def prepare(self, data):
         return self.torch.from_numpy(data)  # shares the memory of the NumPy array
+
+    def gather(self, data, idx):
+        return data[self.torch.from_numpy(idx)]
 
     def step(self, xb):
         return self.trainer.step(xb).item()  # .item(): the loss as a float, as the example prints it
@@ -194,14 +212,14 @@ class GemmRunner:
 
 def make_runner(impl, d, h, latent, batch_size):
     if impl == "minivae":
-        return MinivaeRunner(d, h, latent)
+        return MinivaeRunner(d, h, latent, batch_size)
     if impl == "minivae-chosen":  # the count the command line would choose now (minivae/threads.py), not --threads
         from minivae.threads import choose_threads, use_threads
 
         choice = choose_threads()
         use_threads(choice)
         print(f"minivae-chosen: {choice.threads} thread(s) ({choice.reason})", file=sys.stderr, flush=True)
-        return MinivaeRunner(d, h, latent)
+        return MinivaeRunner(d, h, latent, batch_size)
     if impl == "numpy":
         return NumpyRunner(d, h, latent)
     if impl in ("torch-example", "torch-tuned"):
@@ -258,8 +276,8 @@ def serve(args):
     set_peer_threads(args.impl, args.threads)
     t_import = time.perf_counter()
     runner = make_runner(args.impl, args.input_dim, args.hidden, args.latent, args.batch_size)
-    data = np.load(args.data)
-    data = runner.prepare(data) if hasattr(runner, "prepare") else data
+    raw = np.load(args.data)
+    data = runner.prepare(raw) if hasattr(runner, "prepare") else raw
     stream = batches(data, args.batch_size)
     steps = args.steps
 
@@ -272,7 +290,20 @@ def serve(args):
             times[i] = time.perf_counter() - t0
         return {"seconds": float(times.sum()), "step_median": float(np.median(times))}
 
-    run(max(3, steps // 4))  # warm-up: compile or load kernels, grow BLAS buffers, fill the caches
+    def epoch():
+        """One epoch: minivae's through its trainer, a peer's in the loop a user would write."""
+        if hasattr(runner, "epoch"):
+            return runner.epoch(raw)
+        t0 = time.perf_counter()
+        perm = epoch_rng.permutation(len(raw))
+        gather = getattr(runner, "gather", lambda d, idx: d[idx])
+        for start in range(0, len(raw), args.batch_size):
+            runner.step(gather(data, perm[start:start + args.batch_size]))
+        return time.perf_counter() - t0
+
+    epoch_rng = np.random.default_rng(0)
+    if not args.no_warmup:
+        run(max(3, steps // 4))  # warm-up: compile or load kernels, grow BLAS buffers, fill the caches
     send({"ready": True, "setup_seconds": time.perf_counter() - t_import,
           "flops_per_example": getattr(runner, "flops", 0) / args.batch_size})
     for line in sys.stdin:
@@ -282,6 +313,8 @@ def serve(args):
         elif cmd == "phases":
             times = [[1e3 * t for t in runner.phase_step(next(stream))] for _ in range(args.phase_steps)]
             send({"phase_ms": times})
+        elif cmd == "epoch":
+            send({"seconds": epoch()})
         elif cmd == "exit":
             send({"max_rss_mib": peak_memory_mib()})
             return
@@ -324,6 +357,7 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--steps", type=int, default=64, help="training steps per timed repeat")
     p.add_argument("--phase-steps", type=int, default=8, help="steps per 'phases' command")
+    p.add_argument("--no-warmup", action="store_true", help="ready without a warm-up (to time a first epoch)")
     p.add_argument("--first-step", action="store_true")
     p.add_argument("--hide-scipy", action="store_true", help="with --first-step: run as if SciPy were not installed")
     args = p.parse_args()

@@ -69,11 +69,11 @@ def thread_env(threads, extra=None):
 class Worker:
     """A runners.py process and its line protocol."""
 
-    def __init__(self, impl, cfg, batch_size, threads, data_path, steps):
+    def __init__(self, impl, cfg, batch_size, threads, data_path, steps, extra=()):
         d, h, latent = cfg
         cmd = [sys.executable, str(HERE / "runners.py"), "--impl", impl, "--data", str(data_path),
                "--input-dim", str(d), "--hidden", str(h), "--latent", str(latent), "--batch-size", str(batch_size),
-               "--threads", str(threads or 1), "--steps", str(steps)]
+               "--threads", str(threads or 1), "--steps", str(steps), *extra]
         self.impl = impl
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                      env=thread_env(threads))
@@ -154,6 +154,37 @@ def measure_group(cfg, batch_size, threads, impls, data_path, args):
         "flops_per_example": ready.get("gemm", {}).get("flops_per_example", 0.0),
     }
     return result
+
+
+def measure_epochs(cfg, batch_size, threads, impls, data_path, args):
+    """Whole epochs as a user sees them, for every implementation but the matrix products: ``args.epoch_runs`` runs,
+    each in fresh processes (so the first epoch is a fresh process's first), ``args.epochs`` epochs per run, the
+    processes taking turns epoch by epoch in a rotating order."""
+    impls = [k for k in impls if k != "gemm"]
+    times = {k: [] for k in impls}  # per run: the list of its epoch times
+    for run in range(args.epoch_runs):
+        workers = [Worker(impl, cfg, batch_size, threads, data_path, args.steps, extra=["--no-warmup"])
+                   for impl in impls]
+        for w in workers:
+            w.receive()
+        for k in impls:
+            times[k].append([])
+        for e in range(args.epochs):
+            shift = (run + e) % len(workers)
+            for w in workers[shift:] + workers[:shift]:
+                time.sleep(args.pause)
+                times[w.impl][-1].append(w.ask("epoch")["seconds"])
+        for w in workers:
+            w.close()
+    t = {k: np.array(v) for k, v in times.items()}  # (runs, epochs)
+    n = len(np.load(data_path, mmap_mode="r"))
+    steady = {k: v[:, 1:].mean(axis=1) for k, v in t.items()}  # per run: mean steady epoch
+    return {"config": cfg, "batch_size": batch_size, "threads": threads, "examples": n, "epoch_seconds": times,
+            # per run, examples per second over the steady epochs (the first apart); the table: median and range
+            "steady_examples_per_second": {k: (n / v).tolist() for k, v in steady.items()},
+            "first_examples_per_second": {k: (n / v[:, 0]).tolist() for k, v in t.items()},
+            # paired within each run: the peer's mean steady epoch over minivae's
+            "ratio": {k: float(np.median(steady[k] / steady["minivae"])) for k in steady if k != "minivae"}}
 
 
 def first_step_seconds(impl, data_path, env_extra=None, threads=2, hide_scipy=False):
@@ -279,6 +310,39 @@ def report(results, startup, meta):
     return "\n".join(lines)
 
 
+def report_epochs(epochs, results):
+    """The whole-epoch table, beside the step table's figure for the same setting where it was measured."""
+    if not epochs:
+        return []
+    impls = [k for k in IMPLS if k in epochs[0]["steady_examples_per_second"]]
+    peers = [k for k in PEERS if k in impls]
+    steps = {(r["config"], r["batch_size"], r["threads"]): r for r in results}
+    e0 = epochs[0]
+    lines = ["", f"Whole epochs, as a user sees them: {e0['examples']:,} examples per epoch; minivae through "
+             "Trainer.fit (the seconds it prints for an epoch: the shuffled batches, and after them the active units "
+             "and I(x;z) it reports), the peers in a user's loop (a fresh permutation, each batch gathered from it, "
+             f"the last one smaller). {len(e0['epoch_seconds']['minivae'])} runs, each in fresh processes taking "
+             f"turns epoch by epoch, {len(e0['epoch_seconds']['minivae'][0])} epochs per run. ex/s: over the steady "
+             "epochs (the first apart), the median over runs [lowest - highest]; x peer: paired within each run, "
+             "median over runs; first: a fresh process's first epoch.", ""]
+    head = (["model", "batch", "threads"] + [f"{k} ex/s" for k in impls] + [f"x {k}" for k in peers]
+            + ["minivae first epoch ex/s", "steady / first", "minivae in the step table", "% of GEMM"])
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for e in epochs:
+        key = (e["config"], e["batch_size"], e["threads"])
+        steady, first = e["steady_examples_per_second"], e["first_examples_per_second"]
+        row = [fmt_cfg(e["config"]), str(e["batch_size"]), str(e["threads"])]
+        row += [f"{np.median(steady[k]):,.0f} [{min(steady[k]):,.0f} - {max(steady[k]):,.0f}]" for k in impls]
+        row += [f"{e['ratio'][k]:.2f}" for k in peers]
+        mv = float(np.median(steady["minivae"]))
+        row += [f"{np.median(first['minivae']):,.0f}", f"{mv / np.median(first['minivae']):.2f}"]
+        step = steps.get(key)
+        row += ([f"{step['examples_per_second']['minivae']:,.0f}",
+                 f"{100 * mv / step['best_examples_per_second']['gemm']:.0f}%"] if step else ["", ""])
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
 def targets(results, startup):
     """The issue's targets, checked on this run: 784-400-20, batch 128, 2 threads, and ahead of PyTorch elsewhere."""
     head = [r for r in results if (r["config"], r["batch_size"], r["threads"]) == ((784, 400, 20), 128, 2)]
@@ -328,6 +392,8 @@ def main():
     p.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if it is installed")
     p.add_argument("--no-jax", action="store_true", help="leave JAX out even if it is installed")
     p.add_argument("--no-startup", action="store_true", help="skip the start-up measurement")
+    p.add_argument("--epochs", type=int, default=4, help="whole epochs per run in the epoch table (0: no table)")
+    p.add_argument("--epoch-runs", type=int, default=3, help="runs of the epoch table, each in fresh processes")
     p.add_argument("--quick", action="store_true", help="784-400-20, batch 128, 5 repeats, 2 threads")
     p.add_argument("--json", help="also write the raw results to this file")
     args = p.parse_args()
@@ -348,7 +414,7 @@ def main():
     meta = {"date": datetime.date.today().isoformat(), "cpu": cpu_model(), "cores": os.cpu_count(),
             "versions": versions(), "load_before": os.getloadavg()[0], "repeats": args.repeats,
             "steps": args.steps}
-    results, startup = [], {}
+    results, startup, epochs = [], {}, []
     with tempfile.TemporaryDirectory() as tmp:
         data = load_mnist_test_10k().x_train  # (9000, 784) float32 in [0, 1]
         data = data[np.random.default_rng(0).permutation(len(data))]
@@ -362,13 +428,18 @@ def main():
                     results.append(r)
                     eps = r["examples_per_second"]
                     print("   " + ", ".join(f"{k} {v:,.0f} ex/s" for k, v in eps.items()), file=sys.stderr)
+                    if args.epochs >= 2:
+                        print(f"measuring whole epochs, {cfg}, batch {batch_size}, {threads} thread(s) ...",
+                              file=sys.stderr, flush=True)
+                        epochs.append(measure_epochs(parse_cfg(cfg), batch_size, threads, impls, data_path, args))
         if not args.no_startup:
             print("measuring start-up ...", file=sys.stderr, flush=True)
             startup = measure_startup(data_path, impls, repeats=5)
     meta["load_after"] = os.getloadavg()[0]
-    print(report(results, startup, meta))
+    print(report(results, startup, meta) + "\n".join([""] + report_epochs(epochs, results)))
     if args.json:
-        Path(args.json).write_text(json.dumps({"meta": meta, "results": results, "startup": startup}, indent=1))
+        Path(args.json).write_text(json.dumps({"meta": meta, "results": results, "startup": startup,
+                                               "epochs": epochs}, indent=1))
 
 
 if __name__ == "__main__":

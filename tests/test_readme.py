@@ -51,7 +51,7 @@ SHORTER = {  # the first prefix that matches applies: the longer ones first
     # whenever it is installed.
     ("python", "bench/throughput.py"): ["--configs", "784-400-20", "--batches", "128", "--threads", "1",
                                         "--repeats", "1", "--steps", "2", "--pause", "0", "--no-startup",
-                                        "--no-torch", "--no-jax"],
+                                        "--no-torch", "--no-jax", "--epochs", "2", "--epoch-runs", "1"],
     # the busy machine only, 3 repeats of 2 steps, minivae's three workers
     ("python", "bench/busy_machine.py"): ["--quick", "--steps", "2", "--pause", "0", "--no-torch", "--no-jax"],
     ("python", "bench/profile_step.py"): ["--steps", "3"],
