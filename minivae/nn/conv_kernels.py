@@ -129,61 +129,78 @@ def col2im_reference(cols, kh, kw, stride, padding, image_shape):
 
 
 @njit(cache=True)
-def _inside(size, size_out, offset, stride, padding):
-    """The output positions o in [lo, hi) whose input position o*stride + offset - padding lies in [0, size)."""
-    lo = max(0, (padding - offset + stride - 1) // stride)
-    hi = min(size_out, (size - 1 + padding - offset) // stride + 1)
-    return lo, max(lo, hi)
+def _window_starts(h_out, w_out, stride, wp):
+    """start[oh * w_out + ow] = oh*s*wp + ow*s: where window (oh, ow) begins in a padded plane of width wp, stored
+    flat (row after row); kernel offset (i, j) is then at start + i*wp + j."""
+    start = np.empty(h_out * w_out, dtype=np.int64)
+    for oh in range(h_out):
+        for ow in range(w_out):
+            start[oh * w_out + ow] = oh * stride * wp + ow * stride
+    return start
 
 
 @njit(cache=True)
 def im2col(x, kh, kw, stride, padding, cols):
-    """x (N, C, H, W) -> cols (C*kh*kw, N, H_out, W_out), overwritten. cols is written in order; the columns that
-    fall on the padding are zeroed without a test per entry."""
+    """x (N, C, H, W) -> cols (C*kh*kw, N, H_out, W_out), overwritten.
+
+    The padded batch is copied once, channel-major, planes stored flat; then cols is written in order, row by row:
+    for row r = (c, i, j), every image's H_out*W_out entries gathered from its plane at the window starts + offset.
+    (In this order the writes are sequential and one channel's planes, read 16 times for a 4x4 kernel, stay in
+    cache; image by image instead, the writes jump between the C*kh*kw rows and the copy runs about half as fast.)
+    """
     n_img, n_ch, h, w = x.shape
     h_out, w_out = cols.shape[2], cols.shape[3]
+    hp, wp = h + 2 * padding, w + 2 * padding
+    start = _window_starts(h_out, w_out, stride, wp)
+    n_pix = h_out * w_out
+    out = cols.reshape((cols.shape[0], n_img, n_pix))
+    xp = np.zeros((n_ch, n_img, hp * wp), dtype=x.dtype)  # the padded batch
+    for n in range(n_img):
+        for c in range(n_ch):
+            for ih in range(h):
+                for iw in range(w):
+                    xp[c, n, (ih + padding) * wp + iw + padding] = x[n, c, ih, iw]
     for c in range(n_ch):
         for i in range(kh):
-            oh_lo, oh_hi = _inside(h, h_out, i, stride, padding)
             for j in range(kw):
-                ow_lo, ow_hi = _inside(w, w_out, j, stride, padding)
-                r = (c * kh + i) * kw + j
+                offset = i * wp + j
+                rows = out[(c * kh + i) * kw + j]
                 for n in range(n_img):
-                    for oh in range(h_out):
-                        if oh < oh_lo or oh >= oh_hi:
-                            for ow in range(w_out):
-                                cols[r, n, oh, ow] = 0
-                            continue
-                        ih = oh * stride + i - padding
-                        for ow in range(ow_lo):
-                            cols[r, n, oh, ow] = 0
-                        for ow in range(ow_lo, ow_hi):
-                            cols[r, n, oh, ow] = x[n, c, ih, ow * stride + j - padding]
-                        for ow in range(ow_hi, w_out):
-                            cols[r, n, oh, ow] = 0
+                    plane, dst = xp[c, n], rows[n]
+                    for p in range(n_pix):
+                        dst[p] = plane[start[p] + offset]
     return cols
 
 
 @njit(cache=True)
 def col2im(cols, kh, kw, stride, padding, x):
     """cols (C*kh*kw, N, H_out, W_out) -> x (N, C, H, W), overwritten: each column added back onto its window;
-    entries that fall on the padding are dropped."""
+    entries that fall on the padding are dropped.
+
+    Channel by channel: that channel's padded planes (N of them, flat) are zeroed, every row r = (c, i, j) of cols
+    is read in order and added at the window starts + offset, and the inside of the planes is copied to x.
+    """
     n_img, n_ch, h, w = x.shape
     h_out, w_out = cols.shape[2], cols.shape[3]
-    for n in range(n_img):
-        for c in range(n_ch):
+    hp, wp = h + 2 * padding, w + 2 * padding
+    start = _window_starts(h_out, w_out, stride, wp)
+    n_pix = h_out * w_out
+    src_rows = cols.reshape((cols.shape[0], n_img, n_pix))
+    xp = np.empty((n_img, hp * wp), dtype=x.dtype)  # one channel of the padded batch
+    for c in range(n_ch):
+        xp[:] = 0
+        for i in range(kh):
+            for j in range(kw):
+                offset = i * wp + j
+                rows = src_rows[(c * kh + i) * kw + j]
+                for n in range(n_img):
+                    plane, src = xp[n], rows[n]
+                    for p in range(n_pix):
+                        plane[start[p] + offset] += src[p]
+        for n in range(n_img):
             for ih in range(h):
                 for iw in range(w):
-                    x[n, c, ih, iw] = 0
-            for i in range(kh):
-                oh_lo, oh_hi = _inside(h, h_out, i, stride, padding)
-                for j in range(kw):
-                    ow_lo, ow_hi = _inside(w, w_out, j, stride, padding)
-                    r = (c * kh + i) * kw + j
-                    for oh in range(oh_lo, oh_hi):
-                        ih = oh * stride + i - padding
-                        for ow in range(ow_lo, ow_hi):
-                            x[n, c, ih, ow * stride + j - padding] += cols[r, n, oh, ow]
+                    x[n, c, ih, iw] = xp[n, (ih + padding) * wp + iw + padding]
     return x
 
 
