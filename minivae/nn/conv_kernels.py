@@ -56,9 +56,10 @@ its fast inner loops, and dw needs no copy of cols into another order. The layer
 for dw, so each convolution runs im2col once per step.
 
 ``col2im`` (the other Numba kernel) is the adjoint of im2col: it adds every column back onto the window it was copied
-from (windows overlap when s < kh, so entries add up). The kernels are serial: they only copy memory, which costs
-little next to the matrix products (BLAS already uses every core), and a parallel loop would compete with BLAS for the
-cores. ``cache=True``, no fastmath, and ``NUMBA_DISABLE_JIT=1`` runs them as plain Python loops.
+from (windows overlap when s < kh, so entries add up). The kernels are serial. They only copy memory, but that is a
+quarter of the ConvVAE's training step on one thread (``bench/conv_step.py --profile``); a parallel loop (``prange``
+over the channels) measured 2-7x slower with two threads, Numba's thread pool competing for the cores with the BLAS
+threads, which spin between products. ``cache=True``, no fastmath, and ``NUMBA_DISABLE_JIT=1`` runs them as plain Python loops.
 
 Conventions as in ``minivae.nn.kernels``: ``name_reference`` is the readable NumPy version (short loops over pixels or
 kernel offsets, with np.einsum), ``name`` the fast one; ``tests/test_conv.py`` holds each pair equal.
