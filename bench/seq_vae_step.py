@@ -34,25 +34,27 @@ Shapes (``SHAPES``): the names corpus (minivae's bundled census first names: V =
 <eos>, mean 8.0; a batch is N names drawn once at random), E = 32, L = 16, N in {64, 256}, H in {128, 256}; and a
 word-level scale (V = 2,000, random ids, lengths uniform in 20..30, N = 64, E = 128, H = 256, L = 16). float32.
 
-How it is timed: each library and thread count runs in its own process, started with OMP_NUM_THREADS,
-OPENBLAS_NUM_THREADS, MKL_NUM_THREADS and NUMBA_NUM_THREADS set (and torch.set_num_threads / numba.set_num_threads
-called), so each library reads them before it loads; both processes of a thread count build every shape and warm it
-up. Then they take turns, one repeat each per shape, the one to go first alternating between repeats. A repeat is
-``--steps`` training steps on the same batch, each timed; its value is the median step. The table shows steps per
-second from the median over repeats, and the ratio minivae / torch (speed: above 1, minivae is faster) as the median
-over repeats of (torch's step / minivae's step) in the same round. The machine is shared: quote the ratios.
+How it is timed (``bench/alternation.py``): each library and thread count runs in its own process, started with
+OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS and NUMBA_NUM_THREADS set (and torch.set_num_threads /
+numba.set_num_threads called), so each library reads them before it loads; both processes of a thread count build
+every shape and warm it up. Then they take turns, one repeat each per shape, the one to go first alternating between
+repeats. A repeat is ``--steps`` training steps on the same batch, each timed; its value is the median step. The
+table shows steps per second from the median over repeats, and the ratio minivae / torch (speed: above 1, minivae is
+faster) as the median over repeats of (torch's step / minivae's step) in the same round. The machine is shared:
+quote the ratios.
 """
 import argparse
-import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from statistics import median
 
 ROOT = Path(__file__).resolve().parents[1]
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from alternation import serve, start_worker, stop, take_turns, worker_threads  # noqa: E402
+
 PAD_ID, BOS_ID, EOS_ID = 0, 1, 2  # as minivae.datasets.text
 
 # name: vocabulary V, batch N, embedding E, hidden H, latent L, where the ids come from
@@ -269,9 +271,7 @@ def check(shapes, encoder):
 
 
 def worker(args):
-    import numpy as np
-
-    threads = int(os.environ["OMP_NUM_THREADS"])
+    threads = worker_threads()
     if args.worker == "torch":
         import torch
 
@@ -284,32 +284,7 @@ def worker(args):
     for step in steps.values():
         for _ in range(5):
             step()
-    print(json.dumps({"ready": True}), flush=True)
-    for line in sys.stdin:
-        words = line.split()
-        if not words or words[0] != "run":
-            break
-        step, times = steps[words[1]], np.empty(args.steps)
-        for i in range(args.steps):
-            t0 = time.perf_counter()
-            step()
-            times[i] = time.perf_counter() - t0
-        print(json.dumps({"median": float(np.median(times))}), flush=True)
-
-
-def start(impl, threads, args):
-    env = dict(os.environ, **{v: str(threads) for v in THREAD_VARS})
-    cmd = [sys.executable, __file__, "--worker", impl, "--steps", str(args.steps), "--torch-encoder",
-           args.torch_encoder, "--shapes", *args.shapes]
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-    assert json.loads(proc.stdout.readline())["ready"]
-    return proc
-
-
-def ask(proc, shape):
-    proc.stdin.write(f"run {shape}\n")
-    proc.stdin.flush()
-    return json.loads(proc.stdout.readline())["median"]
+    serve(steps, args.steps)
 
 
 def main():
@@ -334,16 +309,11 @@ def main():
     load_before = os.getloadavg()[0]
     rows = []
     for threads in args.threads:
-        procs = {impl: start(impl, threads, args) for impl in ("minivae", "torch")}
-        times = {(impl, s): [] for impl in procs for s in args.shapes}
-        for r in range(args.repeats):
-            for s in args.shapes:
-                for impl in (("minivae", "torch") if r % 2 == 0 else ("torch", "minivae")):
-                    times[impl, s].append(ask(procs[impl], s))
-                    time.sleep(0.05)  # let the other process's spinning threads go to sleep
-        for proc in procs.values():
-            proc.stdin.close()
-            proc.wait()
+        worker_args = ["--steps", str(args.steps), "--torch-encoder", args.torch_encoder, "--shapes", *args.shapes]
+        procs = {impl: start_worker(__file__, ["--worker", impl, *worker_args], threads)
+                 for impl in ("minivae", "torch")}
+        times = take_turns(procs, args.shapes, args.repeats)
+        stop(procs.values())
         for s in args.shapes:
             ratio = median([t / m for m, t in zip(times["minivae", s], times["torch", s])])
             rows.append((s, threads, 1 / median(times["minivae", s]), 1 / median(times["torch", s]), ratio))

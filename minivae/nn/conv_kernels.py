@@ -59,7 +59,8 @@ for dw, so each convolution runs im2col once per step.
 from (windows overlap when s < kh, so entries add up). The kernels are serial. They only copy memory, but that is a
 quarter of the ConvVAE's training step on one thread (``bench/conv_step.py --profile``); a parallel loop (``prange``
 over the channels) measured 2-7x slower with two threads, Numba's thread pool competing for the cores with the BLAS
-threads, which spin between products. ``cache=True``, no fastmath, and ``NUMBA_DISABLE_JIT=1`` runs them as plain Python loops.
+threads, which spin between products. ``cache=True``, no fastmath, and ``NUMBA_DISABLE_JIT=1`` runs them as plain
+Python loops.
 
 Conventions as in ``minivae.nn.kernels``: ``name_reference`` is the readable NumPy version (short loops over pixels or
 kernel offsets, with np.einsum), ``name`` the fast one; ``tests/test_conv.py`` holds each pair equal.
