@@ -2,8 +2,8 @@
 
 A benchmark that compares libraries starts one worker per library and thread count with ``start_worker``: the
 thread variables (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS, NUMBA_NUM_THREADS) are set in its
-environment, so every library reads them before it loads. The worker builds its steps, warms them up and calls
-``serve``, which answers one JSON line per request on stdin:
+environment, so every library reads them before it loads. The worker (``run_worker``) builds its steps, warms them
+up and calls ``serve``, which answers one JSON line per request on stdin:
 
     "run NAME"  ->  {"median": seconds}     the median of `steps` timed calls of the step called NAME
 
@@ -34,6 +34,25 @@ def start_worker(script, args, threads):
 def worker_threads():
     """The thread count this worker was started with (``start_worker`` sets it)."""
     return int(os.environ["OMP_NUM_THREADS"])
+
+
+def run_worker(impl, build_steps, n_steps, warmup=5):
+    """The body of a worker: the library's thread count (torch's, or Numba's for minivae), its steps built by
+    ``build_steps()`` (a dict name -> step function), each called ``warmup`` times, then ``serve``."""
+    threads = worker_threads()
+    if impl == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+    else:
+        import numba
+
+        numba.set_num_threads(threads)
+    steps = build_steps()
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
+    serve(steps, n_steps)
 
 
 def serve(steps, n_steps):

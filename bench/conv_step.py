@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the minivae of this checkout, installed or not
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from alternation import start_worker, serve, stop, take_turns, worker_threads  # noqa: E402
+from alternation import run_worker, start_worker, stop, take_turns  # noqa: E402
 
 LATENT, CHANNELS, IMPLS = 20, (32, 64), ("minivae", "torch", "gemm")
 
@@ -228,20 +228,7 @@ def build(impl, n):
 
 
 def worker(args):
-    threads = worker_threads()
-    if args.worker == "torch":
-        import torch
-
-        torch.set_num_threads(threads)
-    else:
-        import numba
-
-        numba.set_num_threads(threads)
-    steps = {str(n): build(args.worker, n) for n in args.batch}
-    for step in steps.values():
-        for _ in range(5):
-            step()
-    serve(steps, args.steps)
+    run_worker(args.worker, lambda: {str(n): build(args.worker, n) for n in args.batch}, args.steps)
 
 
 def profile(n, steps=50):

@@ -53,7 +53,7 @@ from statistics import median
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from alternation import serve, start_worker, stop, take_turns, worker_threads  # noqa: E402
+from alternation import run_worker, start_worker, stop, take_turns  # noqa: E402
 
 PAD_ID, BOS_ID, EOS_ID = 0, 1, 2  # as minivae.datasets.text
 
@@ -271,20 +271,8 @@ def check(shapes, encoder):
 
 
 def worker(args):
-    threads = worker_threads()
-    if args.worker == "torch":
-        import torch
-
-        torch.set_num_threads(threads)
-    else:
-        import numba
-
-        numba.set_num_threads(threads)
-    steps = {name: build(args.worker, SHAPES[name], encoder=args.torch_encoder) for name in args.shapes}
-    for step in steps.values():
-        for _ in range(5):
-            step()
-    serve(steps, args.steps)
+    run_worker(args.worker, lambda: {name: build(args.worker, SHAPES[name], encoder=args.torch_encoder)
+                                     for name in args.shapes}, args.steps)
 
 
 def main():
