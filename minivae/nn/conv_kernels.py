@@ -51,16 +51,14 @@ product for the whole batch, done by BLAS, with dout taken channel-major, (F, N,
     dw     = dout @ cols^T                                      (F, C*kh*kw): the sum over images and pixels
     dcols  = w.reshape(F, C*kh*kw)^T @ dout;  dx = col2im(dcols)
 
-One large product instead of N small ones (one per image, (F, C*kh*kw) @ (C*kh*kw, H_out*W_out)) keeps BLAS at
-its fast inner loops, and dw needs no copy of cols into another order. The layers keep cols from the forward pass
-for dw, so each convolution runs im2col once per step.
+One large product instead of N small ones (one per image) keeps BLAS at its fast inner loops, and dw needs no copy
+of cols into another order. The layers keep cols from the forward pass for dw: one im2col per convolution and step.
 
 ``col2im`` (the other Numba kernel) is the adjoint of im2col: it adds every column back onto the window it was copied
 from (windows overlap when s < kh, so entries add up). The kernels are serial. They only copy memory, but that is a
 quarter of the ConvVAE's training step on one thread (``bench/conv_step.py --profile``); a parallel loop (``prange``
 over the channels) measured 2-7x slower with two threads, Numba's thread pool competing for the cores with the BLAS
-threads, which spin between products. ``cache=True``, no fastmath, and ``NUMBA_DISABLE_JIT=1`` runs them as plain
-Python loops.
+threads, which spin between products. ``cache=True``, no fastmath; ``NUMBA_DISABLE_JIT=1`` runs them as Python loops.
 
 Conventions as in ``minivae.nn.kernels``: ``name_reference`` is the readable NumPy version (short loops over pixels or
 kernel offsets, with np.einsum), ``name`` the fast one; ``tests/test_conv.py`` holds each pair equal.
@@ -143,13 +141,9 @@ def _window_starts(h_out, w_out, stride, wp):
 
 @njit(cache=True)
 def im2col(x, kh, kw, stride, padding, cols):
-    """x (N, C, H, W) -> cols (C*kh*kw, N, H_out, W_out), overwritten.
-
-    The padded batch is copied once, channel-major, planes stored flat; then cols is written in order, row by row:
-    for row r = (c, i, j), every image's H_out*W_out entries gathered from its plane at the window starts + offset.
-    (In this order the writes are sequential and one channel's planes, read 16 times for a 4x4 kernel, stay in
-    cache; image by image instead, the writes jump between the C*kh*kw rows and the copy runs about half as fast.)
-    """
+    """x (N, C, H, W) -> cols (C*kh*kw, N, H_out, W_out), overwritten. The padded batch is copied once,
+    channel-major, planes flat; then cols is written in order: row r = (c, i, j) gathers every image's H_out*W_out
+    entries from its plane at the window starts + offset (sequential writes; one channel's planes stay in cache)."""
     n_img, n_ch, h, w = x.shape
     h_out, w_out = cols.shape[2], cols.shape[3]
     hp, wp = h + 2 * padding, w + 2 * padding
@@ -176,12 +170,9 @@ def im2col(x, kh, kw, stride, padding, cols):
 
 @njit(cache=True)
 def col2im(cols, kh, kw, stride, padding, x):
-    """cols (C*kh*kw, N, H_out, W_out) -> x (N, C, H, W), overwritten: each column added back onto its window;
-    entries that fall on the padding are dropped.
-
-    Channel by channel: that channel's padded planes (N of them, flat) are zeroed, every row r = (c, i, j) of cols
-    is read in order and added at the window starts + offset, and the inside of the planes is copied to x.
-    """
+    """cols (C*kh*kw, N, H_out, W_out) -> x (N, C, H, W), overwritten: each column added back onto its window,
+    channel by channel: the channel's N padded planes zeroed, its rows of cols added at the window starts + offset in
+    order, the inside of the planes copied to x (entries that fall on the padding are dropped)."""
     n_img, n_ch, h, w = x.shape
     h_out, w_out = cols.shape[2], cols.shape[3]
     hp, wp = h + 2 * padding, w + 2 * padding
