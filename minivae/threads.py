@@ -7,7 +7,11 @@ the cores that are free when it starts and uses that many:
 
     busy    = (1 - idle fraction) * cores        the other programs' load, from /proc/stat over 0.1 s (elsewhere:
                                                   the 1-minute load average, which also counts programs just ended)
-    threads = max(1, round(min(usable, cores - busy)))      usable: the cores this process may run on
+    threads = max(1, round(min(usable, cores - busy) / ranks))      usable: the cores this process may run on
+
+where ``ranks`` is 1, or under an MPI launcher the number of ranks it started on this machine (MPI_LOCALNRANKS from
+MPICH's Hydra, OMPI_COMM_WORLD_LOCAL_SIZE from Open MPI): ``mpiexec -n 2`` on two cores gives each rank one thread
+instead of two ranks fighting over two cores with two threads each.
 
 Who decides, first match wins:
 
@@ -34,6 +38,7 @@ import time
 from dataclasses import dataclass
 
 ENVIRONMENT = "MINIVAE_THREADS"
+LOCAL_RANKS_VARIABLES = ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE")  # set by MPICH's Hydra, by Open MPI
 OUTSIDE_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -84,9 +89,19 @@ def busy_cores(interval=0.1, stat="/proc/stat"):
     return cores * (1 - (idle1 - idle0) / (total1 - total0))
 
 
-def threads_for(usable, cores, busy):
-    """max(1, round(min(usable, cores - busy))): the formula of the module docstring."""
-    return max(1, int(round(min(usable, cores - busy))))
+def threads_for(usable, cores, busy, ranks=1):
+    """max(1, round(min(usable, cores - busy) / ranks)): the formula of the module docstring."""
+    return max(1, int(round(min(usable, cores - busy) / ranks)))
+
+
+def ranks_on_this_machine(environ):
+    """How many ranks an MPI launcher started on this machine (1 without a launcher, or when it does not say)."""
+    for name in LOCAL_RANKS_VARIABLES:
+        try:
+            return max(1, int(environ[name]))
+        except (KeyError, ValueError):
+            continue
+    return 1
 
 
 _measured = None  # the count of rule 4, made once per process
@@ -107,8 +122,10 @@ def choose_threads(requested=None, environ=None):
                                       "overrides it)")
     if _measured is None:
         usable, cores, busy = usable_cores(), os.cpu_count() or 1, busy_cores()
-        _measured = ThreadChoice(threads_for(usable, cores, busy),
-                                 f"{cores} cores, {busy:.1f} busy with other programs, {usable} usable")
+        ranks = ranks_on_this_machine(environ)
+        shared = f", shared by {ranks} ranks" if ranks > 1 else ""
+        _measured = ThreadChoice(threads_for(usable, cores, busy, ranks),
+                                 f"{cores} cores, {busy:.1f} busy with other programs, {usable} usable{shared}")
     return _measured
 
 

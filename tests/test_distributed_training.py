@@ -19,7 +19,7 @@ import pytest
 pytest.importorskip("mpi4py")
 
 from minivae.cli.main import main  # noqa: E402
-from minivae.distributed.data_parallel import DataParallel, RanksDisagree  # noqa: E402
+from minivae.distributed.data_parallel import DataParallel, RanksDisagree, parameter_checksum  # noqa: E402
 from minivae.distributed.mpi import LAUNCHER_VARIABLES, SingleProcess  # noqa: E402
 from minivae.models import VAE, ConvVAE  # noqa: E402
 from minivae.training.checkpoint import load_checkpoint  # noqa: E402
@@ -145,6 +145,20 @@ def test_models_without_data_parallel_training_are_refused():
 def test_ranks_with_different_parameters_stop_the_run():
     with pytest.raises(RanksDisagree, match="after step 3 the ranks hold different parameters"):
         DataParallel(VAE(6, latent_dim=2, hidden=(4,)), TwoRanks()).check_parameters(3)
+
+
+def test_the_parameter_checksum_does_not_depend_on_the_blas_thread_count():
+    """Two ranks may run with other thread counts; equal parameters must give equal checksums to the last bit
+    (OpenBLAS's dot product adds a long vector's parts in another order with two threads)."""
+    from threadpoolctl import threadpool_limits
+
+    params = {"w": np.random.default_rng(0).standard_normal(652_824) * 0.05, "b": np.arange(3.0)}
+    with threadpool_limits(1):
+        one = parameter_checksum(params)
+    with threadpool_limits(2):
+        two = parameter_checksum(params)
+    assert one.tolist() == two.tolist()
+    assert one[1] == pytest.approx(sum(float(np.sum(p.astype(np.float64) ** 2)) for p in params.values()))
 
 
 ONE_RANK_FAILS = '''

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from minivae import VAE
+from minivae import VAE, threads
 from minivae.cli.main import main
-from minivae.threads import ThreadChoice, busy_cores, choose_threads, threads_for
+from minivae.threads import ThreadChoice, busy_cores, choose_threads, ranks_on_this_machine, threads_for
 from minivae.training.trainer import TrainConfig, Trainer
 
 
@@ -64,6 +64,32 @@ def test_a_bad_value_is_one_line_on_the_command_line(capsys, monkeypatch):
 ])
 def test_threads_for(usable, cores, busy, threads):
     assert threads_for(usable, cores, busy) == threads
+
+
+@pytest.mark.parametrize("usable, cores, busy, ranks, threads", [
+    (2, 2, 0.0, 2, 1),   # mpiexec -n 2 on two idle cores: one thread per rank
+    (2, 2, 1.0, 2, 1),   # the other rank already busy: still at least one
+    (8, 8, 0.0, 2, 4),   # two ranks on eight cores: four each
+    (8, 8, 1.0, 3, 2),   # round(7 / 3)
+])
+def test_threads_for_the_ranks_of_one_machine(usable, cores, busy, ranks, threads):
+    assert threads_for(usable, cores, busy, ranks) == threads
+
+
+@pytest.mark.parametrize("environ, ranks", [
+    ({}, 1), ({"MPI_LOCALNRANKS": "2"}, 2), ({"OMPI_COMM_WORLD_LOCAL_SIZE": "4"}, 4), ({"MPI_LOCALNRANKS": "x"}, 1),
+])
+def test_ranks_on_this_machine_from_the_launcher(environ, ranks):
+    assert ranks_on_this_machine(environ) == ranks
+
+
+def test_the_measured_count_under_a_launcher_names_the_ranks(monkeypatch):
+    monkeypatch.setattr(threads, "_measured", None)
+    monkeypatch.setattr(threads, "busy_cores", lambda: 0.0)
+    monkeypatch.setattr(threads, "usable_cores", lambda: 2)
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 2)
+    choice = choose_threads(None, {"MPI_LOCALNRANKS": "2"})
+    assert choice == ThreadChoice(1, "2 cores, 0.0 busy with other programs, 2 usable, shared by 2 ranks")
 
 
 def test_busy_cores_from_two_readings_of_proc_stat(tmp_path, monkeypatch):

@@ -119,9 +119,13 @@ def any_rank(comm, flag):
 
 
 def parameter_checksum(params):
-    """(sum of p, sum of p^2) over every entry of every parameter, in float64: (2,)."""
+    """(sum of p, sum of p^2) over every entry of every parameter, in float64: (2,).
+
+    Both sums are NumPy's own pairwise sums, never BLAS: OpenBLAS's dot product f @ f splits a long vector among
+    its threads and adds the parts in another order, so two ranks with the same parameters but another thread
+    count would disagree in the last bit."""
     flat = [np.asarray(p, dtype=np.float64).ravel() for p in params.values()]
-    return np.array([sum(float(f.sum()) for f in flat), sum(float(f @ f) for f in flat)])
+    return np.array([sum(float(f.sum()) for f in flat), sum(float(np.sum(f * f)) for f in flat)])
 
 
 class DataParallel:
