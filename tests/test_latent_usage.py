@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from minivae import VAE, Autoencoder, ConditionalVAE
-from minivae.apps.evaluation import evaluate, mutual_information
+from minivae.apps.evaluation import evaluate, latent_use, mutual_information
 from minivae.apps.latent import active_units
 from minivae.datasets.text import Vocabulary
 from minivae.models.sequence_vae import SequenceVAE
@@ -138,3 +138,14 @@ def test_bad_input_is_refused_in_one_line(model, x, rng, kwargs, error, match):
     with pytest.raises(error, match=match) as err:
         mutual_information(model, x, rng, **kwargs)
     assert "\n" not in str(err.value)
+
+
+def test_latent_use_gives_the_two_numbers_of_one_encoder_pass():
+    """The trainer's per-epoch report encodes the examples once for both numbers: the same values, to the last bit,
+    as active_units and mutual_information computed apart, each with its own encoder pass."""
+    model = VAE(12, latent_dim=3, hidden=(8,), seed=1)
+    x = np.random.default_rng(2).random((2500, 12)).astype(np.float32)
+    active, mi = latent_use(model, x, seed=4)
+    assert active == active_units(model, x[:2000])[0]
+    assert mi == mutual_information(model, x[:2000], np.random.default_rng(4))
+    assert latent_use(Autoencoder(12, latent_dim=3, hidden=(8,)), x) == (None, None)

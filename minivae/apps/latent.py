@@ -362,8 +362,12 @@ def active_units(model, x, threshold=0.01, batch_size=1000):
     """
     if not threshold >= 0:
         raise ValueError(f"threshold must be a non-negative number (0.01 in Burda et al.), got {threshold!r}")
-    means = encoder_means(model, x, batch_size)  # (N, L)
+    return count_active(encoder_means(model, x, batch_size), threshold)
+
+
+def count_active(means, threshold=0.01):
+    """``active_units`` from the encoder means (N, L) already computed: (count, variances (L,))."""
     if len(means) < 2:
         raise ValueError(f"a variance over examples needs at least 2 examples, got {len(means)}")
-    variances = means.var(axis=0)  # (L,)
+    variances = np.asarray(means, dtype=np.float64).var(axis=0)  # (L,)
     return int((variances > threshold).sum()), variances

@@ -125,8 +125,10 @@ def logsumexp(a, axis=-1):
     a = np.asarray(a, dtype=np.float64)
     m = np.max(a, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0.0)  # an all -inf slice: shift by 0, the sum is 0, the log -inf
+    shifted = a - m
+    np.exp(shifted, out=shifted)  # in place: one array, not two, for a large a
     with np.errstate(divide="ignore"):
-        out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+        out = np.log(np.sum(shifted, axis=axis, keepdims=True)) + m
     out = np.squeeze(out, axis=axis)
     return float(out) if out.ndim == 0 else out
 
