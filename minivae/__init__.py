@@ -69,6 +69,7 @@ this list (nn knows nothing of models; models nothing of training; the command l
       lr_schedule.py            the learning rate of each epoch: constant, exponential decay or Burda et al.'s steps
       guard.py                  the divergence guard: NaN, infinity, or a loss far above its start
       interrupt.py              Ctrl-C between two steps, and where an unfinished epoch stood
+      kernel_loading.py         the epoch's Numba kernels loaded before the first epoch's clock starts
       checkpoint.py             one .npz per run, no pickle, every field checked on load
       run_data.py               the data of a run (source, checksum, options, split), rebuilt from its record
       run_folder.py             one run per folder: the lock, no run written over another

@@ -47,6 +47,26 @@ def test_resume_is_bit_identical(data, tmp_path, binarize):
     assert straight.history["val_loss"] == resumed.history["val_loss"]
 
 
+@pytest.mark.parametrize("options", [
+    dict(binarize="dynamic", warmup_steps=10, corruption=0.1, free_bits=0.05),
+    dict(dp_clip_norm=1.0, dp_noise_multiplier=1.1, dp_delta=1e-3),  # DP-SGD: Poisson batches, clipping, noise
+])
+def test_loading_the_kernels_before_the_first_epoch_changes_nothing_of_the_run(data, options):
+    """fit runs the step once on two examples first (training/kernel_loading.py): the run is bit for bit the run
+    without it (a trainer whose kernels count as loaded already skips it)."""
+    x, xv = data
+    config = TrainConfig(epochs=2, batch_size=32, quiet=True, seed=5, **options)
+    loaded, skipped = Trainer(small_vae(), config), Trainer(small_vae(), config)
+    skipped.kernel_seconds = 0.0
+    loaded.fit(x, xv), skipped.fit(x, xv)
+    assert loaded.kernel_seconds > 0
+    assert params_equal(loaded.model.params, skipped.model.params)
+    assert loaded.history["train_loss"] == skipped.history["train_loss"]
+    assert loaded.history["val_loss"] == skipped.history["val_loss"]
+    assert loaded.rng.bit_generator.state == skipped.rng.bit_generator.state
+    assert params_equal(loaded.optimizer.state_dict(), skipped.optimizer.state_dict())
+
+
 def test_same_seed_same_run_and_different_seed_differs(data):
     x, xv = data
     runs = [Trainer(small_vae(), TrainConfig(epochs=1, batch_size=32, quiet=True, seed=s)) for s in (1, 1, 2)]
@@ -340,14 +360,15 @@ def test_two_plus_two_epochs_resumed_equal_four_straight_with_non_default_option
 
 
 def interrupt_on_call(trainer, monkeypatch, n, how="raise"):
-    """Make the n-th loss call of the trainer's model raise KeyboardInterrupt (inside the batch, before its
-    update) or, with how="signal", send this process a real SIGINT (a Ctrl-C) from there."""
+    """Make the n-th loss call of the trainer's steps raise KeyboardInterrupt (inside the batch, before its
+    update) or, with how="signal", send this process a real SIGINT (a Ctrl-C) from there. The call fit makes to
+    load the kernels, before its first epoch, does not count."""
     import signal
 
     original, calls = trainer.model.loss_and_gradients, {"n": 0}
 
     def interrupted(*args, **kwargs):
-        calls["n"] += 1
+        calls["n"] += trainer.kernel_seconds is not None
         if calls["n"] == n:
             if how == "raise":
                 raise KeyboardInterrupt

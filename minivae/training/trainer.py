@@ -65,6 +65,7 @@ from minivae.training.config import RESUMABLE, TrainConfig, config_changes, reco
 from minivae.training.guard import DivergenceGuard, divergence_message
 from minivae.training.interrupt import StopAtBatchEnd, checked_count, checked_position, interrupted_path, \
     save_interrupted
+from minivae.training.kernel_loading import load_kernels
 from minivae.training.kl_schedule import kl_weight
 from minivae.training.lr_schedule import learning_rate
 from minivae.validation import as_float_array
@@ -128,16 +129,14 @@ class Trainer:
         self.privacy = None  # a private run's PrivateRun, made by fit once the number of examples is known
         self.budget_spent = False  # a private run's last epoch stopped because the next step would pass the budget
         self._max_steps = None  # the steps a private run's budget allows (None: no limit)
+        self.kernel_seconds = None  # the time fit took to load the kernels before its first epoch
 
     @classmethod
     def from_checkpoint(cls, path, config=None, comm=None):
         """Continue a run: the model, optimizer, generator, epoch, step, history, guard and position inside the
-        epoch come from the checkpoint (a path, or a Checkpoint already loaded). ``comm``: as in Trainer, on any
-        number of ranks (a checkpoint does not depend on it).
-
-        ``config`` replaces the recorded training config (``recorded_config``), to raise ``epochs`` or set
-        ``quiet``; a config that changes anything else is refused with a ValueError that names the option, since the
-        run would no longer be the one recorded.
+        epoch come from the checkpoint (a path, or a Checkpoint), on any number of ranks (``comm``, as in Trainer).
+        ``config`` replaces the recorded training config (``recorded_config``) to raise ``epochs`` or set ``quiet``;
+        one that changes anything else is refused with a ValueError naming the option (another run than recorded).
         """
         ckpt = path if isinstance(path, Checkpoint) else load_checkpoint(path)
         where = f"checkpoint {path}" if not isinstance(path, Checkpoint) else "the checkpoint"
@@ -191,10 +190,6 @@ class Trainer:
         if len(y) != len(x):
             raise ValueError(f"{name} has {len(x)} examples but its labels have {len(y)}")
         return x, y
-
-    def _corrupt(self, x):
-        """Masking noise: each entry is set to 0 with probability config.corruption."""
-        return x * (self.rng.random(x.shape) >= self.config.corruption)  # keep an entry with probability 1 - c
 
     # -- one epoch --------------------------------------------------------------------------------------------------
 
@@ -266,7 +261,8 @@ class Trainer:
             xb = trim_padding(xb)  # (B, T'): the batch's own longest text, not the corpus's
         if c.binarize == "dynamic":
             xb = binarize_dynamic(xb, self.rng)
-        xin = self._corrupt(xb) if c.corruption > 0 else xb
+        # masking noise (denoising): each entry set to 0 with probability c.corruption
+        xin = xb * (self.rng.random(xb.shape) >= c.corruption) if c.corruption > 0 else xb
         options = dict(beta=self.current_beta(), free_bits=c.free_bits, iw_samples=c.iw_samples,
                        target=None if self.model.input_kind == "tokens" else xb,  # token ids are never corrupted
                        condition=None if y is None else y[idx])
@@ -337,6 +333,8 @@ class Trainer:
         if not self._quiet and self.epoch < c.epochs:
             tqdm.write("per epoch: mean loss (reconstruction + beta x KL, nats per example, one sample of z) on the "
                        "training set" + (" and on the held-out set" if x_val is not None else ""))
+        if self.epoch < c.epochs and self.kernel_seconds is None:  # once per trainer (training/kernel_loading.py)
+            self.kernel_seconds = load_kernels(self, x_train, y_train)
         path = None if checkpoint_path is None else Path(checkpoint_path)
         with StopAtBatchEnd() as stop:
             try:
