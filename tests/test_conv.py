@@ -1,4 +1,4 @@
-"""Convolutions: fast path == NumPy references, the transposed conv is the conv's adjoint, gradients match finite
+"""Convolutions: the layers == NumPy references, the transposed conv is the conv's adjoint, gradients match finite
 differences, and the ConvVAE trains end to end."""
 import json
 
@@ -36,48 +36,70 @@ def _arrays(case, dtype, rng):
     return x, wt, b
 
 
+SQUARE = [c for c in CASES if c[5] == c[6]]  # the layers' kernels are square; im2col's need not be (below)
+# ... and a ConvTranspose2D refuses a padding that cuts off its whole output (here case 7: 3 x 3 -> 0 x 0)
+UPSAMPLING = [c for c in SQUARE if min(ck.conv_transpose_output_size(c[i], c[5], c[7], c[8], c[9]) for i in (3, 4))]
+
+
+def conv_layer(w, b, s, p):
+    """A Conv2D holding the weights w (F, C, k, k) and the bias b (None: zero), in w's dtype."""
+    layer = Conv2D(w.shape[1], w.shape[0], w.shape[2], stride=s, padding=p, dtype=w.dtype)
+    layer.params["W"][...] = w
+    layer.params["b"][...] = 0 if b is None else b
+    return layer
+
+
+def transpose_layer(w, b, s, p, op):
+    """A ConvTranspose2D holding the weights w (C_in, C_out, k, k) and the bias b (None: zero)."""
+    layer = ConvTranspose2D(w.shape[0], w.shape[1], w.shape[2], stride=s, padding=p, output_padding=op,
+                            dtype=w.dtype)
+    layer.params["W"][...] = w
+    layer.params["b"][...] = 0 if b is None else b
+    return layer
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("case", CASES)
-def test_conv2d_fast_equals_reference(case, dtype):
+@pytest.mark.parametrize("case", SQUARE)
+def test_conv2d_layer_equals_reference(case, dtype):
     rng = np.random.default_rng(0)
     x, w, b = _arrays(case, dtype, rng)
     s, p = case[7], case[8]
-    out = ck.conv2d_forward(x, w, b, s, p)
+    layer = conv_layer(w, b, s, p)
+    out = layer.forward(x)
     ref = ck.conv2d_forward_reference(x, w, b, s, p)
     assert out.dtype == dtype and out.shape == ref.shape
     assert out.shape[2:] == (ck.conv_output_size(x.shape[2], w.shape[2], s, p),
                              ck.conv_output_size(x.shape[3], w.shape[3], s, p))
     assert rel_error(out, ref) < TOL[dtype]
     dout = rng.standard_normal(out.shape).astype(dtype)
-    dx = ck.conv2d_backward_input(dout, w, s, p, x.shape[2:])
+    dx = layer.backward(dout)
     assert dx.dtype == dtype
     assert rel_error(dx, ck.conv2d_backward_input_reference(dout, w, s, p, x.shape[2:])) < TOL[dtype]
-    dw, db = ck.conv2d_backward_weights(x, dout, s, p, w.shape[2:])
     dw_ref, db_ref = ck.conv2d_backward_weights_reference(x, dout, s, p, w.shape[2:])
-    assert dw.dtype == dtype and db.dtype == dtype
-    assert rel_error(dw, dw_ref) < TOL[dtype] and rel_error(db, db_ref) < TOL[dtype]
+    assert layer.grads["W"].dtype == dtype and layer.grads["b"].dtype == dtype
+    assert rel_error(layer.grads["W"], dw_ref) < TOL[dtype] and rel_error(layer.grads["b"], db_ref) < TOL[dtype]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("case", CASES)
-def test_conv_transpose2d_fast_equals_reference(case, dtype):
+@pytest.mark.parametrize("case", UPSAMPLING)
+def test_conv_transpose2d_layer_equals_reference(case, dtype):
     rng = np.random.default_rng(1)
     n, c, f, h, w_, kh, kw, s, p, op = case
     _, w, _ = _arrays(case, dtype, rng)  # (F, C, kh, kw): a transposed conv from F to C channels
     y = rng.standard_normal((n, f, h, w_)).astype(dtype)
     b = rng.standard_normal(c).astype(dtype)
-    out = ck.conv_transpose2d_forward(y, w, b, s, p, op)
+    layer = transpose_layer(w, b, s, p, op)
+    out = layer.forward(y)
     ref = ck.conv_transpose2d_forward_reference(y, w, b, s, p, op)
     assert out.shape == ref.shape == (n, c, ck.conv_transpose_output_size(h, kh, s, p, op),
                                       ck.conv_transpose_output_size(w_, kw, s, p, op))
     assert out.dtype == dtype and rel_error(out, ref) < TOL[dtype]
     dout = rng.standard_normal(out.shape).astype(dtype)
-    dy = ck.conv_transpose2d_backward_input(dout, w, s, p)
+    dy = layer.backward(dout)
     assert dy.shape == y.shape
     assert rel_error(dy, ck.conv_transpose2d_backward_input_reference(dout, w, s, p)) < TOL[dtype]
-    dw, db = ck.conv_transpose2d_backward_weights(y, dout, s, p, (kh, kw))
     dw_ref, db_ref = ck.conv_transpose2d_backward_weights_reference(y, dout, s, p, (kh, kw))
-    assert rel_error(dw, dw_ref) < TOL[dtype] and rel_error(db, db_ref) < TOL[dtype]
+    assert rel_error(layer.grads["W"], dw_ref) < TOL[dtype] and rel_error(layer.grads["b"], db_ref) < TOL[dtype]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -111,17 +133,22 @@ def test_kernels_without_jit_give_the_same_answers():
 
 @pytest.mark.parametrize("case", CASES)
 def test_transposed_conv_is_the_adjoint_of_conv(case):
-    """<conv2d(x, w), y> == <x, conv_transpose2d(y, w)> with the same weights, for the fast and reference paths;
-    output_padding picks the larger input sizes that the strided conv also maps to y's size."""
+    """<conv2d(x, w), y> == <x, conv_transpose2d(y, w)> with the same weights, for the references and (square
+    kernels) the layers; output_padding picks the larger input sizes that the strided conv also maps to y's size."""
     rng = np.random.default_rng(4)
     n, c, f, h, w_, kh, kw, s, p, op = case
     w = rng.standard_normal((f, c, kh, kw))
     y = rng.standard_normal((n, f, h, w_))
-    for forward_t in (ck.conv_transpose2d_forward, ck.conv_transpose2d_forward_reference):
-        t = forward_t(y, w, None, s, p, op)  # (N, C, H_t, W_t)
+    transposes = [lambda v: ck.conv_transpose2d_forward_reference(v, w, None, s, p, op)]
+    convs = [lambda v: ck.conv2d_forward_reference(v, w, None, s, p)]
+    if case in UPSAMPLING:
+        transposes.append(transpose_layer(w, None, s, p, op).forward)
+        convs.append(conv_layer(w, None, s, p).forward)
+    for transpose in transposes:
+        t = transpose(y)  # (N, C, H_t, W_t)
         x = rng.standard_normal(t.shape)
-        for forward in (ck.conv2d_forward, ck.conv2d_forward_reference):
-            cx = forward(x, w, None, s, p)
+        for conv in convs:
+            cx = conv(x)
             assert cx.shape == y.shape
             lhs, rhs = np.sum(cx * y), np.sum(x * t)
             assert abs(lhs - rhs) <= 1e-12 * max(1.0, abs(lhs))
@@ -130,12 +157,15 @@ def test_transposed_conv_is_the_adjoint_of_conv(case):
 def test_conv2d_by_hand():
     """A 2x2 kernel of ones sums each 2x2 window; with stride 2 and no padding the windows do not overlap."""
     x = np.arange(16.0).reshape(1, 1, 4, 4)
-    out = ck.conv2d_forward(x, np.ones((1, 1, 2, 2)), np.array([0.5]), 2, 0)
-    np.testing.assert_array_equal(out[0, 0], [[0 + 1 + 4 + 5 + 0.5, 2 + 3 + 6 + 7 + 0.5],
-                                              [8 + 9 + 12 + 13 + 0.5, 10 + 11 + 14 + 15 + 0.5]])
+    ones = np.ones((1, 1, 2, 2))
+    for conv in (conv_layer(ones, np.array([0.5]), 2, 0).forward,
+                 lambda v: ck.conv2d_forward_reference(v, ones, np.array([0.5]), 2, 0)):
+        np.testing.assert_array_equal(conv(x)[0, 0], [[0 + 1 + 4 + 5 + 0.5, 2 + 3 + 6 + 7 + 0.5],
+                                                      [8 + 9 + 12 + 13 + 0.5, 10 + 11 + 14 + 15 + 0.5]])
     # padding 1, stride 1: the corner output sees only x[0, 0]
-    out = ck.conv2d_forward(x, np.ones((1, 1, 2, 2)), None, 1, 1)
-    assert out.shape == (1, 1, 5, 5) and out[0, 0, 0, 0] == 0 and out[0, 0, 4, 4] == 15
+    for conv in (conv_layer(ones, None, 1, 1).forward, lambda v: ck.conv2d_forward_reference(v, ones, None, 1, 1)):
+        out = conv(x)
+        assert out.shape == (1, 1, 5, 5) and out[0, 0, 0, 0] == 0 and out[0, 0, 4, 4] == 15
 
 
 @pytest.mark.parametrize("s, p", [(1, 0), (2, 1), (3, 2)])
@@ -145,10 +175,10 @@ def test_transposed_conv_stamps_the_kernel(s, p):
     w = np.arange(1.0, 1 + k * k).reshape(1, 1, k, k)
     y = np.zeros((1, 1, 3, 3))
     y[0, 0, h, v] = 1
-    out = ck.conv_transpose2d_forward(y, w, None, s, p, 0)[0, 0]
     expected = np.zeros((ck.conv_transpose_output_size(3, k, s, p) + 2 * p,) * 2)
     expected[h * s:h * s + k, v * s:v * s + k] = w[0, 0]
-    np.testing.assert_array_equal(out, expected[p:len(expected) - p, p:len(expected) - p])
+    for out in (transpose_layer(w, None, s, p, 0).forward(y), ck.conv_transpose2d_forward_reference(y, w, None, s, p)):
+        np.testing.assert_array_equal(out[0, 0], expected[p:len(expected) - p, p:len(expected) - p])
 
 
 def test_output_size_formulas():

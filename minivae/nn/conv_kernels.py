@@ -60,8 +60,10 @@ quarter of the ConvVAE's training step on one thread (``bench/conv_step.py --pro
 over the channels) measured 2-7x slower with two threads, Numba's thread pool competing for the cores with the BLAS
 threads, which spin between products. ``cache=True``, no fastmath; ``NUMBA_DISABLE_JIT=1`` runs them as Python loops.
 
-Conventions as in ``minivae.nn.kernels``: ``name_reference`` is the readable NumPy version (short loops over pixels or
-kernel offsets, with np.einsum), ``name`` the fast one; ``tests/test_conv.py`` holds each pair equal.
+``name_reference`` is the readable NumPy version (short loops over pixels or kernel offsets, with np.einsum); the fast
+path is the building blocks (im2col_batch, channel_major, conv2d_from_cols, conv2d_input_grad, conv2d_weight_grad),
+which the layers of ``minivae.nn.conv`` compose themselves, keeping cols and the channel-major input for their
+backward pass. ``tests/test_conv.py`` holds each layer equal to the references, and each Numba kernel to its own.
 """
 import numpy as np
 from numba import njit
@@ -292,27 +294,9 @@ def conv2d_weight_grad(cols, dout_cm):
     return np.matmul(dout_rows, cols.reshape(cols.shape[0], -1).T), dout_rows.sum(axis=1)
 
 
-def conv2d_forward(x, w, b, stride, padding):
-    """Fast conv2d: im2col, then ``conv2d_from_cols``.   Same arguments and result as the reference."""
-    kh, kw = w.shape[2:]
-    return conv2d_from_cols(im2col_batch(x, kh, kw, stride, padding), w, b)
-
-
-def conv2d_backward_input(dout, w, stride, padding, input_size):
-    """Fast dx: ``conv2d_input_grad``.   dout (N, F, H_out, W_out) -> dx (N, C, *input_size)."""
-    return conv2d_input_grad(channel_major(dout), w, stride, padding, (dout.shape[0], w.shape[1], *input_size))
-
-
-def conv2d_backward_weights(x, dout, stride, padding, kernel_size):
-    """Fast dw, db: im2col, then ``conv2d_weight_grad``.   dw (F, C, kh, kw), db (F,)."""
-    kh, kw = kernel_size
-    dw, db = conv2d_weight_grad(im2col_batch(x, kh, kw, stride, padding), channel_major(dout))
-    return dw.reshape(dout.shape[1], x.shape[1], kh, kw), db
-
-
 # ----------------------------------------------------------------------------------------------------------------------
 # ConvTranspose2D (weights w (C_in, C_out, kh, kw)). The references stamp the kernel once per input pixel, the
-# definition; the fast versions are the Conv2D functions above, by the duality in the module docstring.
+# definition; the layer composes the Conv2D blocks above, by the duality in the module docstring.
 # ----------------------------------------------------------------------------------------------------------------------
 
 
@@ -375,26 +359,3 @@ def conv_transpose2d_backward_weights_reference(y, dout, stride, padding, kernel
             dw += np.einsum("nc,nfij->cfij", y[:, :, ih, iw],
                             full[:, :, ih * stride:ih * stride + kh, iw * stride:iw * stride + kw])
     return dw, dout.sum(axis=(0, 2, 3))
-
-
-def conv_transpose2d_forward(y, w, b, stride, padding, output_padding=0):
-    """Fast transposed conv: the input-gradient of conv2d with weights w, plus b."""
-    _, _, h, wd = y.shape
-    _, _, kh, kw = w.shape
-    h_out = conv_transpose_output_size(h, kh, stride, padding, output_padding)
-    w_out = conv_transpose_output_size(wd, kw, stride, padding, output_padding)
-    out = conv2d_backward_input(y, w, stride, padding, (h_out, w_out))
-    if b is not None:
-        out += b[:, None, None]
-    return out
-
-
-def conv_transpose2d_backward_input(dout, w, stride, padding):
-    """Fast dy: conv2d of dout with the same weights, no bias.   (N, C_out, H_out, W_out) -> (N, C_in, H, W)."""
-    return conv2d_forward(dout, w, None, stride, padding)
-
-
-def conv_transpose2d_backward_weights(y, dout, stride, padding, kernel_size):
-    """Fast dw, db: conv2d's weight gradient with the conv's input played by dout and its upstream by y."""
-    dw, _ = conv2d_backward_weights(dout, y, stride, padding, kernel_size)
-    return dw, np.ascontiguousarray(dout).sum(axis=(0, 2, 3))
