@@ -16,9 +16,9 @@ How it is timed (bench/alternation.py): every implementation and thread count ru
 OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS and NUMBA_NUM_THREADS set (and torch.set_num_threads), so
 each library reads them before it loads. After a warm-up the processes take turns, one repeat each, the first one
 alternating, so that a busy moment of the machine hits all of them alike. A repeat is ``--steps`` calls, each timed,
-of the forward pass alone (torch's recording its graph, as in training) and then of the whole step; its value is the median call. The
-table shows the median over repeats; a ratio is the median over rounds of (torch / minivae) within a round. Without
-torch the torch rows are skipped.
+of the forward pass alone (torch's recording its graph, as in training) and then of the whole step; its value is the
+median call. The table shows the median over repeats; a ratio is the median over rounds of (torch / minivae) within
+a round. Without torch the torch rows are skipped.
 """
 import argparse
 import os
