@@ -130,8 +130,8 @@ def main():
         rows.append((threads, take_turns(procs, ["forward", "step"], args.repeats)))
         stop(procs.values())
 
-    print(f"{args.cell.upper()} forward + backward, N={args.N} T={args.T} D={args.D} H={args.H}, float32, CPU. Median step of "
-          f"{args.steps}, median of {args.repeats} repeats. Load average (1 min) before / after: {load_before:.1f} / "
+    print(f"{args.cell.upper()} forward + backward, N={args.N} T={args.T} D={args.D} H={args.H}, float32, CPU. "
+          f"Median step of {args.steps}, median of {args.repeats} repeats. Load average (1 min) before / after: {load_before:.1f} / "
           f"{os.getloadavg()[0]:.1f}.")
     if "torch" not in impls:
         print("torch is not installed: its columns are skipped.")
