@@ -137,3 +137,12 @@ def test_train_records_its_thread_count(tmp_path):
     assert main(["train", "--epochs", "1", "--hidden", "16", "--threads", "1", "--no-figures", "--quiet",
                  "--out", str(out)]) is None
     assert json.loads((out / "config.json").read_text())["threads"] == {"count": 1, "reason": "--threads 1"}
+
+
+@pytest.mark.parametrize("bad", ["0", "two", "1.5"])
+def test_a_bad_threads_option_is_one_line_from_the_parser(capsys, bad):
+    with pytest.raises(SystemExit) as stopped:
+        main(["evaluate", "no-such-checkpoint.npz", "--threads", bad])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"argument --threads: expected an integer >= 1, got '{bad}'" in err

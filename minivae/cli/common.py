@@ -52,7 +52,7 @@ def add_command(sub, name, help_text, run):
     """A subcommand whose parser has the shared help format and --debug; ``run(args)`` does its work."""
     parser = sub.add_parser(name, help=help_text, description=help_text, formatter_class=HelpFormatter)
     debug_option(parser, argparse.SUPPRESS)  # SUPPRESS: absent unless given, so a --debug before the command stays
-    parser.add_argument("--threads", type=int, metavar="N",
+    parser.add_argument("--threads", type=options.integer(minimum=1), metavar="N",
                         help="threads of the matrix products (default: $MINIVAE_THREADS, or a thread variable such as "
                              "OPENBLAS_NUM_THREADS already set, or else the cores no other program keeps busy)")
     parser.set_defaults(run=run)
