@@ -78,7 +78,9 @@ TOO_LONG = {
     ("python", "-m", "minivae", "evaluate", "runs/mnist-vae/checkpoint.npz"): "the checkpoint of the hour's run",
     ("python", "-m", "minivae", "evaluate", "runs/mnist-vae-warmup/checkpoint.npz"): "the checkpoint of the hour's "
                                                                                      "run",
-    ("python", "-m", "minivae", "evaluate", "runs/mnist-iwae/checkpoint.npz"): "the checkpoint of the 40-minute run",
+    ("python", "-m", "minivae", "evaluate", "runs/mnist-iwae/checkpoint.npz"): "the checkpoint of the hour's IWAE run",
+    ("python", "-m", "minivae", "train", "--resume", "runs/mnist-vae-warmup/checkpoint.npz"): "it continues the hour's "
+                                                                                             "run for another hour",
     ("python", "bench/conv_step.py"): "it compares with PyTorch, which the test install does not include",
     ("python", "bench/seq_vae_step.py"): "it compares with PyTorch, which the test install does not include",
     ("python", "bench/conv_vs_mlp.py"): "one epoch of its ConvVAE takes about 4 s on 2 cores, and the script has no "
