@@ -102,20 +102,28 @@ def test_conv_transpose2d_layer_equals_reference(case, dtype):
     assert rel_error(layer.grads["W"], dw_ref) < TOL[dtype] and rel_error(layer.grads["b"], db_ref) < TOL[dtype]
 
 
+def _batch_last_cols(cols):
+    """The references' cols (K, N, H_out, W_out) in the kernels' batch-last layout (K, H_out, W_out, N)."""
+    return np.ascontiguousarray(cols.transpose(0, 2, 3, 1))
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", CASES[:5])
 def test_im2col_col2im_kernels_equal_references(case, dtype):
+    """The kernels work batch last: im2col(x (C, H, W, N)) is the reference's cols with the batch axis moved last,
+    col2im likewise."""
     rng = np.random.default_rng(2)
     x, w, _ = _arrays(case, dtype, rng)
     kh, kw, s, p = w.shape[2], w.shape[3], case[7], case[8]
-    cols_ref = ck.im2col_reference(x, kh, kw, s, p)
-    cols = ck.im2col(x, kh, kw, s, p, np.full(cols_ref.shape, np.nan, dtype=dtype))  # every entry is written
+    cols_ref = _batch_last_cols(ck.im2col_reference(x, kh, kw, s, p))
+    cols = ck.im2col(ck.batch_last(x), kh, kw, s, p, np.full(cols_ref.shape, np.nan, dtype=dtype))  # all written
     np.testing.assert_array_equal(cols, cols_ref)
     dcols = rng.standard_normal(cols.shape).astype(dtype)
-    img = ck.col2im(dcols, kh, kw, s, p, np.full(x.shape, np.nan, dtype=dtype))  # overwritten, not accumulated
-    assert rel_error(img, ck.col2im_reference(dcols, kh, kw, s, p, x.shape)) < TOL[dtype]
+    img = ck.col2im(dcols, kh, kw, s, p, np.full(ck.batch_last(x).shape, np.nan, dtype=dtype))  # overwritten
+    img_ref = ck.col2im_reference(np.ascontiguousarray(dcols.transpose(0, 3, 1, 2)), kh, kw, s, p, x.shape)
+    assert rel_error(ck.batch_first(img), img_ref) < TOL[dtype]
     # col2im is the adjoint of im2col: <im2col(x), d> == <x, col2im(d)>
-    lhs, rhs = np.sum(cols_ref.astype(np.float64) * dcols), np.sum(x.astype(np.float64) * img)
+    lhs, rhs = np.sum(cols_ref.astype(np.float64) * dcols), np.sum(ck.batch_last(x).astype(np.float64) * img)
     assert abs(lhs - rhs) <= TOL[dtype] * np.sum(np.abs(cols_ref.astype(np.float64) * dcols))
 
 
@@ -125,10 +133,44 @@ def test_kernels_without_jit_give_the_same_answers():
     rng = np.random.default_rng(3)
     x, w, _ = _arrays(CASES[0], np.float64, rng)
     kh, kw, s, p = 3, 2, 2, 1
-    cols_ref = ck.im2col_reference(x, kh, kw, s, p)
-    np.testing.assert_array_equal(im2col(x, kh, kw, s, p, np.empty_like(cols_ref)), cols_ref)
-    img = col2im(cols_ref, kh, kw, s, p, np.empty_like(x))
-    assert rel_error(img, ck.col2im_reference(cols_ref, kh, kw, s, p, x.shape)) < 1e-14
+    cols_ref = _batch_last_cols(ck.im2col_reference(x, kh, kw, s, p))
+    x_bl = ck.batch_last(x)
+    np.testing.assert_array_equal(im2col(x_bl, kh, kw, s, p, np.empty_like(cols_ref)), cols_ref)
+    img = col2im(cols_ref, kh, kw, s, p, np.empty_like(x_bl))
+    assert rel_error(img, ck.col2im(cols_ref, kh, kw, s, p, np.empty_like(x_bl))) < 1e-14
+    img_ref = ck.col2im_reference(np.ascontiguousarray(cols_ref.transpose(0, 3, 1, 2)), kh, kw, s, p, x.shape)
+    assert rel_error(ck.batch_first(img), img_ref) < 1e-14
+
+
+def test_batch_last_round_trip_copies_only_when_it_must():
+    """batch_first gives a view; batch_last of that view is the same memory (no copy), of NCHW data a copy."""
+    x = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
+    x_bl = ck.batch_last(x)
+    assert x_bl.shape == (3, 4, 5, 2) and x_bl.flags.c_contiguous and not np.shares_memory(x_bl, x)
+    view = ck.batch_first(x_bl)
+    np.testing.assert_array_equal(view, x)
+    assert np.shares_memory(view, x_bl)
+    assert np.shares_memory(ck.batch_last(view), x_bl)
+
+
+def test_activations_between_convolutions_keep_the_batch_last_layout():
+    """A ReLU after a convolution returns its output in the same memory order, and dx in it too: the convolutions
+    around it get their inputs without a copy; the values are those of the NCHW computation."""
+    from minivae.nn.layers import ReLU
+
+    rng = np.random.default_rng(8)
+    conv = Conv2D(2, 3, kernel=3, stride=1, padding=1, rng=rng, dtype=np.float64)
+    relu = ReLU()
+    out = conv.forward(rng.standard_normal((4, 2, 5, 5)))
+    assert not out.flags.c_contiguous and np.shares_memory(ck.batch_last(out), out)
+    act = relu.forward(out)
+    np.testing.assert_array_equal(act, np.maximum(out, 0))
+    assert np.shares_memory(ck.batch_last(act), act)  # batch last already: no copy
+    dout = rng.standard_normal(act.shape)
+    dx = relu.backward(ck.batch_first(ck.batch_last(dout)))
+    np.testing.assert_array_equal(dx, dout * (out > 0))
+    assert np.shares_memory(ck.batch_last(dx), dx)
+    np.testing.assert_array_equal(relu.backward(np.ascontiguousarray(dout)), dx)  # NCHW upstream: same values
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -3,7 +3,8 @@
 The interface is that of ``minivae.nn.layers`` (``forward`` caches, ``backward`` returns dx and *overwrites*
 ``layer.grads``; ``params`` and ``grads`` are dicts of arrays), so these layers go into a ``Sequential`` next to
 Linear and ReLU. Images are NCHW: (N, C, H, W). The arithmetic, with its formulas, lives in
-``minivae.nn.conv_kernels``.
+``minivae.nn.conv_kernels``, which works batch last, (C, H, W, N): a convolution returns an (N, C, H, W) view of
+batch-last memory, which the next convolution (and an activation between them) takes without a copy.
 
 A convolutional encoder downsamples with stride-2 Conv2D layers; the decoder upsamples with stride-2
 ConvTranspose2D layers, which are the exact adjoints (transposes) of such convolutions and undo their change of size:
@@ -90,22 +91,24 @@ class Conv2D(Layer):
                              f"{self.kernel - 2 * self.padding} pixels (kernel {self.kernel}, padding "
                              f"{self.padding}), got {h} x {w}; use a smaller kernel or more padding")
         self.x_shape = x.shape
-        self.cols = ck.im2col_batch(x, self.kernel, self.kernel, self.stride, self.padding)  # kept for dW
-        return ck.conv2d_from_cols(self.cols, self.params["W"], self.params["b"])
+        x_bl = ck.batch_last(x)  # (in_ch, H, W, N)
+        self.cols = ck.im2col_batch(x_bl, self.kernel, self.kernel, self.stride, self.padding)  # kept for dW
+        return ck.batch_first(ck.conv2d_from_cols(self.cols, self.params["W"], self.params["b"]))
 
     def backward(self, dout):
-        dout_cm = self.backward_params(dout)
-        return ck.conv2d_input_grad(dout_cm, self.params["W"], self.stride, self.padding, self.x_shape)
+        dout_bl = self.backward_params(dout)
+        n, c, h, w = self.x_shape
+        return ck.batch_first(ck.conv2d_input_grad(dout_bl, self.params["W"], self.stride, self.padding, (c, h, w, n)))
 
     def backward_params(self, dout):
-        """dW and db only (the input is the data): no dx, so no col2im. Returns dout channel-major for dx."""
+        """dW and db only (the input is the data): no dx, so no col2im. Returns dout batch last for dx."""
         n, _, h, w = self.x_shape
         _check_upstream(self, dout, (n, self.out_ch, *self.output_size(h, w)))
-        dout_cm = ck.channel_major(dout)
-        dW, db = ck.conv2d_weight_grad(self.cols, dout_cm)
+        dout_bl = ck.batch_last(dout)
+        dW, db = ck.conv2d_weight_grad(self.cols, dout_bl)
         self.grads["W"][...] = dW.reshape(self.grads["W"].shape)
         self.grads["b"][...] = db
-        return dout_cm
+        return dout_bl
 
     def __repr__(self):
         return (f"Conv2D({self.in_ch}, {self.out_ch}, kernel={self.kernel}, stride={self.stride}, "
@@ -156,7 +159,7 @@ class ConvTranspose2D(Layer):
         W = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=(in_ch, out_ch, kernel, kernel))
         self.params = {"W": W.astype(self.dtype), "b": np.zeros(out_ch, dtype=self.dtype)}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-        self.x_cm = None
+        self.x_bl = None
 
     def output_size(self, h, w):
         """(H_out, W_out) for an (h, w) input."""
@@ -169,20 +172,21 @@ class ConvTranspose2D(Layer):
         if min(h_out, w_out) < 1:
             raise ValueError(f"{self!r} maps {x.shape[2]} x {x.shape[3]} images to {h_out} x {w_out}: the padding "
                              "cuts off everything; use less padding or larger inputs")
-        self.x_cm = ck.channel_major(x)  # (in_ch, N, H, W): the input as a matrix, kept for dW
+        self.x_bl = ck.batch_last(x)  # (in_ch, H, W, N): the input as a matrix, kept for dW
         W = self.params["W"]  # as the weights (in_ch, out_ch, k, k) of the Conv2D(out_ch -> in_ch) it transposes
-        out = ck.conv2d_input_grad(self.x_cm, W, self.stride, self.padding, (len(x), self.out_ch, h_out, w_out))
-        out += self.params["b"][:, None, None]
-        return out
+        out = ck.conv2d_input_grad(self.x_bl, W, self.stride, self.padding, (self.out_ch, h_out, w_out, len(x)))
+        out += self.params["b"][:, None, None, None]
+        return ck.batch_first(out)
 
     def backward(self, dout):
-        _, n, h, w = self.x_cm.shape
+        _, h, w, n = self.x_bl.shape
         _check_upstream(self, dout, (n, self.out_ch, *self.output_size(h, w)))
-        cols = ck.im2col_batch(dout, self.kernel, self.kernel, self.stride, self.padding)  # (out_ch k k, N, H, W)
-        dW, _ = ck.conv2d_weight_grad(cols, self.x_cm)  # the Conv2D's dW with x played by dout, dout by x
+        dout_bl = ck.batch_last(dout)
+        cols = ck.im2col_batch(dout_bl, self.kernel, self.kernel, self.stride, self.padding)  # (out_ch k k, H, W, N)
+        dW, db = ck.conv2d_weight_grad(cols, self.x_bl)  # the Conv2D's dW with x played by dout, dout by x
         self.grads["W"][...] = dW.reshape(self.grads["W"].shape)
-        self.grads["b"][...] = np.ascontiguousarray(dout).sum(axis=(0, 2, 3))
-        return ck.conv2d_from_cols(cols, self.params["W"], None)  # dx = conv2d(dout, W)
+        self.grads["b"][...] = dout_bl.reshape(self.out_ch, -1).sum(axis=1)
+        return ck.batch_first(ck.conv2d_from_cols(cols, self.params["W"], None))  # dx = conv2d(dout, W)
 
     def __repr__(self):
         return (f"ConvTranspose2D({self.in_ch}, {self.out_ch}, kernel={self.kernel}, stride={self.stride}, "

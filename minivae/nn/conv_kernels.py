@@ -40,30 +40,40 @@ for free:
     conv_transpose2d backward w.r.t. y = conv2d forward (without bias)
     conv_transpose2d backward w.r.t. w = conv2d backward w.r.t. w, with the roles of x and dout exchanged
 
-How the fast path works (im2col)
---------------------------------
-A direct seven-deep loop in Numba is short to write but, in NCHW layout, about ten times slower than what follows
-on the 28x28 ConvVAE. Instead ``im2col`` (a Numba kernel) copies every kernel-sized window of x into a column of a
-matrix cols (C*kh*kw, N, H_out, W_out), the columns of all N images side by side; the convolution is then one matrix
-product for the whole batch, done by BLAS, with dout taken channel-major, (F, N, H_out, W_out) (``channel_major``):
+How the fast path works (im2col, batch last)
+--------------------------------------------
+A direct seven-deep loop in Numba is short to write but about ten times slower than what follows on the 28x28
+ConvVAE. Instead ``im2col`` (a Numba kernel) copies every kernel-sized window of x into a column of a matrix, and the
+convolution of the whole batch is one matrix product, done by BLAS. The fast path keeps images *batch last*,
+(C, H, W, N) ("CHWN", as cuda-convnet did): for one channel and pixel, the N images' values are N numbers side by
+side. With cols laid out the same way, (C*kh*kw, H_out, W_out, N),
 
-    out    = w.reshape(F, C*kh*kw) @ cols                       (F, N*H_out*W_out), then back to (N, F, H_out, W_out)
-    dw     = dout @ cols^T                                      (F, C*kh*kw): the sum over images and pixels
+    cols[(c*kh + i)*kw + j, oh, ow, :] = x[c, oh*s + i - p, ow*s + j - p, :]        (zeros on the padding)
+
+so im2col copies runs of N contiguous numbers (a loop the compiler vectorises), and the products read and write
+batch-last arrays directly, with the matrices (F, C*kh*kw) for w and (C*kh*kw, H_out*W_out*N) for cols:
+
+    out    = w.reshape(F, C*kh*kw) @ cols                        (F, H_out, W_out, N): batch last again
+    dw     = dout @ cols^T                                       (F, C*kh*kw): the sum over images and pixels
     dcols  = w.reshape(F, C*kh*kw)^T @ dout;  dx = col2im(dcols)
 
-One large product instead of N small ones (one per image) keeps BLAS at its fast inner loops, and dw needs no copy
-of cols into another order. The layers keep cols from the forward pass for dw: one im2col per convolution and step.
+One large product instead of N small ones keeps BLAS at its fast inner loops, and one layer's output is the next
+one's input with no change of layout. The layers take and give NCHW arrays, as PyTorch does, but what a convolution
+returns is an (N, C, H, W) *view* of batch-last memory (``batch_first``); the next convolution gets it back without a
+copy (``batch_last``), and so do the activations between them (``minivae.nn.layers``, which keep their input's
+layout). Only Flatten, Unflatten and the data pay for a copy into the other order. The layers keep cols from the
+forward pass for dw: one im2col per convolution and step.
 
 ``col2im`` (the other Numba kernel) is the adjoint of im2col: it adds every column back onto the window it was copied
-from (windows overlap when s < kh, so entries add up). The kernels are serial. They only copy memory, but that is a
-quarter of the ConvVAE's training step on one thread (``bench/conv_step.py --profile``); a parallel loop (``prange``
-over the channels) measured 2-7x slower with two threads, Numba's thread pool competing for the cores with the BLAS
-threads, which spin between products. ``cache=True``, no fastmath; ``NUMBA_DISABLE_JIT=1`` runs them as Python loops.
+from (windows overlap when s < kh, so entries add up). The kernels only copy memory. They are serial: a parallel
+loop (``prange`` over the channels) and, later, the channels split between two threads measured no faster in the
+training step with two threads, where OpenBLAS's threads spin between products and take the second core.
+``cache=True``, no fastmath; ``NUMBA_DISABLE_JIT=1`` runs them as Python loops.
 
 ``name_reference`` is the readable NumPy version (short loops over pixels or kernel offsets, with np.einsum); the fast
-path is the building blocks (im2col_batch, channel_major, conv2d_from_cols, conv2d_input_grad, conv2d_weight_grad),
-which the layers of ``minivae.nn.conv`` compose themselves, keeping cols and the channel-major input for their
-backward pass. ``tests/test_conv.py`` holds each layer equal to the references, and each Numba kernel to its own.
+path is the building blocks (batch_last, im2col_batch, conv2d_from_cols, conv2d_input_grad, conv2d_weight_grad,
+batch_first), which the layers of ``minivae.nn.conv`` compose themselves, keeping cols and the batch-last input for
+their backward pass. ``tests/test_conv.py`` holds each layer equal to the references, and each Numba kernel to its own.
 """
 import numpy as np
 from numba import njit
@@ -97,9 +107,9 @@ def _pad(x, padding):
 
 
 # ----------------------------------------------------------------------------------------------------------------------
-# im2col and its adjoint col2im: the two Numba kernels. The columns of the whole batch sit side by side, so that one
-# matrix product serves every image:
+# im2col and its adjoint col2im. The references work on NCHW images, with cols (C*kh*kw, N, H_out, W_out):
 #   cols[(c*kh + i)*kw + j, n, oh, ow] = xp[n, c, oh*s + i, ow*s + j]      (0 where the window reaches the padding)
+# The two Numba kernels are the same with the batch axis last, in the images and in cols.
 # ----------------------------------------------------------------------------------------------------------------------
 
 
@@ -130,89 +140,73 @@ def col2im_reference(cols, kh, kw, stride, padding, image_shape):
     return xp[:, :, padding:padding + h, padding:padding + w].transpose(1, 0, 2, 3)
 
 
-@njit(cache=True)
-def _window_starts(h_out, w_out, stride, wp):
-    """start[oh * w_out + ow] = oh*s*wp + ow*s: where window (oh, ow) begins in a padded plane of width wp, stored
-    flat (row after row); kernel offset (i, j) is then at start + i*wp + j."""
-    start = np.empty(h_out * w_out, dtype=np.int64)
-    for oh in range(h_out):
-        for ow in range(w_out):
-            start[oh * w_out + ow] = oh * stride * wp + ow * stride
-    return start
+def batch_last(a):
+    """(N, C, H, W) -> (C, H, W, N), contiguous: the layout of the fast path. No copy when ``a`` is a view of
+    batch-last memory (``batch_first``), as the convolutions return."""
+    return np.ascontiguousarray(np.asarray(a).transpose(1, 2, 3, 0))
+
+
+def batch_first(a):
+    """(C, H, W, N) -> an (N, C, H, W) view of the same memory (nothing copied): what the layers return."""
+    return a.transpose(3, 0, 1, 2)
 
 
 @njit(cache=True)
 def im2col(x, kh, kw, stride, padding, cols):
-    """x (N, C, H, W) -> cols (C*kh*kw, N, H_out, W_out), overwritten. The padded batch is copied once,
-    channel-major, planes flat; then cols is written in order: row r = (c, i, j) gathers every image's H_out*W_out
-    entries from its plane at the window starts + offset (sequential writes; one channel's planes stay in cache)."""
-    n_img, n_ch, h, w = x.shape
-    h_out, w_out = cols.shape[2], cols.shape[3]
-    hp, wp = h + 2 * padding, w + 2 * padding
-    start = _window_starts(h_out, w_out, stride, wp)
-    n_pix = h_out * w_out
-    out = cols.reshape((cols.shape[0], n_img, n_pix))
-    xp = np.zeros((n_ch, n_img, hp * wp), dtype=x.dtype)  # the padded batch
-    for n in range(n_img):
-        for c in range(n_ch):
-            for ih in range(h):
-                for iw in range(w):
-                    xp[c, n, (ih + padding) * wp + iw + padding] = x[n, c, ih, iw]
+    """x (C, H, W, N) -> cols (C*kh*kw, H_out, W_out, N), overwritten: for every row (c, i, j) and output pixel
+    (oh, ow), the N values of input pixel (oh*s + i - p, ow*s + j - p) of channel c, or N zeros on the padding.
+    Written in order; the innermost loop copies N contiguous numbers."""
+    n_ch, h, w, n = x.shape
+    h_out, w_out = cols.shape[1], cols.shape[2]
     for c in range(n_ch):
         for i in range(kh):
             for j in range(kw):
-                offset = i * wp + j
-                rows = out[(c * kh + i) * kw + j]
-                for n in range(n_img):
-                    plane, dst = xp[c, n], rows[n]
-                    for p in range(n_pix):
-                        dst[p] = plane[start[p] + offset]
+                r = (c * kh + i) * kw + j
+                for oh in range(h_out):
+                    ih = oh * stride + i - padding
+                    for ow in range(w_out):
+                        iw = ow * stride + j - padding
+                        dst = cols[r, oh, ow]
+                        if 0 <= ih < h and 0 <= iw < w:
+                            src = x[c, ih, iw]
+                            for k in range(n):
+                                dst[k] = src[k]
+                        else:
+                            dst[:] = 0
     return cols
 
 
 @njit(cache=True)
 def col2im(cols, kh, kw, stride, padding, x):
-    """cols (C*kh*kw, N, H_out, W_out) -> x (N, C, H, W), overwritten: each column added back onto its window,
-    channel by channel: the channel's N padded planes zeroed, its rows of cols added at the window starts + offset in
-    order, the inside of the planes copied to x (entries that fall on the padding are dropped)."""
-    n_img, n_ch, h, w = x.shape
-    h_out, w_out = cols.shape[2], cols.shape[3]
-    hp, wp = h + 2 * padding, w + 2 * padding
-    start = _window_starts(h_out, w_out, stride, wp)
-    n_pix = h_out * w_out
-    src_rows = cols.reshape((cols.shape[0], n_img, n_pix))
-    xp = np.empty((n_img, hp * wp), dtype=x.dtype)  # one channel of the padded batch
+    """cols (C*kh*kw, H_out, W_out, N) -> x (C, H, W, N), overwritten: x zeroed, then every column added back onto
+    its window, in the order of im2col (entries that fall on the padding are dropped). One channel's rows of cols go
+    onto that channel's H*W*N numbers, which stay in cache."""
+    n_ch, h, w, n = x.shape
+    h_out, w_out = cols.shape[1], cols.shape[2]
+    x[:] = 0
     for c in range(n_ch):
-        xp[:] = 0
         for i in range(kh):
             for j in range(kw):
-                offset = i * wp + j
-                rows = src_rows[(c * kh + i) * kw + j]
-                for n in range(n_img):
-                    plane, src = xp[n], rows[n]
-                    for p in range(n_pix):
-                        plane[start[p] + offset] += src[p]
-        for n in range(n_img):
-            for ih in range(h):
-                for iw in range(w):
-                    x[n, c, ih, iw] = xp[n, (ih + padding) * wp + iw + padding]
+                r = (c * kh + i) * kw + j
+                for oh in range(h_out):
+                    ih = oh * stride + i - padding
+                    if ih < 0 or ih >= h:
+                        continue
+                    for ow in range(w_out):
+                        iw = ow * stride + j - padding
+                        if 0 <= iw < w:
+                            src, dst = cols[r, oh, ow], x[c, ih, iw]
+                            for k in range(n):
+                                dst[k] += src[k]
     return x
 
 
-def im2col_batch(x, kh, kw, stride, padding):
-    """Allocate cols (C*kh*kw, N, H_out, W_out) and run the kernel; x is made contiguous first so Numba compiles one
-    version per dtype."""
-    x = np.ascontiguousarray(x)
-    n, c, h, w = x.shape
+def im2col_batch(x_bl, kh, kw, stride, padding):
+    """Allocate cols (C*kh*kw, H_out, W_out, N) and run the kernel on the batch-last images x_bl (C, H, W, N)."""
+    c, h, w, n = x_bl.shape
     h_out, w_out = conv_output_size(h, kh, stride, padding), conv_output_size(w, kw, stride, padding)
-    cols = np.empty((c * kh * kw, n, h_out, w_out), dtype=x.dtype)
-    return im2col(x, kh, kw, stride, padding, cols)
-
-
-def channel_major(a):
-    """(N, C, H, W) -> (C, N, H, W), contiguous: the layout of cols' batch axes, in which a batch of images is one
-    matrix (C, N*H*W) whose columns line up with those of cols."""
-    return np.ascontiguousarray(np.asarray(a).transpose(1, 0, 2, 3))
+    cols = np.empty((c * kh * kw, h_out, w_out, n), dtype=x_bl.dtype)
+    return im2col(x_bl, kh, kw, stride, padding, cols)
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -264,33 +258,30 @@ def conv2d_backward_weights_reference(x, dout, stride, padding, kernel_size):
 
 
 def conv2d_from_cols(cols, w, b):
-    """out (N, F, H_out, W_out) = W (F, C*kh*kw) @ cols (C*kh*kw, N*H_out*W_out), one product for the whole batch,
-    put back in NCHW order, plus b (F,) or None."""
+    """out (F, H_out, W_out, N) = W (F, C*kh*kw) @ cols (C*kh*kw, H_out*W_out*N) + b (F,) or None: one product for
+    the whole batch, batch last like cols."""
     f = w.shape[0]
-    k, n, h_out, w_out = cols.shape
-    out_cm = np.matmul(w.reshape(f, k), cols.reshape(k, -1)).reshape(f, n, h_out, w_out)  # channel-major
-    out = np.empty((n, f, h_out, w_out), dtype=cols.dtype)
-    if b is None:
-        out[...] = out_cm.transpose(1, 0, 2, 3)
-    else:
-        np.add(out_cm.transpose(1, 0, 2, 3), b[:, None, None], out=out)
+    k, h_out, w_out, n = cols.shape
+    out = np.matmul(w.reshape(f, k), cols.reshape(k, -1)).reshape(f, h_out, w_out, n)
+    if b is not None:
+        out += b[:, None, None, None]
     return out
 
 
-def conv2d_input_grad(dout_cm, w, stride, padding, image_shape):
-    """dx (N, C, H, W) = col2im(W^T (C*kh*kw, F) @ dout (F, N*H_out*W_out)), dout given channel-major
-    (F, N, H_out, W_out) (``channel_major``); image_shape = (N, C, H, W)."""
+def conv2d_input_grad(dout_bl, w, stride, padding, image_shape):
+    """dx (C, H, W, N) = col2im(W^T (C*kh*kw, F) @ dout (F, H_out*W_out*N)), all batch last; image_shape is
+    dx's (C, H, W, N)."""
     f, c, kh, kw = w.shape
-    dcols = np.matmul(w.reshape(f, c * kh * kw).T, dout_cm.reshape(f, -1))  # (C*kh*kw, N*H_out*W_out)
-    x = np.empty(image_shape, dtype=dout_cm.dtype)
-    return col2im(dcols.reshape(c * kh * kw, *dout_cm.shape[1:]), kh, kw, stride, padding, x)
+    dcols = np.matmul(w.reshape(f, c * kh * kw).T, dout_bl.reshape(f, -1))  # (C*kh*kw, H_out*W_out*N)
+    x = np.empty(image_shape, dtype=dout_bl.dtype)
+    return col2im(dcols.reshape(c * kh * kw, *dout_bl.shape[1:]), kh, kw, stride, padding, x)
 
 
-def conv2d_weight_grad(cols, dout_cm):
-    """dw = dout (F, N*H_out*W_out) @ cols^T (N*H_out*W_out, C*kh*kw), summed over images and output pixels in one
-    product, as (F, C*kh*kw); db (F,) = the sum of dout. dout given channel-major (F, N, H_out, W_out)."""
-    f = dout_cm.shape[0]
-    dout_rows = dout_cm.reshape(f, -1)
+def conv2d_weight_grad(cols, dout_bl):
+    """dw = dout (F, H_out*W_out*N) @ cols^T (H_out*W_out*N, C*kh*kw), summed over images and output pixels in one
+    product, as (F, C*kh*kw); db (F,) = the sum of dout. dout batch last, (F, H_out, W_out, N)."""
+    f = dout_bl.shape[0]
+    dout_rows = dout_bl.reshape(f, -1)
     return np.matmul(dout_rows, cols.reshape(cols.shape[0], -1).T), dout_rows.sum(axis=1)
 
 

@@ -112,24 +112,40 @@ class Linear(Layer):
         return f"Linear({self.in_dim}, {self.out_dim}, init={self.init!r})"
 
 
+def _memory_axes(a):
+    """None for a C-contiguous array; otherwise a's axes from the largest stride to the smallest, so that
+    a.transpose(axes) is C-contiguous when a is a transposed view of contiguous memory (the convolutions return
+    (N, C, H, W) views of batch-last (C, H, W, N) memory)."""
+    if a.flags.c_contiguous:
+        return None
+    return tuple(int(i) for i in np.argsort([-s for s in a.strides], kind="stable"))
+
+
 class _Elementwise(Layer):
     """An activation applied entry by entry. Subclasses give the forward and backward kernels.
 
-    The kernels work on flat arrays; reshape(-1) of a C-contiguous array is a view, so nothing is copied.
+    The kernels work on flat arrays, in the order of the input's memory: reshape(-1) of a C-contiguous array is a
+    view, so nothing is copied; an input stored in another axis order (a transposed view, as between two
+    convolutions) is taken in that order, and the output and dx are given back in it, again without a copy.
     """
 
     def forward(self, x):
-        x = np.ascontiguousarray(x)
+        self.axes = _memory_axes(x)
+        x = np.ascontiguousarray(x if self.axes is None else x.transpose(self.axes))  # x's memory, as it lies
         out = np.empty_like(x)
         self._forward_kernel(x.reshape(-1), out.reshape(-1))
         self.x, self.out = x, out
-        return out
+        return self._as_input(out)
 
     def backward(self, dout):
-        dout = np.ascontiguousarray(dout)
+        dout = np.ascontiguousarray(dout if self.axes is None else dout.transpose(self.axes))  # the order of x
         dx = np.empty_like(dout)
         self._backward_kernel(dout.reshape(-1), dx.reshape(-1))
-        return dx
+        return self._as_input(dx)
+
+    def _as_input(self, a):
+        """a, stored in the forward input's memory order, as an array of that input's shape (a view)."""
+        return a if self.axes is None else a.transpose(np.argsort(self.axes))
 
 
 class ReLU(_Elementwise):
