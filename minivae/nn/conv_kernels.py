@@ -66,8 +66,8 @@ forward pass for dw: one im2col per convolution and step.
 
 ``col2im`` (the other Numba kernel) is the adjoint of im2col: it adds every column back onto the window it was copied
 from (windows overlap when s < kh, so entries add up). The kernels only copy memory. They are serial: a parallel
-loop (``prange`` over the channels) and, later, the channels split between two threads measured no faster in the
-training step with two threads, where OpenBLAS's threads spin between products and take the second core.
+loop (``prange`` over the channels) and the channels split between two threads were no faster in the training step
+on two threads (``bench/README.md``, "The convolutional VAE", what was tried).
 ``cache=True``, no fastmath; ``NUMBA_DISABLE_JIT=1`` runs them as Python loops.
 
 ``name_reference`` is the readable NumPy version (short loops over pixels or kernel offsets, with np.einsum); the fast
