@@ -183,7 +183,7 @@ class ConvTranspose2D(Layer):
         _check_upstream(self, dout, (n, self.out_ch, *self.output_size(h, w)))
         dout_bl = ck.batch_last(dout)
         cols = ck.im2col_batch(dout_bl, self.kernel, self.kernel, self.stride, self.padding)  # (out_ch k k, H, W, N)
-        dW, db = ck.conv2d_weight_grad(cols, self.x_bl)  # the Conv2D's dW with x played by dout, dout by x
+        dW, _ = ck.conv2d_weight_grad(cols, self.x_bl)  # the Conv2D's dW with x played by dout, dout by x
         self.grads["W"][...] = dW.reshape(self.grads["W"].shape)
         self.grads["b"][...] = dout_bl.reshape(self.out_ch, -1).sum(axis=1)
         return ck.batch_first(ck.conv2d_from_cols(cols, self.params["W"], None))  # dx = conv2d(dout, W)
