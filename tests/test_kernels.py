@@ -84,7 +84,7 @@ ELEMENTWISE = {
                           lambda x, d: K.softplus_backward_reference(x, d)),
 }
 # The other kernels have tests of their own below.
-OTHER_KERNELS = {"column_sum", "scatter_add_rows", "bernoulli_nll_parts", "adam_update"}
+OTHER_KERNELS = {"column_sum", "scatter_add_rows", "bernoulli_nll_parts", "logsumexp_rows", "adam_update"}
 RECURRENT_KERNELS = {"gru_forward_step", "gru_backward_step", "lstm_forward_step", "lstm_backward_step"}
 
 
@@ -391,6 +391,42 @@ def test_bernoulli_nll_parts_keeps_log1p_accurate_where_1_plus_e_rounds(dtype):
         np.testing.assert_allclose(entries.astype(np.longdouble), want, rtol=4 * fi.eps, atol=0)
     nll, _ = losses.bernoulli_nll(logits, x)
     np.testing.assert_allclose(nll, want.sum(axis=1).astype(dtype), rtol=8 * fi.eps)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Log-sum-exp of rows.
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+def logsumexp_rows_cases(rng):
+    """Rows spread over 0 to 2,000 nats (many terms below the kernel's cut at 50), near +/-1e300, of one entry,
+    with -inf entries, all -inf, with +inf, with NaN (first, in the middle, beside +inf)."""
+    spread = rng.uniform(-2000, 0, (6, 300)) + rng.uniform(-1000, 1000, (6, 1))
+    close = rng.normal(0, 3, (4, 300))  # every term counts
+    odd = np.zeros((7, 5))
+    odd[0] = [-np.inf, 1.0, -np.inf, 2.0, -np.inf]
+    odd[1] = -np.inf
+    odd[2] = [1.0, np.inf, 3.0, -np.inf, 0.0]
+    odd[3] = [np.nan, 1.0, 2.0, 3.0, 4.0]
+    odd[4] = [1.0, 2.0, np.nan, 3.0, 4.0]
+    odd[5] = [np.inf, np.nan, 1.0, 1.0, 1.0]
+    odd[6] = [1e300, 1e300, -1e300, 0.0, 1e300]
+    return {"spread": spread, "close": close, "one_column": rng.normal(size=(5, 1)), "odd": odd}
+
+
+@pytest.mark.parametrize("case", ["spread", "close", "one_column", "odd"])
+def test_logsumexp_rows_equals_reference(case):
+    """The kernel skips the terms 50 below their row's largest: no difference a float64 sum can show."""
+    a = logsumexp_rows_cases(np.random.default_rng(5))[case]
+    with np.errstate(all="ignore"):
+        want = K.logsumexp_rows_reference(a)
+        got = K.logsumexp_rows(a, np.empty(len(a)))
+    assert_agree(got, want, np.float64)
+    np.testing.assert_allclose(got, losses.logsumexp(a, axis=1), rtol=1e-15, equal_nan=True)  # and the library's
+    if case == "spread":
+        assert ((a - a.max(axis=1, keepdims=True)) < -50).mean() > 0.9  # the cut was taken, and changed nothing
+    if case == "odd":
+        assert np.isnan(got[[3, 4, 5]]).all() and got[1] == -np.inf and got[2] == np.inf
 
 
 # ----------------------------------------------------------------------------------------------------------------------
