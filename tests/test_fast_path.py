@@ -144,7 +144,7 @@ def test_speed_critical_kernels_are_vectorised():
     f = np.float32
     p = np.ones(64, f)
     runs = {"adam_update": (p, p, p.copy(), p.copy(), 0.5, 0.5, 0.5, 0.5, 1, 0.5, 0.5),
-            "bernoulli_nll_parts": (p, p, p, p, f(1), p.copy(), p.copy())}
+            "bernoulli_nll_parts": (p, p, p, f(1), p.copy(), p.copy())}
     for name, ops in [("adam_update", ("sqrtps", "divps")), ("bernoulli_nll_parts", ("divps",))]:
         kernel = getattr(kernels, name)
         # code loaded from Numba's cache cannot be inspected: compile a fresh copy with the same options

@@ -39,9 +39,9 @@ def bernoulli_nll(logits, x):
     -------
     nll : (N,)   dlogits : (N, D)
 
-    Speed: exp and log of every entry run in NumPy's vectorised ufuncs (log of 1 + e, which the kernel corrects to
-    log1p(e): NumPy's own log1p is not vectorised), everything else in one pass of ``kernels.bernoulli_nll_parts``
-    (beside it, its plain NumPy twin); the sum over d is NumPy's (pairwise).
+    Speed: exp of every entry runs in NumPy's vectorised ufunc, everything else in one pass of
+    ``kernels.bernoulli_nll_parts`` (beside it, its plain NumPy twin; it takes log1p as a vectorised series, since
+    NumPy's log1p is not vectorised); the sum over d is NumPy's (pairwise).
     """
     logits, x = np.ascontiguousarray(logits), np.ascontiguousarray(x)
     if x.shape != logits.shape:
@@ -50,10 +50,8 @@ def bernoulli_nll(logits, x):
     e = np.abs(logits)
     np.negative(e, out=e)
     np.exp(e, out=e)  # e = exp(-|l|), in [0, 1]: it cannot overflow
-    log_u = np.add(e, 1)
-    np.log(log_u, out=log_u)  # log(1 + e), with 1 + e rounded; the kernel makes it log1p(e)
     nll_entries, dlogits = np.empty_like(logits), np.empty_like(logits)  # (N, D) each
-    kernels.bernoulli_nll_parts(logits.reshape(-1), x.reshape(-1), e.reshape(-1), log_u.reshape(-1),
+    kernels.bernoulli_nll_parts(logits.reshape(-1), x.reshape(-1), e.reshape(-1),
                                 logits.dtype.type(1.0 / n), nll_entries.reshape(-1), dlogits.reshape(-1))
     return nll_entries.sum(axis=1), dlogits  # (N,), (N, D)
 
