@@ -23,9 +23,10 @@ Conventions
 * What Numba cannot vectorise are calls to exp and log: it has no vector versions of them (without Intel's SVML
   library), so each one costs a scalar library call. Where a hot loop needs them for every entry (the Bernoulli
   loss of the decoder output), the caller computes them with NumPy's ufuncs, which are vectorised, and hands them
-  to the kernel (see ``bernoulli_nll_parts``). Not every ufunc is: NumPy's exp runs on vectors, its log1p one entry
-  at a time (8x slower than exp on a 128 x 784 float32 array), so the kernel computes log1p itself, from a series
-  of multiplications and additions that LLVM does vectorise.
+  to the kernel (see ``bernoulli_nll_parts``). Not every ufunc is: on a CPU without AVX-512, NumPy's exp runs on
+  vectors and its log1p one entry at a time (8x slower than exp on a 128 x 784 float32 array; with AVX-512 NumPy
+  takes both from Intel's SVML), so the kernel computes log1p itself, from a series of multiplications and
+  additions that LLVM vectorises on any CPU.
 
 Check what LLVM made of a kernel with ``kernel.inspect_asm()``: vector instructions on packed floats (``vsqrtps``,
 ``vdivps``, ``ymm``/``zmm`` registers) mean the loop is vectorised, scalar ones (``vsqrtss``) mean it is not.
@@ -238,8 +239,9 @@ def scatter_add_rows(ids, rows, out):
 #   log1p(e) = 2 atanh(s) = 2 (s + s^3 / 3 + s^5 / 5 + ...),      s = e / (2 + e)  in [0, 1/3]
 #   nll_nd   = max(l, 0) - x l + log1p(e)          (= softplus(l) - x l)
 #   dlogits  = scale * (sigma(l) - x),   sigma(l) = 1 / (1 + e) if l >= 0 else e / (1 + e)
-# Why the series: NumPy's log1p is not vectorised (a scalar call per entry, 1 ms of a 5 ms training step at
-# 784-400-20, batch 128), and log(1 + e) would lose the digits of a small e where 1 + e rounds to 1. The series has
+# Why the series: on a CPU without AVX-512, NumPy's log1p is not vectorised (a scalar call per entry, 1 ms of a 5 ms
+# training step at 784-400-20, batch 128), and log(1 + e) would lose the digits of a small e where 1 + e rounds to 1
+# (with AVX-512, NumPy's log1p is vectorised too; how the two compare there is not measured). The series has
 # neither problem: it is multiplications and additions, and it never forms 1 + e. Since 1 + e = (1 + s) / (1 - s),
 # log1p(e) = log(1 + s) - log(1 - s) = 2 atanh(s). With s^2 <= 1/9 the terms shrink ninefold each: after the 17
 # taken here (through s^33 / 33) the rest is below 9^-17 / 35 = 1.7e-18 of the sum, under float64's rounding.
@@ -278,8 +280,8 @@ def bernoulli_nll_parts(logits, x, e, scale, nll_entries, dlogits):
 # for the mutual-information estimate, minivae.apps.evaluation, which takes it over 2,000 x 2,000 log-densities every
 # epoch):
 #   out_r = m_r + log sum_j exp(a_rj - m_r),      m_r = max_j a_rj
-# NumPy's float64 exp runs one entry at a time (about 5 ns each here), and most of the time goes to terms that
-# cannot matter: a term with a_rj - m_r < -50 is below e^-50 = 2e-22 of the largest (which is 1), so all C of them
+# On a CPU without AVX-512, NumPy's float64 exp runs one entry at a time (about 5 ns each), and most of the time goes
+# to terms that cannot matter (with AVX-512 NumPy's exp is vectorised, and this kernel has no such advantage): a term with a_rj - m_r < -50 is below e^-50 = 2e-22 of the largest (which is 1), so all C of them
 # together move the sum by less than C * 2e-22, below float64's rounding of a sum >= 1 (1.1e-16) for C < 500,000.
 # The kernel skips their exp (on a VAE after three epochs, four terms in five). A row with a NaN gives NaN, with
 # +inf gives +inf, of all -inf gives -inf.

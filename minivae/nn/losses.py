@@ -40,8 +40,8 @@ def bernoulli_nll(logits, x):
     nll : (N,)   dlogits : (N, D)
 
     Speed: exp of every entry runs in NumPy's vectorised ufunc, everything else in one pass of
-    ``kernels.bernoulli_nll_parts`` (beside it, its plain NumPy twin; it takes log1p as a vectorised series, since
-    NumPy's log1p is not vectorised); the sum over d is NumPy's (pairwise).
+    ``kernels.bernoulli_nll_parts`` (beside it, its plain NumPy twin; it takes log1p as a vectorised series: on CPUs
+    without AVX-512, NumPy's log1p is not vectorised); the sum over d is NumPy's (pairwise).
     """
     logits, x = np.ascontiguousarray(logits), np.ascontiguousarray(x)
     if x.shape != logits.shape:
