@@ -281,10 +281,11 @@ def bernoulli_nll_parts(logits, x, e, scale, nll_entries, dlogits):
 # epoch):
 #   out_r = m_r + log sum_j exp(a_rj - m_r),      m_r = max_j a_rj
 # On a CPU without AVX-512, NumPy's float64 exp runs one entry at a time (about 5 ns each), and most of the time goes
-# to terms that cannot matter (with AVX-512 NumPy's exp is vectorised, and this kernel has no such advantage): a term with a_rj - m_r < -50 is below e^-50 = 2e-22 of the largest (which is 1), so all C of them
-# together move the sum by less than C * 2e-22, below float64's rounding of a sum >= 1 (1.1e-16) for C < 500,000.
-# The kernel skips their exp (on a VAE after three epochs, four terms in five). A row with a NaN gives NaN, with
-# +inf gives +inf, of all -inf gives -inf.
+# to terms that cannot matter (with AVX-512 NumPy's exp is vectorised, and this kernel has no such advantage): a
+# term with a_rj - m_r < -50 is below e^-50 = 2e-22 of the largest (which is 1), so all C of them together move the
+# sum by less than C * 2e-22, below float64's rounding of a sum >= 1 (1.1e-16) for C < 500,000. The kernel skips
+# their exp (on a VAE after three epochs, four terms in five). A row with a NaN gives NaN, with +inf gives +inf, of
+# all -inf gives -inf.
 # ----------------------------------------------------------------------------------------------------------------------
 
 
